@@ -1,0 +1,198 @@
+// The instance definition schema: the contract between a YAML/JSON file and the pipeline.
+// TypeBox gives both the JSON Schema (for validation with paths) and the static types.
+import { Type, type Static } from 'typebox';
+
+const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z][A-Za-z0-9]*$' });
+/** "DataSource.Entity" */
+const EntityRef = Type.String({ minLength: 3, pattern: '^[A-Za-z][A-Za-z0-9]*\\.[A-Za-z][A-Za-z0-9]*$' });
+/** "DataSource.Entity.Column" */
+const ColumnRef = Type.String({ minLength: 5, pattern: '^[A-Za-z][A-Za-z0-9]*\\.[A-Za-z][A-Za-z0-9]*\\.[^.]+$' });
+
+function literals<const T extends readonly string[]>(values: T) {
+  return Type.Union(values.map((v) => Type.Literal(v)) as never) as unknown as ReturnType<typeof Type.Unsafe<T[number]>>;
+}
+
+export const COLUMN_TYPES = ['string', 'integer', 'decimal', 'boolean', 'datetime', 'date'] as const;
+export const NORMALIZATIONS = ['whitespace', 'lowercase', 'ascii', 'symbols', 'numerals', 'phone', 'name', 'email'] as const;
+export const PRECISIONS = ['exact', 'low', 'medium', 'high'] as const;
+export const WINNER_POLICIES = ['mostFilled', 'mostRecent', 'leastRecent'] as const;
+export const MERGE_POLICIES = ['importance', 'mostRecent', 'leastRecent'] as const;
+
+export const ColumnSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    type: Type.Optional(literals(COLUMN_TYPES)),
+    semanticType: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z]+(\\.[A-Za-z]+)+$' })),
+    /** Name of the field in the source file when it differs from `name`. */
+    sourceName: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const FileOptions = {
+  delimiter: Type.Optional(Type.String({ minLength: 1, maxLength: 4 })),
+  encoding: Type.Optional(Type.String({ minLength: 2 })),
+  /** true: the first line names the columns; false: columns in the order declared. */
+  header: Type.Optional(Type.Boolean()),
+};
+
+export const EntitySchema = Type.Object(
+  {
+    name: Name,
+    /** File path or glob, relative to the definition file. */
+    path: Type.String({ minLength: 1 }),
+    primaryKey: Type.String({ minLength: 1 }),
+    lastModified: Type.Optional(Type.String({ minLength: 1 })),
+    columns: Type.Array(ColumnSchema, { minItems: 1 }),
+    ...FileOptions,
+  },
+  { additionalProperties: false },
+);
+
+export const DataSourceSchema = Type.Object(
+  {
+    name: Name,
+    type: literals(['csv', 'jsonl'] as const),
+    entities: Type.Array(EntitySchema, { minItems: 1 }),
+    ...FileOptions,
+  },
+  { additionalProperties: false },
+);
+
+const PrecisionSchema = Type.Union([literals(PRECISIONS), Type.Number({ exclusiveMinimum: 0, maximum: 1 })]);
+
+export const ConditionSchema = Type.Object(
+  {
+    field: Type.String({ minLength: 1 }),
+    /** The column in the entity matched to (match rules); defaults to `field`. */
+    otherField: Type.Optional(Type.String({ minLength: 1 })),
+    normalize: Type.Optional(Type.Array(literals(NORMALIZATIONS))),
+    precision: Type.Optional(PrecisionSchema),
+    /** Default region for phone numbers written without a country code, e.g. "US". */
+    phoneRegion: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })),
+  },
+  { additionalProperties: false },
+);
+
+export const DedupeRuleSchema = Type.Object(
+  { name: Type.Optional(Type.String()), conditions: Type.Array(ConditionSchema, { minItems: 1 }) },
+  { additionalProperties: false },
+);
+
+export const DeduplicationSchema = Type.Object(
+  {
+    entity: EntityRef,
+    winner: Type.Optional(literals(WINNER_POLICIES)),
+    rules: Type.Array(DedupeRuleSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const MatchRuleSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    matchTo: EntityRef,
+    conditions: Type.Array(ConditionSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const MatchEntitySchema = Type.Object(
+  {
+    entity: EntityRef,
+    /** Keep records that match nothing as profiles of their own (default true). */
+    includeAllRecords: Type.Optional(Type.Boolean()),
+    rules: Type.Optional(Type.Array(MatchRuleSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export const MergeFieldSchema = Type.Object(
+  {
+    name: Name,
+    /** Source columns in order of importance; several columns combine into one field. */
+    from: Type.Array(ColumnRef, { minItems: 1 }),
+    policy: Type.Optional(literals(MERGE_POLICIES)),
+    type: Type.Optional(literals(COLUMN_TYPES)),
+  },
+  { additionalProperties: false },
+);
+
+export const MergeSchema = Type.Object(
+  {
+    defaultPolicy: Type.Optional(literals(MERGE_POLICIES)),
+    /** Entities in order of importance (default: the matching order). */
+    sourceOrder: Type.Optional(Type.Array(EntityRef)),
+    fields: Type.Optional(Type.Array(MergeFieldSchema)),
+    /** Unified field names or source columns (DataSource.Entity.Column) to leave out. */
+    exclude: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const UnificationSchema = Type.Object(
+  {
+    deduplication: Type.Optional(Type.Array(DeduplicationSchema)),
+    matching: Type.Array(MatchEntitySchema, { minItems: 1 }),
+    merge: Type.Optional(MergeSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const ActivitySchema = Type.Object(
+  {
+    entity: EntityRef,
+    /** Defaults to the entity's primary key. */
+    primaryKey: Type.Optional(Type.String({ minLength: 1 })),
+    timestamp: Type.String({ minLength: 1 }),
+    customer: Type.Object(
+      { entity: EntityRef, foreignKey: Type.String({ minLength: 1 }) },
+      { additionalProperties: false },
+    ),
+    type: Name,
+    typeDisplay: Type.Optional(Type.String({ minLength: 1 })),
+    /** Templates: text with {Column} placeholders. */
+    title: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    url: Type.Optional(Type.String()),
+    icon: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    showInTimeline: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const InstanceSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$' }),
+    name: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    defaultPhoneRegion: Type.Optional(Type.String({ pattern: '^[A-Z]{2}$' })),
+    schedule: Type.Optional(
+      Type.Object(
+        { cron: Type.String({ minLength: 1 }), timezone: Type.Optional(Type.String({ minLength: 1 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    dataSources: Type.Array(DataSourceSchema, { minItems: 1 }),
+    unification: UnificationSchema,
+    activities: Type.Optional(Type.Array(ActivitySchema)),
+  },
+  { additionalProperties: false },
+);
+
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+export type Normalization = (typeof NORMALIZATIONS)[number];
+export type Precision = (typeof PRECISIONS)[number] | number;
+export type WinnerPolicy = (typeof WINNER_POLICIES)[number];
+export type MergePolicy = (typeof MERGE_POLICIES)[number];
+export type ColumnDef = Static<typeof ColumnSchema>;
+export type EntityDef = Static<typeof EntitySchema>;
+export type DataSourceDef = Static<typeof DataSourceSchema>;
+export type ConditionDef = Static<typeof ConditionSchema>;
+export type DeduplicationDef = Static<typeof DeduplicationSchema>;
+export type MatchEntityDef = Static<typeof MatchEntitySchema>;
+export type MatchRuleDef = Static<typeof MatchRuleSchema>;
+export type MergeDef = Static<typeof MergeSchema>;
+export type MergeFieldDef = Static<typeof MergeFieldSchema>;
+export type ActivityDef = Static<typeof ActivitySchema>;
+export type InstanceDefinition = Static<typeof InstanceSchema>;
