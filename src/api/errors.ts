@@ -1,0 +1,40 @@
+// One catalogue of error codes. Every error response has the OData shape
+// {"error": {"code", "message", "target", "details"}} and a status that follows from its code.
+export const ERRORS = {
+  BadRequest: 400,
+  InvalidParameter: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  Conflict: 409,
+  PayloadTooLarge: 413,
+  TooManyRequests: 429,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorDetail {
+  code: string;
+  message: string;
+  target?: string;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly target?: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.status = ERRORS[code];
+  }
+
+  toBody(): { error: { code: string; errorCode: string; message: string; target?: string; details?: ErrorDetail[] } } {
+    return { error: { code: this.code, errorCode: this.code, message: this.message, target: this.target, details: this.details } };
+  }
+}

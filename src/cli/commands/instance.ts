@@ -1,0 +1,25 @@
+import { loadInstanceDefinition } from '../../config/load.js';
+import { openServices } from '../../services.js';
+
+export function validateInstanceFile(file: string): void {
+  const { definition } = loadInstanceDefinition(file);
+  process.stdout.write(`${file}: instance '${definition.id}' is valid\n`);
+}
+
+export async function applyInstance(file: string, dataDir: string): Promise<void> {
+  const loaded = loadInstanceDefinition(file);
+  const services = await openServices({ dataDir });
+  try {
+    const { definition } = loaded;
+    const result = await services.store.putInstance({
+      id: definition.id,
+      name: definition.name ?? definition.id,
+      definition,
+      sourceFile: loaded.file,
+      baseDir: loaded.baseDir,
+    });
+    process.stdout.write(`instance '${definition.id}' ${result} from ${file}\n`);
+  } finally {
+    await services.close();
+  }
+}

@@ -1,0 +1,38 @@
+import { openServices } from '../../services.js';
+import { runRefresh } from '../../refresh/pipeline.js';
+import { CliError } from '../errors.js';
+import { stageBars } from '../progress.js';
+
+export async function refresh(instanceId: string, dataDir: string): Promise<void> {
+  const services = await openServices({ dataDir });
+  const bars = stageBars();
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\ncancelling the refresh…\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  try {
+    if (!(await services.store.getInstance(instanceId))) throw new CliError(`instance '${instanceId}' does not exist; apply its definition first`);
+    const { run, created } = await services.store.createRun(instanceId, 'cli');
+    if (!created) throw new CliError(`refresh ${run.jobId} is already ${run.status} for '${instanceId}'`);
+    process.stderr.write(`refresh ${run.jobId} of '${instanceId}'\n`);
+    const result = await runRefresh({
+      store: services.store,
+      run,
+      signal: controller.signal,
+      onProgress: (stage, done, total) => bars.progress(stage, done, total),
+      onStage: (s) => bars.stage(s),
+    });
+    bars.stop();
+    const issues = result.stages.flatMap((s) => s.issues.map((i) => `  ${s.name}: ${i.message} (${i.count})${i.samples.length ? `\n      e.g. ${i.samples.slice(0, 3).join('\n      e.g. ')}` : ''}`));
+    if (issues.length) process.stderr.write(`issues:\n${issues.join('\n')}\n`);
+    if (result.status !== 'successful') throw new CliError(`refresh ${result.status}${result.error ? `: ${result.error}` : ''}`);
+    const s = result.summary;
+    process.stdout.write(`refresh successful: ${s.recordsRead} records → ${s.profiles} profiles, ${s.activities} activities\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    bars.stop();
+    await services.close();
+  }
+}

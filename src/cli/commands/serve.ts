@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../../api/app.js';
+import { generateKey, hashKey, registerKey } from '../../api/auth.js';
+import { loadInstanceDefinition } from '../../config/load.js';
+import { openServices, type Services } from '../../services.js';
+
+// src/cli/commands or dist/cli/commands: the package root is three levels up either way.
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const DEMO_DEFINITION = path.join(PACKAGE_ROOT, 'examples/demo/instance.yaml');
+
+export interface ServeOptions {
+  demo: boolean;
+  port: number;
+  host: string;
+  dataDir: string;
+  adminKey?: string;
+}
+
+/** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
+export async function ensureAdminKey(services: Services, fromEnv: string | undefined): Promise<{ key: string | null; note: string }> {
+  const { store } = services;
+  if (fromEnv) {
+    if (!(await store.findApiKeyByHash(hashKey(fromEnv)))) await registerKey(store, fromEnv, { instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)' });
+    return { key: fromEnv, note: 'from KINDRED_ADMIN_KEY' };
+  }
+  const existing = (await store.listApiKeys(null)).filter((k) => k.role === 'Administrator' && !k.revokedAt);
+  if (existing.length) return { key: null, note: `already created (prefix ${existing[0].prefix}…); it was shown once at first start` };
+  const key = generateKey();
+  await registerKey(store, key, { instanceId: null, role: 'Administrator', name: 'admin (first start)' });
+  return { key, note: 'created now; shown only this once' };
+}
+
+export async function applyDemo(services: Services, log: (m: string) => void): Promise<void> {
+  const loaded = loadInstanceDefinition(DEMO_DEFINITION);
+  const { definition } = loaded;
+  await services.store.putInstance({ id: definition.id, name: definition.name ?? definition.id, definition, sourceFile: loaded.file, baseDir: loaded.baseDir });
+  const instance = await services.store.getInstance(definition.id);
+  if (instance?.currentGeneration == null) {
+    log(`demo: first refresh of '${definition.id}'…`);
+    const { done } = await services.runner.start(definition.id, 'demo');
+    const run = await done;
+    log(`demo: refresh ${run.status}: ${run.summary.recordsRead ?? 0} records → ${run.summary.profiles ?? 0} profiles, ${run.summary.activities ?? 0} activities${run.error ? ` (${run.error})` : ''}`);
+  }
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const services = await openServices({ dataDir: options.dataDir, log });
+  const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
+  if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
+  for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
+  if (options.demo) await applyDemo(services, log);
+  const admin = await ensureAdminKey(services, options.adminKey);
+  for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
+
+  const app = await buildApp({ services });
+  const address = await app.listen({ port: options.port, host: options.host });
+  process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
+  process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);
+  if (options.demo) process.stdout.write(`Try: curl -H "Ocp-Apim-Subscription-Key: <key>" ${address}/api/instances/demo/workflows/main/jobs\n`);
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log(`${signal}: shutting down`);
+    await app.close();
+    await services.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}

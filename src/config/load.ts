@@ -1,0 +1,132 @@
+// Loading an instance definition: parse (YAML or JSON, with positions), check the schema,
+// then check the references between parts. Every problem is reported with file, path and line.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { Value } from 'typebox/value';
+import { InstanceSchema, type InstanceDefinition } from './schema.js';
+import { InstanceDefinitionError, type DefinitionProblem } from './errors.js';
+import { checkReferences } from './references.js';
+
+/** Finds the line of a JSON-pointer path in the parsed document (the deepest node that exists). */
+export type Locator = (pointer: string) => { line?: number; column?: number };
+
+function makeLocator(doc: Document, lines: LineCounter): Locator {
+  return (pointer) => {
+    const segs = pointer.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    for (let n = segs.length; n >= 0; n--) {
+      const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
+      if (isNode(node) && node.range) {
+        const pos = lines.linePos(node.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return {};
+  };
+}
+
+interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  message: string;
+  params: Record<string, unknown>;
+  schemaPath: string;
+}
+
+/** Turns TypeBox's raw errors into one readable message per location. */
+function schemaProblems(value: unknown): { path: string; message: string }[] {
+  const errors = [...Value.Errors(InstanceSchema, value)] as unknown as SchemaError[];
+  const byPath = new Map<string, SchemaError[]>();
+  for (const e of errors) {
+    if (e.keyword === 'boolean') continue; // reported by its additionalProperties twin
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(e);
+    byPath.set(e.instancePath, list);
+  }
+  const out: { path: string; message: string }[] = [];
+  for (const [p, list] of byPath) {
+    const extra = list.find((e) => e.keyword === 'additionalProperties');
+    if (extra) {
+      for (const name of (extra.params.additionalProperties as string[]) ?? []) {
+        out.push({ path: `${p}/${name}`, message: `unknown property '${name}'` });
+      }
+    }
+    const consts = list.filter((e) => e.keyword === 'const').map((e) => JSON.stringify(e.params.allowedValue));
+    if (consts.length) {
+      out.push({ path: p, message: `must be one of ${consts.join(', ')}` });
+      continue;
+    }
+    for (const e of list) {
+      if (e.keyword === 'additionalProperties' || e.keyword === 'anyOf') continue;
+      if (e.keyword === 'required') {
+        const names = (e.params.requiredProperties as string[] | undefined) ?? [];
+        out.push({ path: p, message: `missing required property ${names.map((n) => `'${n}'`).join(', ')}` });
+      } else if (e.keyword === 'pattern') {
+        out.push({ path: p, message: `${e.message} (${describePattern(String(e.params.pattern))})` });
+      } else {
+        out.push({ path: p, message: e.message });
+      }
+    }
+    if (!out.some((o) => o.path.startsWith(p)) && list.some((e) => e.keyword === 'anyOf')) {
+      out.push({ path: p, message: 'has a value of the wrong kind' });
+    }
+  }
+  return out;
+}
+
+function describePattern(pattern: string): string {
+  if (pattern === '^[A-Za-z][A-Za-z0-9]*$') return 'letters and digits, starting with a letter';
+  if (pattern.startsWith('^[A-Za-z][A-Za-z0-9]*\\.[A-Za-z][A-Za-z0-9]*$')) return "expected 'DataSource.Entity'";
+  if (pattern.includes('[^.]+$')) return "expected 'DataSource.Entity.Column'";
+  if (pattern === '^[a-z0-9][a-z0-9-]*$') return 'lower-case letters, digits and dashes';
+  if (pattern === '^[A-Z]{2}$') return "a two-letter country code such as 'US'";
+  return `pattern ${pattern}`;
+}
+
+export interface LoadedDefinition {
+  definition: InstanceDefinition;
+  file: string;
+  /** Directory that relative source paths are resolved against. */
+  baseDir: string;
+}
+
+/** Parses and validates definition text; `file` is used for messages and relative paths. */
+export function parseInstanceDefinition(text: string, file: string): LoadedDefinition {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const locate = makeLocator(doc, lines);
+  if (doc.errors.length) {
+    throw new InstanceDefinitionError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { file, path: '', line: pos?.line, column: pos?.col, message: e.message.split('\n')[0] };
+      }),
+    );
+  }
+  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const problem = (p: string, message: string): DefinitionProblem => ({ file, path: p, message, ...locate(p) });
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InstanceDefinitionError([problem('', 'the definition must be an object (a YAML mapping or JSON object)')]);
+  }
+  const schemaErrors = schemaProblems(value);
+  if (schemaErrors.length) {
+    throw new InstanceDefinitionError(schemaErrors.map((e) => problem(e.path, e.message)));
+  }
+  const definition = value as InstanceDefinition;
+  const refErrors = checkReferences(definition);
+  if (refErrors.length) throw new InstanceDefinitionError(refErrors.map((e) => problem(e.path, e.message)));
+  return { definition, file, baseDir: path.dirname(path.resolve(file)) };
+}
+
+export function loadInstanceDefinition(file: string): LoadedDefinition {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InstanceDefinitionError([
+      { file, path: '', message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code ?? String(err)})` },
+    ]);
+  }
+  return parseInstanceDefinition(text, file);
+}

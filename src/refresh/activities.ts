@@ -1,0 +1,104 @@
+// Stage 6, activities: map source events to UnifiedActivity. The customer is found through the
+// foreign key and the key ring; events whose customer cannot be found are counted and reported.
+import { templateFields } from '../config/references.js';
+import type { ActivityRecord, FieldValue } from '../domain/profile.js';
+import { activityIdFor, recordKey } from '../domain/profile.js';
+import { parseTimestamp } from '../domain/values.js';
+import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
+
+/** Compiles "Bought {Product}" into a function of a row. */
+export function compileTemplate(template: string | undefined, columnIndex: Map<string, number>): (row: FieldValue[]) => string | null {
+  if (!template) return () => null;
+  const fields = templateFields(template);
+  if (!fields.length) return () => template;
+  const parts = template.split(/\{[^{}]+\}/);
+  const idx = fields.map((f) => columnIndex.get(f)!);
+  return (row) => {
+    let out = parts[0];
+    for (let i = 0; i < idx.length; i++) out += (row[idx[i]] ?? '') + parts[i + 1];
+    return out;
+  };
+}
+
+export async function activities(
+  env: StageEnv,
+  typed: Map<string, TypedEntityRows>,
+  keyRing: Map<string, string>,
+): Promise<ActivityRecord[]> {
+  const out: ActivityRecord[] = [];
+  let unresolved = 0;
+  for (const def of env.instance.activities) {
+    throwIfCancelled(env.signal);
+    const data = typed.get(def.entity)!;
+    const { entity } = data;
+    const customer = env.instance.entities.get(def.customer.entity)!;
+    const fk = entity.columnIndex.get(def.customer.foreignKey)!;
+    const ts = entity.columnIndex.get(def.timestamp)!;
+    const pk = entity.columnIndex.get(def.primaryKey)!;
+    const title = compileTemplate(def.title, entity.columnIndex);
+    const description = compileTemplate(def.description, entity.columnIndex);
+    const url = compileTemplate(def.url, entity.columnIndex);
+    // Keys are unique per entity already; a separate activity key column may repeat.
+    const seen = def.primaryKey === entity.primaryKey ? null : new Set<string>();
+    let made = 0;
+    for (let i = 0; i < data.rows.length; i++) {
+      const row = data.rows[i];
+      const key = String(row[pk] ?? '').trim();
+      if (!key) {
+        env.report.issues.add(`${def.entity}: activities without a ${def.primaryKey} were set aside`, data.origin[i]);
+        unresolved++;
+        continue;
+      }
+      if (seen) {
+        if (seen.has(key)) {
+          env.report.issues.add(`${def.entity}: activities with a repeated ${def.primaryKey} were set aside`, `${data.origin[i]}: '${key}'`);
+          unresolved++;
+          continue;
+        }
+        seen.add(key);
+      }
+      const fkValue = row[fk];
+      const customerId = fkValue === null ? undefined : keyRing.get(recordKey(customer.dataSource, customer.name, String(fkValue).trim()));
+      if (customerId === undefined) {
+        env.report.issues.add(
+          `${def.entity}: activities whose customer could not be found were set aside`,
+          `${data.origin[i]}: ${def.customer.foreignKey} '${fkValue ?? ''}' is not a key of ${def.customer.entity}`,
+        );
+        unresolved++;
+        continue;
+      }
+      const time = row[ts] === null ? NaN : parseTimestamp(String(row[ts]));
+      if (Number.isNaN(time)) {
+        env.report.issues.add(`${def.entity}: activities without a valid ${def.timestamp} were set aside`, data.origin[i]);
+        unresolved++;
+        continue;
+      }
+      out.push({
+        ActivityId: activityIdFor(env.instance.id, entity.dataSource, entity.name, key),
+        CustomerId: customerId,
+        ActivityTime: new Date(time).toISOString(),
+        ActivityType: def.type,
+        ActivityTypeDisplay: def.typeDisplay ?? def.type,
+        SourceEntityName: entity.name,
+        SourceActivityId: key,
+        DataSourceName: entity.dataSource,
+        Title: title(row),
+        Description: description(row),
+        Url: url(row),
+        Icon: def.icon ?? null,
+        ShowInTimeline: def.showInTimeline ?? true,
+        Origin: 'batch',
+      });
+      made++;
+      if (i % 50_000 === 49_999) {
+        env.progress('activities', i, data.rows.length);
+        await yieldToEventLoop();
+        throwIfCancelled(env.signal);
+      }
+    }
+    env.report.counts[`${def.entity}: activities`] = made;
+  }
+  env.report.counts.activities = out.length;
+  env.report.counts.setAside = unresolved;
+  return out;
+}

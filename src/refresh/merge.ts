@@ -1,0 +1,176 @@
+// Stage 5, merge: turn each group of records into one Customer with a stable CustomerId, merged
+// fields by policy, and one key column per source entity; list every record in AlternateKey.
+import type { ResolvedMergeField } from '../config/resolve.js';
+import type { WinnerPolicy } from '../config/schema.js';
+import { assignCustomerIds, type ClusterIdentity } from '../domain/customer-ids.js';
+import type { AlternateKeyRecord, CustomerRecord, FieldValue } from '../domain/profile.js';
+import { recordKey } from '../domain/profile.js';
+import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
+import type { Unification } from './unification.js';
+
+export interface MergeInput {
+  unification: Unification;
+  /** Key ring of the current generation: recordKey → CustomerId. */
+  previousKeys: Map<string, string>;
+  previousHistory: Map<string, string>;
+}
+
+export interface MergeOutput {
+  customers: CustomerRecord[];
+  alternateKeys: AlternateKeyRecord[];
+  /** recordKey → CustomerId for every customer record in a profile (activities resolve through it). */
+  keyRing: Map<string, string>;
+}
+
+/** Orders records of one entity so that the preferred (winning) record comes first. */
+function winnerComparator(policy: WinnerPolicy, data: TypedEntityRows, filled: Int32Array): (a: number, b: number) => number {
+  const m = data.modified;
+  const time = (i: number, missing: number) => (Number.isNaN(m[i]) ? missing : m[i]);
+  const byFilled = (a: number, b: number) => filled[b] - filled[a];
+  switch (policy) {
+    case 'mostRecent':
+      return (a, b) => time(b, -Infinity) - time(a, -Infinity) || byFilled(a, b) || a - b;
+    case 'leastRecent':
+      return (a, b) => time(a, Infinity) - time(b, Infinity) || byFilled(a, b) || a - b;
+    case 'mostFilled':
+      return (a, b) => byFilled(a, b) || time(b, -Infinity) - time(a, -Infinity) || a - b;
+  }
+}
+
+export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutput> {
+  const u = input.unification;
+  const { instance } = env;
+  const entityCount = u.entities.length;
+  const position = new Map(u.entities.map((e, i) => [e.entity.ref, i]));
+
+  // Group records by profile, in record order so the result is deterministic.
+  const groupIndex = new Map<number, number>();
+  const groups: number[][] = [];
+  for (let g = 0; g < u.total; g++) {
+    if (u.excluded[g]) continue;
+    const root = u.uf.find(g);
+    let gi = groupIndex.get(root);
+    if (gi === undefined) {
+      gi = groups.length;
+      groupIndex.set(root, gi);
+      groups.push([]);
+    }
+    groups[gi].push(g);
+  }
+  groupIndex.clear();
+  throwIfCancelled(env.signal);
+
+  const comparators = u.entities.map((data) => {
+    const filled = new Int32Array(data.rows.length);
+    for (let i = 0; i < data.rows.length; i++) {
+      let n = 0;
+      for (const v of data.rows[i]) if (v !== null) n++;
+      filled[i] = n;
+    }
+    return winnerComparator(instance.dedupe.get(data.entity.ref)?.winner ?? 'mostFilled', data, filled);
+  });
+  const recKeys = u.entities.map((data) => data.keys.map((k) => recordKey(data.entity.dataSource, data.entity.name, k)));
+  const entityOf = (g: number) => {
+    let i = entityCount - 1;
+    while (u.offsets[i] > g) i--;
+    return i;
+  };
+
+  // Per group: members split by entity, each list in winner order.
+  const members: number[][][] = new Array(groups.length);
+  const identities: ClusterIdentity[] = new Array(groups.length);
+  for (let gi = 0; gi < groups.length; gi++) {
+    const perEntity: number[][] = Array.from({ length: entityCount }, () => []);
+    const oldIds = new Map<string, number>();
+    let anchor: string | null = null;
+    for (const g of groups[gi]) {
+      const e = entityOf(g);
+      const local = g - u.offsets[e];
+      perEntity[e].push(local);
+      const rk = recKeys[e][local];
+      if (anchor === null || rk < anchor) anchor = rk;
+      const old = input.previousKeys.get(rk);
+      if (old !== undefined) oldIds.set(old, (oldIds.get(old) ?? 0) + 1);
+    }
+    for (let e = 0; e < entityCount; e++) if (perEntity[e].length > 1) perEntity[e].sort(comparators[e]);
+    members[gi] = perEntity;
+    identities[gi] = { anchor: anchor!, oldIds };
+    if (gi % 50_000 === 49_999) {
+      env.progress('merge', gi, groups.length * 2);
+      await yieldToEventLoop();
+      throwIfCancelled(env.signal);
+    }
+  }
+  groups.length = 0;
+
+  const assignment = assignCustomerIds(instance.id, identities, input.previousHistory);
+  env.report.counts.profiles = identities.length;
+  env.report.counts.idsKept = assignment.kept;
+  env.report.counts.idsCreated = assignment.created;
+  env.report.counts.idsRetired = assignment.retired;
+
+  const fields = instance.mergeFields.map((f) => ({ ...f, from: f.from.map((s) => ({ ...s, pos: position.get(s.entity)! })) }));
+  const customers: CustomerRecord[] = new Array(identities.length);
+  const alternateKeys: AlternateKeyRecord[] = [];
+  const keyRing = new Map<string, string>();
+  for (let gi = 0; gi < identities.length; gi++) {
+    const id = assignment.ids[gi];
+    const perEntity = members[gi];
+    const c: CustomerRecord = { CustomerId: id };
+    for (const f of fields) c[f.name] = pickValue(f, u.entities, perEntity);
+    for (let e = 0; e < entityCount; e++) {
+      const data = u.entities[e];
+      const list = perEntity[e];
+      c[data.entity.keyColumn] = list.length ? data.keys[list[0]] : null;
+      for (const local of list) {
+        alternateKeys.push({ DataSourceName: data.entity.dataSource, EntityName: data.entity.name, AlternateValue: data.keys[local], CustomerId: id });
+        keyRing.set(recKeys[e][local], id);
+      }
+    }
+    c.PreviousCustomerId = assignment.previous[gi];
+    customers[gi] = c;
+    if (gi % 50_000 === 49_999) {
+      env.progress('merge', identities.length + gi, identities.length * 2);
+      await yieldToEventLoop();
+      throwIfCancelled(env.signal);
+    }
+  }
+  env.report.counts.alternateKeys = alternateKeys.length;
+  return { customers, alternateKeys, keyRing };
+}
+
+type FieldWithPositions = ResolvedMergeField & { from: (ResolvedMergeField['from'][number] & { pos: number })[] };
+
+/** The merged value of one field: first non-empty value by importance, or by time for mostRecent / leastRecent. */
+function pickValue(f: FieldWithPositions, entities: TypedEntityRows[], perEntity: number[][]): FieldValue {
+  if (f.policy === 'importance') {
+    for (const s of f.from) {
+      const data = entities[s.pos];
+      for (const local of perEntity[s.pos]) {
+        const v = data.rows[local][s.index];
+        if (v !== null) return v;
+      }
+    }
+    return null;
+  }
+  const newest = f.policy === 'mostRecent';
+  let best: FieldValue = null;
+  let bestTime = newest ? -Infinity : Infinity;
+  let found = false;
+  for (const s of f.from) {
+    const data = entities[s.pos];
+    for (const local of perEntity[s.pos]) {
+      const v = data.rows[local][s.index];
+      if (v === null) continue;
+      const t = data.modified[local];
+      // Records without a time lose to records with one; among equals, importance order wins.
+      const better = !found || (!Number.isNaN(t) && (newest ? t > bestTime : t < bestTime));
+      if (better) {
+        best = v;
+        bestTime = Number.isNaN(t) ? bestTime : t;
+        found = true;
+      }
+    }
+  }
+  return best;
+}

@@ -1,0 +1,124 @@
+// Runs one refresh: the stages in order, each recorded (status, duration, counts, issues) as it
+// goes. The new generation becomes visible only if every stage succeeds.
+import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
+import { STAGE_NAMES, type RunRecord, type StageName, type StageRecord } from '../domain/run.js';
+import type { GenerationWriter, Store } from '../storage/store.js';
+import { recordKey } from '../domain/profile.js';
+import { activities } from './activities.js';
+import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
+import { dedupe } from './dedupe.js';
+import { match } from './match.js';
+import { merge } from './merge.js';
+import { normalize } from './normalize.js';
+import { pull } from './pull.js';
+import { write } from './write.js';
+
+export interface RefreshOptions {
+  store: Store;
+  run: RunRecord;
+  signal?: AbortSignal;
+  /** Called often during a stage (done, total; total 0 = unknown). */
+  onProgress?: StageProgress;
+  /** Called when a stage starts or ends. */
+  onStage?: (stage: StageRecord) => void;
+}
+
+const now = () => new Date().toISOString();
+
+export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
+  const { store, run } = options;
+  const signal = options.signal ?? new AbortController().signal;
+  const stages = run.stages.length ? run.stages.map((s) => ({ ...s })) : [];
+  const stageRecord = (name: StageName) => stages.find((s) => s.name === name)!;
+  const startedAt = now();
+  await store.updateRun(run.instanceId, run.jobId, { status: 'running', startedAt, stages });
+  let writer: GenerationWriter | undefined;
+  let current: StageRecord | undefined;
+  const summary: Record<string, number> = {};
+
+  async function stage<T>(name: StageName, instance: ResolvedInstance, body: (env: StageEnv) => Promise<T>): Promise<T> {
+    const rec = stageRecord(name);
+    current = rec;
+    rec.status = 'running';
+    rec.startedAt = now();
+    const t0 = performance.now();
+    options.onStage?.(rec);
+    await store.updateRun(run.instanceId, run.jobId, { stages });
+    const issues = new IssueLog();
+    const env: StageEnv = { instance, signal, progress: options.onProgress ?? (() => {}), report: { counts: rec.counts, issues } };
+    try {
+      const value = await body(env);
+      rec.status = 'successful';
+      return value;
+    } finally {
+      rec.durationMs = Math.round(performance.now() - t0);
+      rec.endedAt = now();
+      rec.issues = issues.toJSON();
+    }
+  }
+
+  async function endStage(name: StageName): Promise<void> {
+    const rec = stageRecord(name);
+    options.onStage?.(rec);
+    if (name !== 'write') await store.updateRun(run.instanceId, run.jobId, { stages });
+  }
+
+  try {
+    const record = await store.getInstance(run.instanceId);
+    if (!record) throw new Error(`instance '${run.instanceId}' does not exist`);
+    const instance = resolveInstance(record.definition, record.baseDir);
+
+    const pulled = await stage('pull', instance, (env) => pull(env));
+    await endStage('pull');
+    const typed = await stage('normalize', instance, (env) => normalize(env, pulled));
+    await endStage('normalize');
+    const deduped = await stage('dedupe', instance, (env) => dedupe(env, typed));
+    await endStage('dedupe');
+    const matched = await stage('match', instance, (env) => match(env, deduped));
+    await endStage('match');
+    const merged = await stage('merge', instance, async (env) => {
+      const previousKeys = new Map<string, string>();
+      for (const k of await store.loadAlternateKeys(instance.id))
+        previousKeys.set(recordKey(k.DataSourceName, k.EntityName, k.AlternateValue), k.CustomerId);
+      const previousHistory = await store.loadPreviousCustomerIds(instance.id);
+      return merge(env, { unification: matched, previousKeys, previousHistory });
+    });
+    await endStage('merge');
+    const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
+    await endStage('activities');
+    typed.clear();
+    await stage('write', instance, async (env) => {
+      writer = await options.store.beginGeneration(instance.id, run.jobId);
+      await write(env, writer, { customers: merged.customers, alternateKeys: merged.alternateKeys, activities: acts });
+    });
+    summary.profiles = merged.customers.length;
+    summary.alternateKeys = merged.alternateKeys.length;
+    summary.activities = acts.length;
+    summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
+    const endedAt = now();
+    await writer!.commit({ stages, summary, endedAt });
+    options.onStage?.(stageRecord('write'));
+    await store.pruneGenerations(instance.id);
+    return { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };
+  } catch (err) {
+    const cancelled = err instanceof RefreshCancelled || signal.aborted;
+    const message = cancelled ? 'cancelled' : errorMessage(err);
+    if (current) {
+      current.status = cancelled ? 'cancelled' : 'failed';
+      current.error = cancelled ? null : message;
+      options.onStage?.(current);
+    }
+    for (const s of stages) if (s.status === 'pending') s.status = 'skipped';
+    await writer?.abort().catch(() => {});
+    const endedAt = now();
+    const status = cancelled ? 'cancelled' : 'failed';
+    await store.updateRun(run.instanceId, run.jobId, { status, endedAt, error: cancelled ? null : message, stages, summary });
+    return { ...run, status, startedAt, endedAt, stages, summary, error: cancelled ? null : message };
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export { STAGE_NAMES };

@@ -1,0 +1,87 @@
+import type { Migration } from '../migrations.js';
+
+// Every table leads with instance_id (and, for unified data, generation then customer_id) so that
+// each instance's data can later be distributed by instance and customer.
+export const sqliteMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'instances, runs, generations, unified data, api keys',
+    sql: `
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  definition TEXT NOT NULL,
+  source_file TEXT NOT NULL,
+  base_dir TEXT NOT NULL,
+  current_generation INTEGER,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE generations (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('building', 'live', 'retired')),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation)
+);
+CREATE TABLE runs (
+  instance_id TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'successful', 'failed', 'cancelled')),
+  trigger TEXT NOT NULL,
+  submitted_at TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT,
+  error TEXT,
+  generation INTEGER,
+  stages TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (instance_id, job_id)
+);
+-- Never two active runs for one instance, whichever process asks.
+CREATE UNIQUE INDEX runs_one_active ON runs (instance_id) WHERE status IN ('queued', 'running');
+CREATE INDEX runs_recent ON runs (instance_id, submitted_at);
+CREATE TABLE customers (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE alternate_keys (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  data_source TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  alternate_value TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, data_source, entity, alternate_value)
+) WITHOUT ROWID;
+CREATE INDEX alternate_keys_customer ON alternate_keys (instance_id, generation, customer_id);
+CREATE TABLE activities (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  activity_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  activity_time TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, activity_id)
+) WITHOUT ROWID;
+CREATE INDEX activities_customer ON activities (instance_id, generation, customer_id, activity_time);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  instance_id TEXT,
+  principal_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('Viewer', 'Contributor', 'Administrator')),
+  prefix TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  last_used_at TEXT,
+  expires_at TEXT,
+  revoked_at TEXT
+);
+`,
+  },
+];

@@ -1,0 +1,410 @@
+// SQLite adapter of the Store port (better-sqlite3, WAL). Synchronous underneath; the port is
+// async so that the PostgreSQL adapter can share it.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../../domain/profile.js';
+import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
+import { checkMigrationList } from '../migrations.js';
+import type { ApiKeyRecord, GenerationWriter, InstanceRecord, Page, Store, UnifiedEntityName } from '../store.js';
+import { sqliteMigrations } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:'. */
+  file: string;
+}
+
+const now = () => new Date().toISOString();
+
+function toInstance(r: Row): InstanceRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    definition: JSON.parse(r.definition as string),
+    sourceFile: r.source_file as string,
+    baseDir: r.base_dir as string,
+    currentGeneration: (r.current_generation as number | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+function toRun(r: Row): RunRecord {
+  return {
+    jobId: r.job_id as string,
+    instanceId: r.instance_id as string,
+    status: r.status as RunRecord['status'],
+    trigger: r.trigger as RunRecord['trigger'],
+    submittedAt: r.submitted_at as string,
+    startedAt: (r.started_at as string | null) ?? null,
+    endedAt: (r.ended_at as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    generation: (r.generation as number | null) ?? null,
+    stages: JSON.parse(r.stages as string),
+    summary: JSON.parse(r.summary as string),
+  };
+}
+
+function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: r.id as string,
+    instanceId: (r.instance_id as string | null) ?? null,
+    principalId: r.principal_id as string,
+    name: r.name as string,
+    role: r.role as ApiKeyRecord['role'],
+    prefix: r.prefix as string,
+    hash: r.hash as string,
+    createdAt: r.created_at as string,
+    lastUsedAt: (r.last_used_at as string | null) ?? null,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
+
+const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
+
+export function openSqliteStore(options: SqliteStoreOptions): Store {
+  if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
+  const db = new Database(options.file);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a committed transaction survives a process crash; only an OS crash or
+  // power loss may lose the last commits. The real-time path may ask for FULL later.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+function migrate(db: Database.Database): void {
+  checkMigrationList(sqliteMigrations);
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number));
+  for (const m of sqliteMigrations) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, now());
+    })();
+  }
+}
+
+class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async putInstance(i: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'> {
+    const t = now();
+    const existing = this.stmt('SELECT id FROM instances WHERE id = ?').get(i.id);
+    this.stmt(
+      `INSERT INTO instances (id, name, definition, source_file, base_dir, current_generation, created_at, updated_at)
+       VALUES (@id, @name, @definition, @sourceFile, @baseDir, NULL, @t, @t)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+         source_file = excluded.source_file, base_dir = excluded.base_dir, updated_at = excluded.updated_at`,
+    ).run({ id: i.id, name: i.name, definition: JSON.stringify(i.definition), sourceFile: i.sourceFile, baseDir: i.baseDir, t });
+    return existing ? 'updated' : 'created';
+  }
+
+  async getInstance(id: string): Promise<InstanceRecord | undefined> {
+    const r = this.stmt('SELECT * FROM instances WHERE id = ?').get(id) as Row | undefined;
+    return r && toInstance(r);
+  }
+
+  async listInstances(): Promise<InstanceRecord[]> {
+    return (this.stmt('SELECT * FROM instances ORDER BY id').all() as Row[]).map(toInstance);
+  }
+
+  async createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }> {
+    return this.db.transaction(() => {
+      const active = this.stmt(`SELECT * FROM runs WHERE instance_id = ? AND status IN ('queued', 'running')`).get(instanceId) as
+        | Row
+        | undefined;
+      if (active) return { run: toRun(active), created: false };
+      const run: RunRecord = {
+        jobId: randomUUID(),
+        instanceId,
+        status: 'queued',
+        trigger,
+        submittedAt: now(),
+        startedAt: null,
+        endedAt: null,
+        error: null,
+        generation: null,
+        stages: newStages(),
+        summary: {},
+      };
+      this.stmt(
+        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary)
+         VALUES (?, ?, ?, ?, ?, ?, '{}')`,
+      ).run(instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages));
+      return { run, created: true };
+    }).immediate();
+  }
+
+  async updateRun(
+    instanceId: string,
+    jobId: string,
+    patch: Partial<Pick<RunRecord, 'status' | 'startedAt' | 'endedAt' | 'error' | 'generation' | 'summary'>> & { stages?: StageRecord[] },
+  ): Promise<void> {
+    this.runUpdate(instanceId, jobId, patch);
+  }
+
+  private runUpdate(instanceId: string, jobId: string, patch: Partial<RunRecord>): void {
+    const sets: string[] = [];
+    const params: Row = { instanceId, jobId };
+    const columns: [keyof RunRecord, string][] = [
+      ['status', 'status'],
+      ['startedAt', 'started_at'],
+      ['endedAt', 'ended_at'],
+      ['error', 'error'],
+      ['generation', 'generation'],
+      ['stages', 'stages'],
+      ['summary', 'summary'],
+    ];
+    for (const [key, column] of columns) {
+      if (patch[key] === undefined) continue;
+      sets.push(`${column} = @${key}`);
+      params[key] = key === 'stages' || key === 'summary' ? JSON.stringify(patch[key]) : patch[key];
+    }
+    if (!sets.length) return;
+    this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE instance_id = @instanceId AND job_id = @jobId`).run(params);
+  }
+
+  async getRun(instanceId: string, jobId: string): Promise<RunRecord | undefined> {
+    const r = this.stmt('SELECT * FROM runs WHERE instance_id = ? AND job_id = ?').get(instanceId, jobId) as Row | undefined;
+    return r && toRun(r);
+  }
+
+  async listRuns(instanceId: string, limit = 50): Promise<RunRecord[]> {
+    return (this.stmt('SELECT * FROM runs WHERE instance_id = ? ORDER BY submitted_at DESC LIMIT ?').all(instanceId, limit) as Row[]).map(
+      toRun,
+    );
+  }
+
+  async activeRun(instanceId: string): Promise<RunRecord | undefined> {
+    const r = this.stmt(`SELECT * FROM runs WHERE instance_id = ? AND status IN ('queued', 'running')`).get(instanceId) as Row | undefined;
+    return r && toRun(r);
+  }
+
+  async failInterruptedRuns(reason: string): Promise<number> {
+    return this.stmt(`UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE status IN ('queued', 'running')`).run(reason, now())
+      .changes;
+  }
+
+  async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
+    const db = this.db;
+    const generation = db.transaction(() => {
+      const r = this.stmt('SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM generations WHERE instance_id = ?').get(instanceId) as Row;
+      const g = r.g as number;
+      this.stmt(`INSERT INTO generations (instance_id, generation, job_id, status, created_at) VALUES (?, ?, ?, 'building', ?)`).run(
+        instanceId,
+        g,
+        jobId,
+        now(),
+      );
+      return g;
+    }).immediate();
+
+    const insertCustomer = db.prepare('INSERT INTO customers (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)');
+    const insertKey = db.prepare(
+      'INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertActivity = db.prepare(
+      'INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const writeCustomers = db.transaction((rows: CustomerRecord[]) => {
+      for (const c of rows) insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c));
+    });
+    const writeKeys = db.transaction((rows: AlternateKeyRecord[]) => {
+      for (const k of rows) insertKey.run(instanceId, generation, k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId);
+    });
+    const writeActivities = db.transaction((rows: ActivityRecord[]) => {
+      for (const a of rows) insertActivity.run(instanceId, generation, a.ActivityId, a.CustomerId, a.ActivityTime, JSON.stringify(a));
+    });
+    let finished = false;
+    const assertOpen = () => {
+      if (finished) throw new Error(`generation ${generation} of ${instanceId} is already committed or aborted`);
+    };
+    return {
+      generation,
+      writeCustomers: async (rows) => (assertOpen(), writeCustomers(rows)),
+      writeAlternateKeys: async (rows) => (assertOpen(), writeKeys(rows)),
+      writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
+      commit: async (run) => {
+        assertOpen();
+        db.transaction(() => {
+          this.stmt(`UPDATE generations SET status = 'retired' WHERE instance_id = ? AND status = 'live'`).run(instanceId);
+          this.stmt(`UPDATE generations SET status = 'live' WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
+          this.stmt('UPDATE instances SET current_generation = ? WHERE id = ?').run(generation, instanceId);
+          this.runUpdate(instanceId, jobId, { status: 'successful', generation, stages: run.stages, summary: run.summary, endedAt: run.endedAt });
+        }).immediate();
+        finished = true;
+      },
+      abort: async () => {
+        if (finished) return;
+        finished = true;
+        this.deleteGeneration(instanceId, generation);
+      },
+    };
+  }
+
+  private deleteGeneration(instanceId: string, generation: number): void {
+    this.db.transaction(() => {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+        this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
+      }
+    })();
+  }
+
+  async pruneGenerations(instanceId: string): Promise<number> {
+    const stale = this.stmt(
+      `SELECT g.generation FROM generations g
+       WHERE g.instance_id = ? AND (g.status = 'retired' OR (g.status = 'building' AND NOT EXISTS (
+         SELECT 1 FROM runs r WHERE r.instance_id = g.instance_id AND r.job_id = g.job_id AND r.status IN ('queued', 'running'))))`,
+    ).all(instanceId) as Row[];
+    for (const r of stale) this.deleteGeneration(instanceId, r.generation as number);
+    return stale.length;
+  }
+
+  async loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]> {
+    const rows = this.stmt(
+      `SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}`,
+    )
+      .raw()
+      .all({ instanceId }) as string[][];
+    return rows.map((r) => ({ DataSourceName: r[0], EntityName: r[1], AlternateValue: r[2], CustomerId: r[3] }));
+  }
+
+  async loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>> {
+    const rows = this.stmt(
+      `SELECT customer_id, json_extract(data, '$.PreviousCustomerId') AS prev FROM customers
+       WHERE instance_id = @instanceId AND generation = ${CURRENT} AND json_extract(data, '$.PreviousCustomerId') IS NOT NULL`,
+    ).all({ instanceId }) as Row[];
+    return new Map(rows.map((r) => [r.customer_id as string, r.prev as string]));
+  }
+
+  async getCustomer(instanceId: string, customerId: string): Promise<CustomerRecord | undefined> {
+    const r = this.stmt(`SELECT data FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+      instanceId,
+      customerId,
+    }) as Row | undefined;
+    return r && JSON.parse(r.data as string);
+  }
+
+  async findCustomerIdByKey(instanceId: string, dataSource: string, entity: string, key: string): Promise<string | undefined> {
+    const r = this.stmt(
+      `SELECT customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}
+       AND data_source = @dataSource AND entity = @entity AND alternate_value = @key`,
+    ).get({ instanceId, dataSource, entity, key }) as Row | undefined;
+    return r?.customer_id as string | undefined;
+  }
+
+  async alternateKeysOf(instanceId: string, customerId: string): Promise<AlternateKeyRecord[]> {
+    const rows = this.stmt(
+      `SELECT data_source, entity, alternate_value FROM alternate_keys
+       WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
+       ORDER BY data_source, entity, alternate_value`,
+    ).all({ instanceId, customerId }) as Row[];
+    return rows.map((r) => ({
+      DataSourceName: r.data_source as string,
+      EntityName: r.entity as string,
+      AlternateValue: r.alternate_value as string,
+      CustomerId: customerId,
+    }));
+  }
+
+  async activitiesOf(instanceId: string, customerId: string, page: Page = {}): Promise<ActivityRecord[]> {
+    const rows = this.stmt(
+      `SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
+       ORDER BY activity_time DESC, activity_id LIMIT @top OFFSET @skip`,
+    ).all({ instanceId, customerId, top: page.top ?? 50, skip: page.skip ?? 0 }) as Row[];
+    return rows.map((r) => JSON.parse(r.data as string));
+  }
+
+  async count(instanceId: string, entity: UnifiedEntityName): Promise<number> {
+    const table = TABLES[entity].table;
+    const r = this.stmt(`SELECT COUNT(*) AS n FROM ${table} WHERE instance_id = @instanceId AND generation = ${CURRENT}`).get({
+      instanceId,
+    }) as Row;
+    return r.n as number;
+  }
+
+  async *scan(instanceId: string, entity: UnifiedEntityName, batchSize = 5000): AsyncIterable<Record<string, unknown>[]> {
+    const spec = TABLES[entity];
+    const instance = await this.getInstance(instanceId);
+    const generation = instance?.currentGeneration;
+    if (generation == null) return;
+    // Keyset pagination on the primary key: no statement stays open across awaits.
+    let after: unknown[] | null = null;
+    for (;;) {
+      const where: string = after ? `AND (${spec.key.join(', ')}) > (${spec.key.map(() => '?').join(', ')})` : '';
+      const rows = this.db
+        .prepare(
+          `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${spec.table} WHERE instance_id = ? AND generation = ? ${where}
+           ORDER BY ${spec.key.join(', ')} LIMIT ?`,
+        )
+        .raw()
+        .all(instanceId, generation, ...(after ?? []), batchSize) as unknown[][];
+      if (!rows.length) return;
+      yield rows.map((r) => spec.toRecord(r.slice(spec.key.length), r.slice(0, spec.key.length)));
+      after = rows[rows.length - 1].slice(0, spec.key.length);
+      if (rows.length < batchSize) return;
+    }
+  }
+
+  async createApiKey(k: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void> {
+    this.stmt(
+      `INSERT INTO api_keys (id, instance_id, principal_id, name, role, prefix, hash, created_at, expires_at)
+       VALUES (@id, @instanceId, @principalId, @name, @role, @prefix, @hash, @createdAt, @expiresAt)`,
+    ).run(k);
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.stmt('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
+    return r && toApiKey(r);
+  }
+
+  async listApiKeys(instanceId: string | null): Promise<ApiKeyRecord[]> {
+    const rows = (
+      instanceId === null
+        ? this.stmt('SELECT * FROM api_keys WHERE instance_id IS NULL ORDER BY created_at').all()
+        : this.stmt('SELECT * FROM api_keys WHERE instance_id = ? ORDER BY created_at').all(instanceId)
+    ) as Row[];
+    return rows.map(toApiKey);
+  }
+
+  async touchApiKey(id: string, at: string): Promise<void> {
+    this.stmt('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, id);
+  }
+}
+
+const TABLES: Record<
+  UnifiedEntityName,
+  { table: string; key: string[]; select: string[]; toRecord: (cols: unknown[], key: unknown[]) => Record<string, unknown> }
+> = {
+  Customer: { table: 'customers', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
+  UnifiedActivity: { table: 'activities', key: ['activity_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
+  AlternateKey: {
+    table: 'alternate_keys',
+    key: ['data_source', 'entity', 'alternate_value'],
+    select: ['customer_id'],
+    toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
+  },
+};

@@ -1,0 +1,105 @@
+// The one storage port. Adapters (sqlite/, later postgres/) implement it with the same file set,
+// and test/storage/conformance.test.ts runs the same suite against each.
+import type { InstanceDefinition } from '../config/schema.js';
+import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
+import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
+
+export interface InstanceRecord {
+  id: string;
+  name: string;
+  definition: InstanceDefinition;
+  /** Where the definition was applied from, for messages. */
+  sourceFile: string;
+  /** Directory that relative data source paths resolve against. */
+  baseDir: string;
+  currentGeneration: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type Role = 'Viewer' | 'Contributor' | 'Administrator';
+
+export interface ApiKeyRecord {
+  id: string;
+  /** null: a server-wide key (valid for every instance). */
+  instanceId: string | null;
+  principalId: string;
+  name: string;
+  role: Role;
+  /** The first characters of the key, shown in listings so people can tell keys apart. */
+  prefix: string;
+  /** SHA-256 of the key, hex. The key itself is never stored. */
+  hash: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey';
+
+export interface Page {
+  skip?: number;
+  top?: number;
+}
+
+/** Writes one generation of unified data; nothing is visible to readers until commit(). */
+export interface GenerationWriter {
+  readonly generation: number;
+  writeCustomers(rows: CustomerRecord[]): Promise<void>;
+  writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
+  writeActivities(rows: ActivityRecord[]): Promise<void>;
+  /**
+   * In one transaction: makes this generation the one readers see and records the run as
+   * successful with its final stages, so a crash can never leave one without the other.
+   */
+  commit(run: { stages: StageRecord[]; summary: Record<string, number>; endedAt: string }): Promise<void>;
+  /** Throws away everything written; readers keep seeing the previous generation. */
+  abort(): Promise<void>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  putInstance(instance: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'>;
+  getInstance(id: string): Promise<InstanceRecord | undefined>;
+  listInstances(): Promise<InstanceRecord[]>;
+
+  /** Queues a run unless the instance already has one queued or running (then returns the active one and created=false). */
+  createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }>;
+  updateRun(
+    instanceId: string,
+    jobId: string,
+    patch: Partial<Pick<RunRecord, 'status' | 'startedAt' | 'endedAt' | 'error' | 'generation' | 'summary'>> & { stages?: StageRecord[] },
+  ): Promise<void>;
+  getRun(instanceId: string, jobId: string): Promise<RunRecord | undefined>;
+  listRuns(instanceId: string, limit?: number): Promise<RunRecord[]>;
+  /** Runs left queued or running by a process that died are marked failed; returns how many. */
+  failInterruptedRuns(reason: string): Promise<number>;
+  activeRun(instanceId: string): Promise<RunRecord | undefined>;
+
+  beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter>;
+  /** Removes generations that are neither current nor being built (and leftovers of crashed builds). */
+  pruneGenerations(instanceId: string): Promise<number>;
+
+  /** Every AlternateKey row of the current generation: the key ring that keeps CustomerIds stable. */
+  loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]>;
+  /** PreviousCustomerId of every current customer that has one. */
+  loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>>;
+
+  getCustomer(instanceId: string, customerId: string): Promise<CustomerRecord | undefined>;
+  findCustomerIdByKey(instanceId: string, dataSource: string, entity: string, key: string): Promise<string | undefined>;
+  alternateKeysOf(instanceId: string, customerId: string): Promise<AlternateKeyRecord[]>;
+  activitiesOf(instanceId: string, customerId: string, page?: Page): Promise<ActivityRecord[]>;
+  count(instanceId: string, entity: UnifiedEntityName): Promise<number>;
+  /** Streams a whole unified entity of the current generation in pages (for export). */
+  scan(instanceId: string, entity: UnifiedEntityName, batchSize?: number): AsyncIterable<Record<string, unknown>[]>;
+
+  createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  listApiKeys(instanceId: string | null): Promise<ApiKeyRecord[]>;
+  touchApiKey(id: string, at: string): Promise<void>;
+}
+
+export type { RunRecord, RunStatus, StageRecord };
