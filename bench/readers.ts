@@ -67,7 +67,10 @@ try {
   const jsonl = path.join(dir, 'customers.jsonl');
   console.log(`writing ${ROWS.toLocaleString('en')} rows to ${dir} ...`);
   await writeLines(csv, (i) => (i === 0 ? COLUMNS.join(',') + '\n' : '') + record(i).map(csvField).join(',') + '\n');
-  await writeLines(jsonl, (i) => JSON.stringify(Object.fromEntries(COLUMNS.map((c, k) => [c, record(i)[k]]))) + '\n');
+  await writeLines(jsonl, (i) => {
+    const r = record(i);
+    return JSON.stringify(Object.fromEntries(COLUMNS.map((c, k) => [c, r[k]]))) + '\n';
+  });
 
   for (let round = 1; round <= 2; round++) {
     console.log(`round ${round}`);

@@ -68,8 +68,21 @@ const EC_CONTACT_COLUMNS = ['ContactId', 'FirstName', 'LastName', 'FullName', 'E
 const EC_PURCHASE_COLUMNS = ['PurchaseId', 'ContactId', 'PurchasedOn', 'ProductName', 'Quantity', 'TotalPrice'] as const;
 const LOY_COLUMNS = ['LoyaltyId', 'Name', 'EMail', 'Mobile', 'ZipCode', 'City', 'Tier', 'JoinedOn', 'LastUpdated'] as const;
 
-/** Probability that a person has a record in each system (at least one is guaranteed). */
-const P_IN_SYSTEM = { eCommerce: 0.6, Loyalty: 0.5, Website: 0.4 } as const;
+/** Share of people with a record in each system (every person is in at least one). */
+const SHARE_IN_SYSTEM = [0.6, 0.5, 0.4] as const;
+/**
+ * Independent per-system probabilities that, conditioned on "at least one system", give the shares
+ * above: p_i = share_i * P(at least one), solved by fixed-point iteration.
+ */
+const P_IN_SYSTEM = ((): { eCommerce: number; Loyalty: number; Website: number } => {
+  let atLeastOne = 1;
+  let p: number[] = [...SHARE_IN_SYSTEM];
+  for (let i = 0; i < 100; i++) {
+    p = SHARE_IN_SYSTEM.map((s) => s * atLeastOne);
+    atLeastOne = 1 - p.reduce((acc, x) => acc * (1 - x), 1);
+  }
+  return { eCommerce: p[0], Loyalty: p[1], Website: p[2] };
+})();
 /** Probability of an extra (duplicate) record in a system the person is in; ~8% of records are duplicates. */
 const P_DUPLICATE = 0.08;
 /** Given one duplicate, probability of a second one. */
@@ -1085,7 +1098,7 @@ export async function generateSyntheticSources(options: GenerateOptions): Promis
   const header =
     `# Kindred instance over synthetic sources (seed ${seed}, ${written} customer records).\n` +
     `# Paths are relative to this file; ${L.truth} maps every customer record to its true person.\n`;
-  await writeFile(instanceFile, header + yamlStringify(definition, { lineWidth: 0 }), 'utf8');
+  await writeFile(instanceFile, header + yamlStringify(definition, { lineWidth: 0, aliasDuplicateObjects: false }), 'utf8');
 
   return {
     files: [...writers.map((w) => w.file), instanceFile],
@@ -1109,7 +1122,7 @@ const POSTAL: Normalization[] = ['whitespace', 'lowercase'];
 function exact(field: string, normalize: Normalization[], otherField?: string): ConditionDef {
   const c: ConditionDef = { field };
   if (otherField !== undefined) c.otherField = otherField;
-  if (normalize.length > 0) c.normalize = normalize;
+  if (normalize.length > 0) c.normalize = [...normalize];
   if (normalize.includes('phone')) c.phoneRegion = 'US';
   c.precision = 'exact';
   return c;
@@ -1118,7 +1131,7 @@ function exact(field: string, normalize: Normalization[], otherField?: string): 
 function similar(field: string, otherField?: string): ConditionDef {
   const c: ConditionDef = { field };
   if (otherField !== undefined) c.otherField = otherField;
-  c.normalize = NAME;
+  c.normalize = [...NAME];
   c.precision = 'high';
   return c;
 }

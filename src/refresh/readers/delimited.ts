@@ -8,8 +8,8 @@
 // still counted). Every row carries the physical line on which its record starts.
 //
 // Speed: the decoded text is scanned with indexOf. A line that contains no quote at all (the
-// usual case) is cut out and split on the delimiter in one go; only records containing a quote
-// take the field-by-field path.
+// usual case) is split on the delimiter with indexOf; only records containing a quote take the
+// slower field-by-field path.
 import { SourceFileError } from './errors.js';
 import { DEFAULT_MAX_RECORD_CHARS, TextSource, type TextOptions } from './text.js';
 
@@ -214,6 +214,7 @@ class RecordParser {
    */
   parse(buf: string, final: boolean, out: DelimitedRow[]): number {
     const delim = this.delim;
+    const dl = delim.length;
     const trim = this.trim;
     const len = buf.length;
     let pos = 0;
@@ -249,8 +250,24 @@ class RecordParser {
       // Fast path: a whole line without quotes.
       if (end > pos && buf.charCodeAt(end - 1) === CR) end--;
       if (end > pos) {
-        const fields = buf.substring(pos, end).split(delim);
-        if (trim) for (let k = 0; k < fields.length; k++) fields[k] = fields[k].trim();
+        const fields: string[] = [];
+        let s = pos;
+        for (;;) {
+          // The next delimiter is cached: for the last field of a line the search runs into the
+          // following lines, and must not be repeated for every line (single-column files).
+          let nd = this.nextDelim;
+          if (nd < s) {
+            nd = buf.indexOf(delim, s);
+            if (nd < 0) nd = len;
+            this.nextDelim = nd;
+          }
+          if (nd >= end) {
+            fields.push(trim ? buf.slice(s, end).trim() : buf.slice(s, end));
+            break;
+          }
+          fields.push(trim ? buf.slice(s, nd).trim() : buf.slice(s, nd));
+          s = nd + dl;
+        }
         this.emit(fields, line, line, out);
       }
       line++;

@@ -14,7 +14,7 @@ export interface TextOptions {
    * its line (typically a latin1 file read as utf-8). false: it is replaced by U+FFFD.
    */
   fatal?: boolean;
-  /** Bytes read per chunk; default 256 KiB. */
+  /** Bytes read per chunk; default 128 KiB (larger chunks measured slower: more GC pressure). */
   chunkSize?: number;
 }
 
@@ -44,7 +44,7 @@ export class TextSource {
   /** Opens the file now, so that a missing or unreadable file is reported before any reading. */
   static async open(file: string, options: TextOptions = {}): Promise<TextSource> {
     const decoder = createDecoder(file, options.encoding ?? 'utf-8', options.fatal ?? true);
-    const chunkSize = options.chunkSize ?? 256 * 1024;
+    const chunkSize = options.chunkSize ?? 128 * 1024;
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer`);
     let fh: FileHandle;
     try {

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadInstanceDefinition } from '../../src/config/load.js';
+import type { CustomerRecord } from '../../src/domain/profile.js';
+import { runRefresh } from '../../src/refresh/pipeline.js';
+import { RefreshRunner } from '../../src/refresh/runner.js';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import type { Store } from '../../src/storage/store.js';
+
+const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/tiny');
+
+/** A copy of the tiny fixture in a temp dir, so tests can change source files between refreshes. */
+function workspace() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kindred-pipeline-'));
+  cpSync(FIXTURE, path.join(dir, 'src'), { recursive: true });
+  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
+  const file = (name: string) => path.join(dir, 'src', name);
+  return {
+    dir,
+    store,
+    file,
+    async apply() {
+      const { definition, baseDir } = loadInstanceDefinition(file('instance.yaml'));
+      await store.putInstance({ id: definition.id, name: definition.name ?? definition.id, definition, sourceFile: file('instance.yaml'), baseDir });
+    },
+    async refresh(signal?: AbortSignal) {
+      const { run, created } = await store.createRun('tiny', 'cli');
+      assert.ok(created);
+      return runRefresh({ store, run, signal });
+    },
+    append(name: string, lines: string) {
+      writeFileSync(file(name), readFileSync(file(name), 'utf8') + lines);
+    },
+    async customers(): Promise<CustomerRecord[]> {
+      const out: CustomerRecord[] = [];
+      for await (const batch of store.scan('tiny', 'Customer')) out.push(...(batch as CustomerRecord[]));
+      return out;
+    },
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const byKey = (customers: CustomerRecord[], column: string, key: string) => customers.find((c) => c[column] === key);
+
+describe('refresh of the tiny instance', () => {
+  let ws: ReturnType<typeof workspace>;
+  before(async () => {
+    ws = workspace();
+    await ws.apply();
+  });
+  after(() => ws.close());
+
+  test('unifies records into profiles with merged fields and key columns', async () => {
+    const run = await ws.refresh();
+    assert.equal(run.status, 'successful', run.error ?? '');
+    const customers = await ws.customers();
+    // C1+C2 dedupe (same email), C3+L1 match (email), C4, L2, L3 alone.
+    assert.equal(customers.length, 5);
+    const anna = byKey(customers, 'Shop_Contacts_ContactId', 'C2')!;
+    assert.ok(anna, 'C2 wins the dedupe (most recent) and is the key shown');
+    assert.equal(anna.FullName, 'Anna Muller', 'winner by mostRecent supplies the name');
+    assert.equal(anna.Phone, '(415) 555-2671', 'missing values are filled from the other duplicate');
+    const bob = byKey(customers, 'Shop_Contacts_ContactId', 'C3')!;
+    assert.equal(bob.Loyalty_Members_LoyaltyId, 'L1');
+    assert.equal(bob.FullName, 'Bob Stone', 'importance: the shop name ranks first');
+    assert.equal(bob.Tier, 'Gold', 'a field of one source only is carried');
+    assert.equal(bob.City, 'New York');
+    assert.equal('UpdatedAt' in bob, false, 'excluded fields stay out');
+    const keys = await ws.store.alternateKeysOf('tiny', anna.CustomerId);
+    assert.deepEqual(keys.map((k) => k.AlternateValue), ['C1', 'C2']);
+    assert.equal(await ws.store.count('tiny', 'AlternateKey'), 7, 'every source record is in the key ring');
+  });
+
+  test('maps activities through the key ring and reports the unresolved ones', async () => {
+    const runs = await ws.store.listRuns('tiny');
+    const stage = runs[0].stages.find((s) => s.name === 'activities')!;
+    assert.equal(stage.counts.activities, 3);
+    assert.equal(stage.counts.setAside, 1);
+    assert.match(stage.issues[0].samples[0], /purchases\.csv:4: ContactId 'C9'/);
+    const customers = await ws.customers();
+    const anna = byKey(customers, 'Shop_Contacts_ContactId', 'C2')!;
+    const acts = await ws.store.activitiesOf('tiny', anna.CustomerId);
+    assert.deepEqual(acts.map((a) => a.SourceActivityId), ['P2', 'P1'], 'newest first, both duplicates resolved to one profile');
+    assert.equal(acts[0].Title, 'Bought Cups');
+    assert.equal(acts[0].Url, 'https://shop.example/orders/P2');
+    assert.equal(acts[0].Origin, 'batch');
+  });
+
+  test('a second refresh on unchanged data keeps every CustomerId and ActivityId', async () => {
+    const before = await ws.customers();
+    const activitiesBefore: string[] = [];
+    for await (const b of ws.store.scan('tiny', 'UnifiedActivity')) activitiesBefore.push(...b.map((a) => a.ActivityId as string));
+    const run = await ws.refresh();
+    assert.equal(run.status, 'successful');
+    assert.equal(run.generation, 2);
+    const after = await ws.customers();
+    assert.deepEqual(after, before);
+    const activitiesAfter: string[] = [];
+    for await (const b of ws.store.scan('tiny', 'UnifiedActivity')) activitiesAfter.push(...b.map((a) => a.ActivityId as string));
+    assert.deepEqual(activitiesAfter, activitiesBefore);
+    const merge = run.stages.find((s) => s.name === 'merge')!;
+    assert.equal(merge.counts.idsKept, 5);
+    assert.equal(merge.counts.idsCreated, 0);
+  });
+
+  test('when profiles merge, the larger keeps its id and the other becomes PreviousCustomerId', async () => {
+    const before = await ws.customers();
+    const anna = byKey(before, 'Shop_Contacts_ContactId', 'C2')!;
+    const dan = byKey(before, 'Loyalty_Members_LoyaltyId', 'L2')!;
+    // Dan's loyalty record takes Anna's email: it now matches her (two-record) profile.
+    writeFileSync(
+      ws.file('loyalty.csv'),
+      readFileSync(ws.file('loyalty.csv'), 'utf8').replace('L2,Dan Eve,dan@example.com', 'L2,Dan Eve,anna.mueller@example.com'),
+    );
+    const run = await ws.refresh();
+    assert.equal(run.status, 'successful');
+    const after = await ws.customers();
+    assert.equal(after.length, 4);
+    const merged = after.find((c) => c.Loyalty_Members_LoyaltyId === 'L2')!;
+    assert.equal(merged.CustomerId, anna.CustomerId, 'the profile with two records keeps its id');
+    assert.equal(merged.PreviousCustomerId, dan.CustomerId);
+    assert.equal(await ws.store.findCustomerIdByKey('tiny', 'Loyalty', 'Members', 'L2'), anna.CustomerId);
+  });
+
+  test('when a profile splits, the largest part keeps the id', async () => {
+    const before = await ws.customers();
+    const anna = before.find((c) => c.Loyalty_Members_LoyaltyId === 'L2')!; // C1, C2, L2 together now
+    // C1 gets another email: C2 + L2 stay together (2 records), C1 leaves (1 record).
+    writeFileSync(
+      ws.file('contacts.csv'),
+      readFileSync(ws.file('contacts.csv'), 'utf8').replace('C1,Anna Müller,anna.mueller@example.com', 'C1,Anna Müller,anna.other@example.com'),
+    );
+    const run = await ws.refresh();
+    assert.equal(run.status, 'successful');
+    const after = await ws.customers();
+    const big = byKey(after, 'Shop_Contacts_ContactId', 'C2')!;
+    const small = after.find((c) => (c.Shop_Contacts_ContactId as string) === 'C1')!;
+    assert.equal(big.CustomerId, anna.CustomerId);
+    assert.notEqual(small.CustomerId, anna.CustomerId);
+    assert.ok(!before.some((c) => c.CustomerId === small.CustomerId), 'the split-off part gets a new id');
+    assert.equal(small.PreviousCustomerId, null, 'an id still in use elsewhere is not listed as previous');
+  });
+
+  test('a failed refresh changes nothing that readers see', async () => {
+    const before = await ws.customers();
+    const generation = (await ws.store.getInstance('tiny'))!.currentGeneration;
+    const original = readFileSync(ws.file('contacts.csv'), 'utf8');
+    writeFileSync(ws.file('contacts.csv'), original.replace('ContactId,FullName', 'Id,FullName'));
+    const run = await ws.refresh();
+    assert.equal(run.status, 'failed');
+    assert.match(run.error!, /Shop\.Contacts: .*contacts\.csv has no column 'ContactId'/);
+    assert.equal(run.stages.find((s) => s.name === 'pull')!.status, 'failed');
+    assert.equal(run.stages.find((s) => s.name === 'write')!.status, 'skipped');
+    assert.equal((await ws.store.getInstance('tiny'))!.currentGeneration, generation);
+    assert.deepEqual(await ws.customers(), before);
+    writeFileSync(ws.file('contacts.csv'), original);
+  });
+
+  test('a cancelled refresh changes nothing and is recorded as cancelled', async () => {
+    const generation = (await ws.store.getInstance('tiny'))!.currentGeneration;
+    const controller = new AbortController();
+    controller.abort();
+    const run = await ws.refresh(controller.signal);
+    assert.equal(run.status, 'cancelled');
+    const stored = await ws.store.getRun('tiny', run.jobId);
+    assert.equal(stored!.status, 'cancelled');
+    assert.equal((await ws.store.getInstance('tiny'))!.currentGeneration, generation);
+  });
+
+  test('bad values are reported with file and line, and the run still succeeds', async () => {
+    ws.append('purchases.csv', 'P5,C1,not-a-date,Spoon,abc\n');
+    const run = await ws.refresh();
+    assert.equal(run.status, 'successful');
+    const normalize = run.stages.find((s) => s.name === 'normalize')!;
+    const bad = normalize.issues.find((i) => i.message.includes('Shop.Purchases.Total'))!;
+    assert.match(bad.samples[0], /purchases\.csv:6: 'abc' is not a number/);
+    const activities = run.stages.find((s) => s.name === 'activities')!;
+    assert.ok(activities.issues.some((i) => i.message.includes('without a valid PurchasedOn') && i.samples[0].includes('purchases.csv:6')));
+  });
+});
+
+describe('refresh runner', () => {
+  let ws: ReturnType<typeof workspace>;
+  let store: Store;
+  before(async () => {
+    ws = workspace();
+    store = ws.store;
+    await ws.apply();
+  });
+  after(() => ws.close());
+
+  test('never runs two refreshes of one instance at once', async () => {
+    const runner = new RefreshRunner({ store });
+    const first = await runner.start('tiny', 'manual');
+    const second = await runner.start('tiny', 'manual');
+    assert.equal(first.created, true);
+    assert.equal(second.created, false);
+    assert.equal(second.run.jobId, first.run.jobId);
+    assert.equal((await first.done).status, 'successful');
+    const third = await runner.start('tiny', 'manual');
+    assert.equal(third.created, true, 'a new run may start once the first has ended');
+    await third.done;
+    await runner.close();
+  });
+
+  test('cancel stops a running job', async () => {
+    const runner = new RefreshRunner({ store });
+    const { run, done } = await runner.start('tiny', 'manual');
+    assert.equal(runner.cancel(run.jobId), true);
+    const ended = await done;
+    assert.equal(ended.status, 'cancelled');
+    assert.equal(runner.cancel(run.jobId), false, 'an ended job cannot be cancelled');
+    await runner.close();
+  });
+});
