@@ -2,7 +2,7 @@
 // then check the references between parts. Every problem is reported with file, path and line.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document, type Node } from 'yaml';
 import { Value } from 'typebox/value';
 import { InstanceSchema, type InstanceDefinition } from './schema.js';
 import { InstanceDefinitionError, type DefinitionProblem } from './errors.js';
@@ -12,12 +12,23 @@ import { checkReferences } from './references.js';
 export type Locator = (pointer: string) => { line?: number; column?: number };
 
 function makeLocator(doc: Document, lines: LineCounter): Locator {
+  /** The key node of a mapping entry (e.g. `bogus:`), if the path ends in one. */
+  const keyOf = (segs: (string | number)[]): Node | undefined => {
+    const last = segs[segs.length - 1];
+    if (typeof last !== 'string') return undefined;
+    const parent = segs.length === 1 ? doc.contents : doc.getIn(segs.slice(0, -1), true);
+    if (!isMap(parent)) return undefined;
+    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === last);
+    return isNode(pair?.key) && pair.key.range ? pair.key : undefined;
+  };
   return (pointer) => {
     const segs = pointer.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
     for (let n = segs.length; n >= 0; n--) {
       const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
       if (isNode(node) && node.range) {
-        const pos = lines.linePos(node.range[0]);
+        // A block collection starts on the line after its key: point at the key instead.
+        const at = (!isScalar(node) && n > 0 && keyOf(segs.slice(0, n))) || node;
+        const pos = lines.linePos(at.range![0]);
         return { line: pos.line, column: pos.col };
       }
     }
@@ -98,7 +109,8 @@ export function parseInstanceDefinition(text: string, file: string): LoadedDefin
   if (doc.errors.length) {
     throw new InstanceDefinitionError(
       doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        // linePos is only filled in with prettyErrors; compute it from the offset ourselves.
+        const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
         return { file, path: '', line: pos?.line, column: pos?.col, message: e.message.split('\n')[0] };
       }),
     );

@@ -169,7 +169,8 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
 
   if (def.schedule) {
     try {
-      new Cron(def.schedule.cron, { paused: true, timezone: def.schedule.timezone });
+      // The timezone is only checked when a date is computed, so compute one.
+      new Cron(def.schedule.cron, { paused: true, timezone: def.schedule.timezone }).nextRun();
     } catch (err) {
       add('/schedule', `invalid schedule: ${(err as Error).message}`);
     }

@@ -7,6 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import path from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
 import type { InstanceDefinition, Normalization, ConditionDef } from '../config/schema.js';
@@ -841,8 +842,14 @@ class LineWriter {
   private size = 0;
   private readonly stream: WriteStream;
 
+  private error: Error | undefined;
+
   constructor(readonly file: string) {
     this.stream = createWriteStream(file, { encoding: 'utf8' });
+    // Keep the first error (e.g. EACCES on open) so it is thrown from flush()/close() instead of crashing.
+    this.stream.on('error', (err: Error) => {
+      this.error ??= err;
+    });
   }
 
   push(line: string): void {
@@ -859,13 +866,15 @@ class LineWriter {
     const chunk = this.parts.join('');
     this.parts = [];
     this.size = 0;
+    if (this.error) throw this.error;
     if (!this.stream.write(chunk)) await once(this.stream, 'drain');
   }
 
   async close(): Promise<void> {
     await this.flush();
+    if (this.error) throw this.error;
     this.stream.end();
-    await once(this.stream, 'finish');
+    await finished(this.stream);
   }
 
   destroy(): void {
