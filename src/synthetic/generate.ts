@@ -448,6 +448,13 @@ function asciiFold(s: string): string {
     .replace(/[øØßæÆłŁđĐıœŒ]/g, (c) => SPECIAL_FOLDS[c] ?? c);
 }
 
+/** The mailbox an address delivers to: Gmail ignores dots, so john.smith@ and johnsmith@ are one person. */
+function mailbox(email: string): string {
+  const at = email.lastIndexOf('@');
+  const domain = email.slice(at + 1);
+  return domain === 'gmail.com' ? `${email.slice(0, at).replace(/\./g, '')}@${domain}` : email;
+}
+
 function slug(s: string): string {
   return asciiFold(s).toLowerCase().replace(/[^a-z0-9]/g, '');
 }
@@ -657,10 +664,10 @@ class Population {
     }
     for (let attempt = 0; attempt < 8; attempt++) {
       const candidate = attempt === 0 ? `${local}@${domain}` : `${local}${rng.range(1, attempt < 4 ? 99 : 9999)}@${domain}`;
-      if (candidate !== avoid && this.claim(candidate)) return candidate;
+      if (candidate !== avoid && this.claim(mailbox(candidate))) return candidate;
     }
     const fallback = `${local}.${this.count}x${rng.digits(3)}@${domain}`;
-    this.claim(fallback);
+    this.claim(mailbox(fallback));
     return fallback;
   }
 
@@ -1175,8 +1182,8 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
               { name: 'FirstName', type: 'string', semanticType: 'Person.FirstName' },
               { name: 'LastName', type: 'string', semanticType: 'Person.LastName' },
               { name: 'FullName', type: 'string', semanticType: 'Person.FullName' },
-              { name: 'Email', type: 'string', semanticType: 'Identity.Email' },
-              { name: 'Phone', type: 'string', semanticType: 'Identity.Phone' },
+              { name: 'Email', type: 'string', semanticType: 'Identity.Service.Email' },
+              { name: 'Phone', type: 'string', semanticType: 'Identity.Service.Phone' },
               { name: 'Street', type: 'string', semanticType: 'Location.Street' },
               { name: 'City', type: 'string', semanticType: 'Location.City' },
               { name: 'PostalCode', type: 'string', semanticType: 'Location.PostalCode' },
@@ -1215,8 +1222,8 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
             columns: [
               { name: 'LoyaltyId', type: 'string' },
               { name: 'Name', type: 'string', semanticType: 'Person.FullName' },
-              { name: 'EMail', type: 'string', semanticType: 'Identity.Email' },
-              { name: 'Mobile', type: 'string', semanticType: 'Identity.Phone' },
+              { name: 'EMail', type: 'string', semanticType: 'Identity.Service.Email' },
+              { name: 'Mobile', type: 'string', semanticType: 'Identity.Service.Phone' },
               { name: 'ZipCode', type: 'string', semanticType: 'Location.PostalCode' },
               { name: 'City', type: 'string', semanticType: 'Location.City' },
               { name: 'Tier', type: 'string' },
@@ -1239,8 +1246,8 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
             columns: [
               { name: 'UserId', type: 'string' },
               { name: 'DisplayName', type: 'string', semanticType: 'Person.FullName' },
-              { name: 'Email', type: 'string', semanticType: 'Identity.Email' },
-              { name: 'PhoneNumber', type: 'string', semanticType: 'Identity.Phone' },
+              { name: 'Email', type: 'string', semanticType: 'Identity.Service.Email' },
+              { name: 'PhoneNumber', type: 'string', semanticType: 'Identity.Service.Phone' },
               { name: 'PostCode', type: 'string', semanticType: 'Location.PostalCode' },
               { name: 'CreatedAt', type: 'datetime' },
             ],

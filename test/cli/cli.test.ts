@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+type Job = { jobId: string; jobStatus: string; tasks: { name: string }[] };
+
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const TINY = path.join(ROOT, 'test/fixtures/tiny/instance.yaml');
@@ -66,16 +68,16 @@ describe('kindred serve --demo', () => {
   test('is healthy and serves the refreshed demo instance to the printed key', async () => {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     const headers = { 'Ocp-Apim-Subscription-Key': key };
-    const instances = await (await fetch(`${server.url}/api/instances`, { headers })).json();
+    const instances = (await (await fetch(`${server.url}/api/instances`, { headers })).json()) as { instanceId: string; currentGeneration: number }[];
     assert.deepEqual(
-      instances.map((i: { instanceId: string }) => i.instanceId),
+      instances.map((i) => i.instanceId),
       ['demo'],
     );
     assert.ok(instances[0].currentGeneration >= 1, 'the first refresh ran before the server said it was ready');
-    const jobs = await (await fetch(`${server.url}/api/instances/demo/workflows/main/jobs`, { headers: { Authorization: `Bearer ${key}` } })).json();
+    const jobs = (await (await fetch(`${server.url}/api/instances/demo/workflows/main/jobs`, { headers: { Authorization: `Bearer ${key}` } })).json()) as Job[];
     assert.equal(jobs[0].jobStatus, 'successful');
     assert.deepEqual(
-      jobs[0].tasks.map((t: { name: string }) => t.name),
+      jobs[0].tasks.map((t) => t.name),
       ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'write'],
     );
   });
@@ -83,7 +85,7 @@ describe('kindred serve --demo', () => {
   test('rejects calls without a valid key with an OData error', async () => {
     const none = await fetch(`${server.url}/api/instances`);
     assert.equal(none.status, 401);
-    const body = await none.json();
+    const body = (await none.json()) as { error: { code: string } };
     assert.equal(body.error.code, 'Unauthorized');
     const wrong = await fetch(`${server.url}/api/instances`, { headers: { 'Ocp-Apim-Subscription-Key': 'kdr_wrong' } });
     assert.equal(wrong.status, 401);
@@ -93,11 +95,11 @@ describe('kindred serve --demo', () => {
     const headers = { 'Ocp-Apim-Subscription-Key': key };
     const started = await fetch(`${server.url}/api/instances/demo/workflows/main/jobs?operationType=all`, { method: 'POST', headers });
     assert.equal(started.status, 202);
-    const job = await started.json();
+    const job = (await started.json()) as Job;
     let status = job.jobStatus;
     for (let i = 0; i < 100 && (status === 'queued' || status === 'running'); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = (await (await fetch(`${server.url}/api/instances/demo/workflows/main/jobs/${job.jobId}`, { headers })).json()).jobStatus;
+      status = ((await (await fetch(`${server.url}/api/instances/demo/workflows/main/jobs/${job.jobId}`, { headers })).json()) as Job).jobStatus;
     }
     assert.equal(status, 'successful');
     const missing = await fetch(`${server.url}/api/instances/demo/workflows/main/jobs/nope`, { headers });
@@ -149,7 +151,7 @@ describe('kindred instance, refresh and export', () => {
     assert.equal(lines[0], 'DataSourceName,EntityName,AlternateValue,CustomerId');
     assert.equal(lines.length, 8);
     const jsonl = kindred(['export', 'Customer', '--instance', 'tiny', '--format', 'jsonl', '--data-dir', dataDir]);
-    const customers = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const customers = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(customers.length, 5);
     assert.ok(customers.every((c) => typeof c.CustomerId === 'string' && 'Shop_Contacts_ContactId' in c));
   });
