@@ -209,6 +209,26 @@ describe('refresh runner', () => {
     await runner.close();
   });
 
+  test('starts runs from the cron schedule, and stops when the schedule is removed', async () => {
+    const runner = new RefreshRunner({ store });
+    const before = (await store.listRuns('tiny', 100)).length;
+    runner.schedule('tiny', '* * * * * *'); // every second
+    assert.ok(runner.nextScheduled('tiny'));
+    let scheduled = [] as Awaited<ReturnType<Store['listRuns']>>;
+    for (let i = 0; i < 40 && !scheduled.some((r) => r.status === 'successful'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      scheduled = (await store.listRuns('tiny', 100)).filter((r) => r.trigger === 'schedule');
+    }
+    runner.schedule('tiny', undefined);
+    assert.equal(runner.nextScheduled('tiny'), null);
+    assert.ok(scheduled.some((r) => r.status === 'successful'), 'a scheduled run completed');
+    await runner.close();
+    const count = (await store.listRuns('tiny', 100)).length;
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal((await store.listRuns('tiny', 100)).length, count, 'no run starts after the schedule is removed');
+    assert.ok(count > before);
+  });
+
   test('cancel stops a running job', async () => {
     const runner = new RefreshRunner({ store });
     const { run, done } = await runner.start('tiny', 'manual');
