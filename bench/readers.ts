@@ -72,7 +72,7 @@ try {
     return JSON.stringify(Object.fromEntries(COLUMNS.map((c, k) => [c, r[k]]))) + '\n';
   });
 
-  for (let round = 1; round <= 2; round++) {
+  for (let round = 1; round <= 3; round++) {
     console.log(`round ${round}`);
     await time('csv (openDelimited)', csv, async () => {
       const { header, rows } = await openDelimited(csv);

@@ -60,10 +60,12 @@ async function readCsv(entity: ResolvedEntity, file: string, data: EntityRows, e
     const header = opened.header;
     positions = entity.columns.map((c) => header.indexOf(c.sourceName ?? c.name));
     const missing = entity.columns.filter((_, i) => positions[i] < 0).map((c) => c.sourceName ?? c.name);
-    if (missing.length)
+    if (missing.length) {
+      opened.close();
       throw new SourceUnavailableError(
-        `${entity.ref}: ${file} has no column ${missing.map((m) => `'${m}'`).join(', ')} (header: ${header.join(', ')})`,
+        `${entity.ref}: ${path.basename(file)} has no column ${missing.map((m) => `'${m}'`).join(', ')} (header: ${header.join(', ')})`,
       );
+    }
   } else {
     positions = entity.columns.map((_, i) => i);
   }

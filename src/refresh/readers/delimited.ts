@@ -27,14 +27,15 @@ export interface DelimitedOptions extends TextOptions {
   /** Trim whitespace around every field (quoted content is kept as is). Default false. Header names are always trimmed. */
   trim?: boolean;
   /**
-   * Number of fields every row must have. Default: the header's length, or with `header: false`
-   * the length of the first row.
+   * With `header: false`, the number of fields every row must have (default: the length of the
+   * first row). With a header, rows must have as many fields as the header.
    */
   expectedFields?: number;
   /**
    * Called with a SourceFileError for a row whose field count is wrong; the row is skipped and
    * reading continues. Without it such a row throws. Unrecoverable problems (unterminated quote,
-   * undecodable bytes, I/O errors) always throw.
+   * undecodable bytes, I/O errors) always throw. Rows are parsed in batches, so the call can come
+   * before the rows that precede the bad one have been yielded; use `err.line` to place it.
    */
   onError?: (err: SourceFileError) => void;
   /**
@@ -69,6 +70,10 @@ export async function openDelimited(file: string, options: DelimitedOptions = {}
   }
   const wantHeader = options.header ?? true;
   const maxRecordChars = options.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
+  if (!Number.isInteger(maxRecordChars) || maxRecordChars < 1) throw new RangeError('maxRecordChars must be a positive integer');
+  if (options.expectedFields !== undefined && (!Number.isInteger(options.expectedFields) || options.expectedFields < 1)) {
+    throw new RangeError('expectedFields must be a positive integer');
+  }
   const parser = new RecordParser(
     file,
     delimiter,
@@ -310,7 +315,13 @@ class RecordParser {
             return -1;
           }
           if (q + 1 === len && !final) return -1; // `"` + `"` split between chunks?
-          inner += countLf(buf, s, q);
+          let lf = this.nextLf;
+          if (lf < s) {
+            lf = buf.indexOf('\n', s);
+            if (lf < 0) lf = len;
+            this.nextLf = lf;
+          }
+          if (lf < q) inner += countLf(buf, lf, q);
           if (buf.charCodeAt(q + 1) === QUOTE) {
             quoted += buf.slice(s, q + 1);
             s = q + 2;

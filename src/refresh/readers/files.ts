@@ -22,9 +22,15 @@ type Segment =
  * matches nothing returns [].
  */
 export async function expandSourcePath(baseDir: string, pattern: string): Promise<string[]> {
-  if (pattern.trim().length === 0) throw new SourceFileError('empty source path', path.resolve(baseDir));
-  const absolute = path.resolve(baseDir, pattern);
-  const parts = absolute.split(/[\\/]+/);
+  const base = path.resolve(baseDir);
+  if (pattern.trim().length === 0) throw new SourceFileError('empty source path', base);
+  // Only the pattern is parsed as a glob: glob characters in baseDir are literal.
+  const root = path.isAbsolute(pattern) ? path.parse(pattern).root : base;
+  const parts = path
+    .normalize(pattern.slice(path.isAbsolute(pattern) ? root.length : 0))
+    .split(path.sep === '\\' ? /[\\/]+/ : /\/+/)
+    .filter((p) => p !== '' && p !== '.');
+  const absolute = path.join(root, ...parts);
   let segments: Segment[];
   try {
     segments = parts.map(compileSegment);
@@ -34,15 +40,15 @@ export async function expandSourcePath(baseDir: string, pattern: string): Promis
   const firstGlob = segments.findIndex((s) => s.kind !== 'literal');
 
   if (firstGlob < 0) {
-    let isFile: boolean;
+    let isDir: boolean;
     try {
-      isFile = (await stat(absolute)).isFile();
+      isDir = (await stat(absolute)).isDirectory();
     } catch (err) {
       const e = fsError(err, absolute);
-      const from = path.isAbsolute(pattern) ? '' : ` (path "${pattern}" relative to ${path.resolve(baseDir)})`;
+      const from = path.isAbsolute(pattern) ? '' : ` (path "${pattern}" relative to ${base})`;
       throw new SourceFileError(`${e.reason}${from}`, absolute, undefined, { cause: err });
     }
-    if (!isFile) throw new SourceFileError('is a directory, expected a file or a glob such as "dir/*.csv"', absolute);
+    if (isDir) throw new SourceFileError('is a directory, expected a file or a glob such as "dir/*.csv"', absolute);
     return [absolute];
   }
 
@@ -51,9 +57,8 @@ export async function expandSourcePath(baseDir: string, pattern: string): Promis
 
   // `dir/**` means every file below dir.
   if (segments[segments.length - 1].kind === 'globstar') segments.push(compileSegment('*'));
-  const root = parts.slice(0, firstGlob).join(path.sep) || path.sep;
   const walker = new Walker();
-  await walker.walk(root, segments, firstGlob);
+  await walker.walk(path.join(root, ...parts.slice(0, firstGlob)), segments, firstGlob);
   return [...walker.found].sort();
 }
 

@@ -12,7 +12,8 @@ export interface JsonlOptions extends TextOptions {
   /**
    * Called with a SourceFileError for a line that is not valid JSON or not a JSON object; the
    * line is skipped and reading continues. Without it such a line throws (after the records
-   * before it have been yielded).
+   * before it have been yielded). Lines are parsed a chunk at a time, so the call can come before
+   * the records that precede the bad line have been yielded; use `err.line` to place it.
    */
   onError?: (err: SourceFileError) => void;
   /** Longest line accepted, in characters (default 16 Mi). */

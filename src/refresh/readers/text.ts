@@ -3,6 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ReadStream } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { SourceFileError, fsError } from './errors.js';
 
@@ -35,7 +36,9 @@ export function createDecoder(file: string, encoding: string, fatal: boolean): C
   } catch {
     throw new SourceFileError(`unsupported encoding "${encoding}"`, file);
   }
-  return decoder.encoding === 'utf-8' ? new Utf8Decoder(decoder, fatal) : new StreamingDecoder(decoder);
+  return decoder.encoding === 'utf-8'
+    ? new Utf8Decoder(new TextDecoder('utf-8', { fatal, ignoreBOM: true }))
+    : new StreamingDecoder(decoder);
 }
 
 class StreamingDecoder implements ChunkDecoder {
@@ -52,47 +55,50 @@ class StreamingDecoder implements ChunkDecoder {
 }
 
 /**
- * UTF-8 without TextDecoder's `stream` option, which goes through ICU and is several times slower
- * than a one-shot decode in Node 20: each chunk is cut after its last complete character and the
- * incomplete tail (at most 3 bytes) is carried into the next chunk. A BOM is stripped only at the
- * very start of the file.
+ * UTF-8, tuned for Node 20: each chunk is cut after its last complete character (the incomplete
+ * tail, at most 3 bytes, is carried into the next chunk); an all-ASCII piece is converted with
+ * toString('latin1'), about twice as fast as TextDecoder on ASCII; anything else goes through the
+ * (ICU) streaming TextDecoder, faster than the one-shot decoder on non-ASCII text. The BOM is
+ * stripped only at the very start of the file.
  */
 class Utf8Decoder implements ChunkDecoder {
   readonly encoding = 'utf-8';
-  private readonly rest: TextDecoder;
+  /** Bytes not decoded yet: an incomplete character, or the first bytes of the file until a BOM can be recognised. */
+  private carry: Buffer | null = null;
   private atStart = true;
-  private carry: Uint8Array | null = null;
 
-  constructor(
-    private readonly first: TextDecoder,
-    fatal: boolean,
-  ) {
-    this.rest = new TextDecoder('utf-8', { fatal, ignoreBOM: true });
-  }
+  constructor(private readonly decoder: TextDecoder) {}
 
   decode(chunk: Uint8Array): string {
-    let bytes = chunk;
+    let bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.carry !== null) {
-      bytes = Buffer.concat([this.carry, chunk]);
+      bytes = Buffer.concat([this.carry, bytes]);
       this.carry = null;
     }
+    if (this.atStart) {
+      if (bytes.length < 3 && isBomPrefix(bytes)) {
+        this.carry = bytes;
+        return '';
+      }
+      this.atStart = false;
+      if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    }
     const complete = utf8CompleteLength(bytes);
-    if (complete < bytes.length) this.carry = bytes.slice(complete);
+    if (complete < bytes.length) this.carry = Buffer.from(bytes.subarray(complete));
     if (complete === 0) return '';
-    return this.oneShot(complete === bytes.length ? bytes : bytes.subarray(0, complete));
+    const part = complete === bytes.length ? bytes : bytes.subarray(0, complete);
+    return isAscii(part) ? part.toString('latin1') : this.decoder.decode(part, { stream: true });
   }
 
   end(): string {
     const carry = this.carry;
     this.carry = null;
-    return carry === null ? '' : this.oneShot(carry);
+    return this.decoder.decode(carry ?? new Uint8Array(0));
   }
+}
 
-  private oneShot(bytes: Uint8Array): string {
-    if (!this.atStart) return this.rest.decode(bytes);
-    this.atStart = false;
-    return this.first.decode(bytes);
-  }
+function isBomPrefix(b: Uint8Array): boolean {
+  return (b.length < 1 || b[0] === 0xef) && (b.length < 2 || b[1] === 0xbb);
 }
 
 /** Length of the prefix of `b` that does not end in the middle of a UTF-8 sequence. */
