@@ -73,7 +73,11 @@ interface StageWindow {
   fsWriteOps: number;
   voluntarySwitches: number;
   startUsage: NodeJS.ResourceUsage;
+  /** Monotonic clock in µs (same clock as the timestamps of a --cpu-prof profile). */
+  startUs: number;
+  endUs: number;
 }
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 const windows: StageWindow[] = [];
 let currentWindow: StageWindow | null = null;
 const gcEntries: { start: number; duration: number; kind: number }[] = [];
@@ -108,6 +112,8 @@ function onStage(s: StageRecord): void {
       fsWriteOps: 0,
       voluntarySwitches: 0,
       startUsage: process.resourceUsage(),
+      startUs: nowUs(),
+      endUs: NaN,
     };
     windows.push(currentWindow);
     log(`${s.name} …`);
@@ -121,6 +127,7 @@ function onStage(s: StageRecord): void {
     currentWindow.fsWriteOps = u.fsWrite - u0.fsWrite;
     currentWindow.voluntarySwitches = u.voluntaryContextSwitches - u0.voluntaryContextSwitches;
     currentWindow.end = t;
+    currentWindow.endUs = nowUs();
     currentWindow.endRssMiB = m.rss / MiB;
     currentWindow.endHeapUsedMiB = m.heapUsed / MiB;
     currentWindow.endExternalMiB = m.external / MiB;
@@ -313,6 +320,8 @@ try {
       fsReadOps: w.fsReadOps,
       fsWriteOps: w.fsWriteOps,
       voluntarySwitches: w.voluntarySwitches,
+      startUs: w.startUs,
+      endUs: w.endUs,
     })),
     loadAvg: os.loadavg(),
     summary: result.summary,

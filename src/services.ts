@@ -1,5 +1,9 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
+import { InstanceCatalog } from './api/catalog.js';
+import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
+import { ExpirySweeper } from './realtime/sweeper.js';
+import { WriteQueue } from './realtime/write-queue.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openSqliteStore } from './storage/sqlite/store.js';
 import type { Store } from './storage/store.js';
@@ -8,6 +12,10 @@ export interface Services {
   dataDir: string;
   store: Store;
   runner: RefreshRunner;
+  catalog: InstanceCatalog;
+  feed: ChangeFeed;
+  writes: WriteQueue;
+  sweeper: ExpirySweeper;
   close(): Promise<void>;
 }
 
@@ -15,18 +23,30 @@ export interface ServiceOptions {
   dataDir: string;
   onProgress?: RefreshRunnerOptions['onProgress'];
   log?: (message: string) => void;
+  /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
+  sweepIntervalMs?: number;
 }
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
   const store = openSqliteStore({ file: path.join(dataDir, 'kindred.db') });
   const runner = new RefreshRunner({ store, onProgress: options.onProgress, log: options.log });
+  const feed = new InProcessChangeFeed();
+  const writes = new WriteQueue(store, feed);
+  const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
   return {
     dataDir,
     store,
     runner,
+    catalog: new InstanceCatalog(store),
+    feed,
+    writes,
+    sweeper,
     async close() {
+      sweeper.stop();
       await runner.close();
+      await writes.drain();
+      await feed.close();
       await store.close();
     },
   };

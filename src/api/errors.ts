@@ -24,6 +24,8 @@ export interface ErrorDetail {
 
 export class ApiError extends Error {
   readonly status: number;
+  /** For 405: the methods the resource allows (sent as the Allow header). */
+  allow?: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -32,6 +34,12 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.status = ERRORS[code];
+  }
+
+  static methodNotAllowed(allow: string, message: string): ApiError {
+    const e = new ApiError('MethodNotAllowed', message);
+    e.allow = allow;
+    return e;
   }
 
   toBody(): { error: { code: string; errorCode: string; message: string; target?: string; details?: ErrorDetail[] } } {

@@ -161,7 +161,11 @@ function resolveMergeFields(definition: InstanceDefinition, customers: ResolvedE
   const reserved = new Set(['CustomerId', 'PreviousCustomerId', ...customers.map((c) => c.keyColumn)]);
 
   for (const f of merge.fields ?? []) {
-    if (excluded.has(f.name)) continue;
+    if (excluded.has(f.name)) {
+      // Its columns stay claimed by it: excluding the field must not turn them into fields of their own.
+      for (const colRef of f.from) used.add(colRef);
+      continue;
+    }
     const from = f.from
       .map((colRef) => {
         const dot = colRef.lastIndexOf('.');

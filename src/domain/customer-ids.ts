@@ -17,6 +17,8 @@ export interface IdAssignment {
   kept: number;
   created: number;
   retired: number;
+  /** Each retired id and the id of the profile that absorbed it. */
+  remap: [string, string][];
 }
 
 export function assignCustomerIds(
@@ -46,7 +48,7 @@ export function assignCustomerIds(
     ids[c.cluster] = c.oldId;
     taken.add(c.oldId);
   }
-  let kept = taken.size;
+  const kept = taken.size;
   let created = 0;
   for (let i = 0; i < clusters.length; i++) {
     if (ids[i] !== undefined) continue;
@@ -59,6 +61,10 @@ export function assignCustomerIds(
     created++;
   }
   const retiredIds = new Set([...everyOldId].filter((id) => !taken.has(id)));
+  const remap: [string, string][] = [];
+  clusters.forEach((c, i) => {
+    for (const oldId of c.oldIds.keys()) if (retiredIds.has(oldId)) remap.push([oldId, ids[i]!]);
+  });
   const previous = clusters.map((c, i) => {
     const own = ids[i]!;
     const prev = new Set<string>();
@@ -69,5 +75,5 @@ export function assignCustomerIds(
     }
     return prev.size ? [...prev].sort().join(';') : null;
   });
-  return { ids: ids as string[], previous, kept, created, retired: retiredIds.size };
+  return { ids: ids as string[], previous, kept, created, retired: retiredIds.size, remap };
 }

@@ -1,24 +1,10 @@
 // Stage 6, activities: map source events to UnifiedActivity. The customer is found through the
 // foreign key and the key ring; events whose customer cannot be found are counted and reported.
-import { templateFields } from '../config/references.js';
-import type { ActivityRecord, FieldValue } from '../domain/profile.js';
-import { activityIdFor, recordKey } from '../domain/profile.js';
+import { compileActivityMapping } from '../domain/activity-mapping.js';
+import type { ActivityRecord } from '../domain/profile.js';
+import { recordKey } from '../domain/profile.js';
 import { parseTimestamp } from '../domain/values.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
-
-/** Compiles "Bought {Product}" into a function of a row. */
-export function compileTemplate(template: string | undefined, columnIndex: Map<string, number>): (row: FieldValue[]) => string | null {
-  if (!template) return () => null;
-  const fields = templateFields(template);
-  if (!fields.length) return () => template;
-  const parts = template.split(/\{[^{}]+\}/);
-  const idx = fields.map((f) => columnIndex.get(f)!);
-  return (row) => {
-    let out = parts[0];
-    for (let i = 0; i < idx.length; i++) out += (row[idx[i]] ?? '') + parts[i + 1];
-    return out;
-  };
-}
 
 export async function activities(
   env: StageEnv,
@@ -32,12 +18,8 @@ export async function activities(
     const data = typed.get(def.entity)!;
     const { entity } = data;
     const customer = env.instance.entities.get(def.customer.entity)!;
-    const fk = entity.columnIndex.get(def.customer.foreignKey)!;
-    const ts = entity.columnIndex.get(def.timestamp)!;
-    const pk = entity.columnIndex.get(def.primaryKey)!;
-    const title = compileTemplate(def.title, entity.columnIndex);
-    const description = compileTemplate(def.description, entity.columnIndex);
-    const url = compileTemplate(def.url, entity.columnIndex);
+    const mapping = compileActivityMapping(env.instance.id, def, entity);
+    const { keyIndex: pk, timeIndex: ts, foreignKeyIndex: fk } = mapping;
     // Keys are unique per entity already; a separate activity key column may repeat.
     const seen = def.primaryKey === entity.primaryKey ? null : new Set<string>();
     let made = 0;
@@ -73,22 +55,7 @@ export async function activities(
         unresolved++;
         continue;
       }
-      out.push({
-        ActivityId: activityIdFor(env.instance.id, entity.dataSource, entity.name, key),
-        CustomerId: customerId,
-        ActivityTime: new Date(time).toISOString(),
-        ActivityType: def.type,
-        ActivityTypeDisplay: def.typeDisplay ?? def.type,
-        SourceEntityName: entity.name,
-        SourceActivityId: key,
-        DataSourceName: entity.dataSource,
-        Title: title(row),
-        Description: description(row),
-        Url: url(row),
-        Icon: def.icon ?? null,
-        ShowInTimeline: def.showInTimeline ?? true,
-        Origin: 'batch',
-      });
+      out.push(mapping.build(row, key, customerId, time));
       made++;
       if (i % 50_000 === 49_999) {
         env.progress('activities', i, data.rows.length);

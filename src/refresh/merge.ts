@@ -17,6 +17,10 @@ export interface MergeInput {
 
 export interface MergeOutput {
   customers: CustomerRecord[];
+  /** Newest last-modified time of each customer's source records (ISO), or null. */
+  sourceModified: (string | null)[];
+  /** Retired CustomerId → the id that absorbed it. */
+  remap: [string, string][];
   alternateKeys: AlternateKeyRecord[];
   /** recordKey → CustomerId for every customer record in a profile (activities resolve through it). */
   keyRing: Map<string, string>;
@@ -111,6 +115,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
 
   const fields = instance.mergeFields.map((f) => ({ ...f, from: f.from.map((s) => ({ ...s, pos: position.get(s.entity)! })) }));
   const customers: CustomerRecord[] = new Array(identities.length);
+  const sourceModified: (string | null)[] = new Array(identities.length);
   const alternateKeys: AlternateKeyRecord[] = [];
   const keyRing = new Map<string, string>();
   for (let gi = 0; gi < identities.length; gi++) {
@@ -118,17 +123,20 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     const perEntity = members[gi];
     const c: CustomerRecord = { CustomerId: id };
     for (const f of fields) c[f.name] = pickValue(f, u.entities, perEntity);
+    let newest = -Infinity;
     for (let e = 0; e < entityCount; e++) {
       const data = u.entities[e];
       const list = perEntity[e];
       c[data.entity.keyColumn] = list.length ? data.keys[list[0]] : null;
       for (const local of list) {
+        if (data.modified[local] > newest) newest = data.modified[local];
         alternateKeys.push({ DataSourceName: data.entity.dataSource, EntityName: data.entity.name, AlternateValue: data.keys[local], CustomerId: id });
         keyRing.set(recKeys[e][local], id);
       }
     }
     c.PreviousCustomerId = assignment.previous[gi];
     customers[gi] = c;
+    sourceModified[gi] = newest === -Infinity ? null : new Date(newest).toISOString();
     if (gi % 50_000 === 49_999) {
       env.progress('merge', identities.length + gi, identities.length * 2);
       await yieldToEventLoop();
@@ -136,7 +144,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     }
   }
   env.report.counts.alternateKeys = alternateKeys.length;
-  return { customers, alternateKeys, keyRing };
+  return { customers, sourceModified, remap: assignment.remap, alternateKeys, keyRing };
 }
 
 type FieldWithPositions = ResolvedMergeField & { from: (ResolvedMergeField['from'][number] & { pos: number })[] };

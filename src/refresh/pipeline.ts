@@ -89,14 +89,19 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     typed.clear();
     await stage('write', instance, async (env) => {
       writer = await options.store.beginGeneration(instance.id, run.jobId);
-      await write(env, writer, { customers: merged.customers, alternateKeys: merged.alternateKeys, activities: acts });
+      await write(env, writer, {
+        customers: merged.customers,
+        sourceModified: merged.sourceModified,
+        alternateKeys: merged.alternateKeys,
+        activities: acts,
+      });
     });
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
     const endedAt = now();
-    await writer!.commit({ stages, summary, endedAt });
+    await writer!.commit({ stages, summary, endedAt, remap: merged.remap });
     options.onStage?.(stageRecord('write'));
     await store.pruneGenerations(instance.id);
     return { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };

@@ -1,7 +1,11 @@
 // The one storage port. Adapters (sqlite/, later postgres/) implement it with the same file set,
 // and test/storage/conformance.test.ts runs the same suite against each.
 import type { InstanceDefinition } from '../config/schema.js';
+import type { FilterNode } from '../api/odata/filter.js';
+import type { OrderByItem } from '../api/odata/options.js';
+import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
+import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
 
 export interface InstanceRecord {
@@ -43,17 +47,43 @@ export interface Page {
   top?: number;
 }
 
+/** A read of a unified entity through the real-time overlay, expressed as a parsed OData query. */
+export interface EntityQuery {
+  /** The entity's attributes and their types: the whitelist filters and sorting may use. */
+  attributes: Record<string, AttributeType>;
+  filter?: FilterNode;
+  orderby: OrderByItem[];
+  top: number;
+  skip: number;
+  count: boolean;
+}
+
+export interface ProfileView {
+  customer: CustomerRecord;
+  /** Newest last-modified time of the profile's source records (ISO), if known. */
+  sourceModified: string | null;
+  /** Every stored override of the profile; callers decide which count (domain/realtime.ts). */
+  overrides: ProfileOverride[];
+}
+
 /** Writes one generation of unified data; nothing is visible to readers until commit(). */
 export interface GenerationWriter {
   readonly generation: number;
-  writeCustomers(rows: CustomerRecord[]): Promise<void>;
+  /** sourceModified[i]: newest last-modified time among rows[i]'s source records (ISO), or null. */
+  writeCustomers(rows: CustomerRecord[], sourceModified?: (string | null)[]): Promise<void>;
   writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
   /**
    * In one transaction: makes this generation the one readers see and records the run as
    * successful with its final stages, so a crash can never leave one without the other.
    */
-  commit(run: { stages: StageRecord[]; summary: Record<string, number>; endedAt: string }): Promise<void>;
+  commit(run: {
+    stages: StageRecord[];
+    summary: Record<string, number>;
+    endedAt: string;
+    /** Retired CustomerId → the id that absorbed it: real-time data follows its customer. */
+    remap?: [string, string][];
+  }): Promise<void>;
   /** Throws away everything written; readers keep seeing the previous generation. */
   abort(): Promise<void>;
 }
@@ -91,10 +121,25 @@ export interface Store {
   getCustomer(instanceId: string, customerId: string): Promise<CustomerRecord | undefined>;
   findCustomerIdByKey(instanceId: string, dataSource: string, entity: string, key: string): Promise<string | undefined>;
   alternateKeysOf(instanceId: string, customerId: string): Promise<AlternateKeyRecord[]>;
-  activitiesOf(instanceId: string, customerId: string, page?: Page): Promise<ActivityRecord[]>;
+  /** Batch and live real-time activities of a customer, newest first. */
+  activitiesOf(instanceId: string, customerId: string, page?: Page, nowIso?: string): Promise<ActivityRecord[]>;
   count(instanceId: string, entity: UnifiedEntityName): Promise<number>;
   /** Streams a whole unified entity of the current generation in pages (for export). */
   scan(instanceId: string, entity: UnifiedEntityName, batchSize?: number): AsyncIterable<Record<string, unknown>[]>;
+
+  /**
+   * Applies real-time writes in one transaction (a grouped commit); each write succeeds or fails
+   * on its own. When the promise resolves, every successful write is committed to disk.
+   */
+  applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]>;
+  /** A profile of the current generation with its stored overrides. */
+  getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined>;
+  /** A batch activity, or a real-time one that has not expired. */
+  getActivity(instanceId: string, activityId: string, nowIso: string): Promise<ActivityRecord | undefined>;
+  /** Customer (with counting overrides applied), UnifiedActivity (batch and live real-time) or AlternateKey. */
+  queryEntity(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): Promise<{ rows: Record<string, unknown>[]; count?: number }>;
+  /** Deletes expired overrides and real-time activities; returns how many. */
+  sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }>;
 
   createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;

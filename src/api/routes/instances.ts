@@ -1,8 +1,19 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { Services } from '../../services.js';
 import type { InstanceRecord } from '../../storage/store.js';
-import { authorize } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { needs } from '../route-auth.js';
+import { errors, InstanceParams } from '../schemas.js';
+
+const InstanceInfo = Type.Object({
+  instanceId: Type.String(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  createdTime: Type.String(),
+  lastModifiedTime: Type.String(),
+  currentGeneration: Type.Union([Type.Integer(), Type.Null()]),
+});
 
 export function instanceInfo(i: InstanceRecord) {
   return {
@@ -15,20 +26,44 @@ export function instanceInfo(i: InstanceRecord) {
   };
 }
 
-export const instanceRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store } = services;
 
-  app.get('/instances', async (request) => {
-    const key = await authorize(store, request, null, 'Viewer');
-    const all = await store.listInstances();
-    return all.filter((i) => key.instanceId === null || key.instanceId === i.id).map(instanceInfo);
-  });
+  app.get(
+    '/instances',
+    {
+      config: needs('Viewer', 'server'),
+      schema: {
+        operationId: 'Instances_List',
+        summary: 'List the instances the key can see',
+        tags: ['Instances'],
+        response: { 200: Type.Array(InstanceInfo), ...errors(401, 403) },
+      },
+    },
+    async (request) => {
+      const key = request.apiKey!;
+      const all = await store.listInstances();
+      return all.filter((i) => key.instanceId === null || key.instanceId === i.id).map(instanceInfo);
+    },
+  );
 
-  app.get<{ Params: { instanceId: string } }>('/instances/:instanceId', async (request) => {
-    const { instanceId } = request.params;
-    await authorize(store, request, instanceId, 'Viewer');
-    const instance = await store.getInstance(instanceId);
-    if (!instance) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
-    return instanceInfo(instance);
-  });
+  app.get(
+    '/instances/:instanceId',
+    {
+      config: needs('Viewer'),
+      schema: {
+        operationId: 'Instances_Get',
+        summary: 'Get one instance',
+        tags: ['Instances'],
+        params: InstanceParams,
+        response: { 200: InstanceInfo, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { instanceId } = request.params;
+      const instance = await store.getInstance(instanceId);
+      if (!instance) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
+      return instanceInfo(instance);
+    },
+  );
 };

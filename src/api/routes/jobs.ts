@@ -1,9 +1,27 @@
 // Refresh jobs, shaped like the reference's workflow jobs.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { RunRecord } from '../../domain/run.js';
 import type { Services } from '../../services.js';
-import { authorize } from '../auth.js';
 import { ApiError } from '../errors.js';
+import { needs } from '../route-auth.js';
+import { errors, InstanceId } from '../schemas.js';
+
+const Job = Type.Object(
+  {
+    jobId: Type.String(),
+    instanceId: Type.String(),
+    jobStatus: Type.String({ description: 'queued | running | successful | failed | cancelled' }),
+    trigger: Type.String(),
+    submittedTimestamp: Type.String(),
+    startTimestamp: Type.Union([Type.String(), Type.Null()]),
+    endTimestamp: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([Type.String(), Type.Null()]),
+    summary: Type.Record(Type.String(), Type.Number()),
+    tasks: Type.Array(Type.Object({}, { additionalProperties: true })),
+  },
+  { additionalProperties: true },
+);
 
 export function jobInfo(run: RunRecord) {
   return {
@@ -29,9 +47,10 @@ export function jobInfo(run: RunRecord) {
   };
 }
 
-type Params = { instanceId: string; workflowName: string; jobId: string };
+const WorkflowParams = Type.Object({ instanceId: InstanceId, workflowName: Type.String({ description: "The refresh workflow: 'main'" }) });
+const JobParams = Type.Object({ instanceId: InstanceId, workflowName: Type.String({ description: "The refresh workflow: 'main'" }), jobId: Type.String({ description: 'Job id' }) });
 
-export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store, runner } = services;
   const instanceOr404 = async (instanceId: string) => {
     if (!(await store.getInstance(instanceId))) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
@@ -40,45 +59,92 @@ export const jobRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     if (name !== 'main') throw new ApiError('NotFound', `workflow '${name}' does not exist; the refresh workflow is 'main'`, 'workflowName');
   };
 
-  app.post<{ Params: Params; Querystring: { operationType?: string } }>('/instances/:instanceId/workflows/:workflowName/jobs', async (request, reply) => {
-    const { instanceId, workflowName } = request.params;
-    await authorize(store, request, instanceId, 'Contributor');
-    workflowOr404(workflowName);
-    await instanceOr404(instanceId);
-    const op = request.query.operationType ?? 'all';
-    if (op !== 'all') throw new ApiError('InvalidParameter', `operationType '${op}' is not supported; use 'all'`, 'operationType');
-    const { run, created } = await runner.start(instanceId, 'api');
-    return reply.status(created ? 202 : 409).send(
-      created ? jobInfo(run) : new ApiError('Conflict', `refresh ${run.jobId} is already ${run.status} for this instance`, 'jobId').toBody(),
-    );
-  });
+  app.post(
+    '/instances/:instanceId/workflows/:workflowName/jobs',
+    {
+      config: needs('Contributor'),
+      schema: {
+        operationId: 'Workflows_StartJob',
+        summary: 'Start a refresh',
+        tags: ['Refresh'],
+        params: WorkflowParams,
+        querystring: Type.Object({ operationType: Type.Optional(Type.String({ description: "Only 'all' is supported" })) }),
+        response: { 202: Job, ...errors(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { instanceId, workflowName } = request.params;
+      workflowOr404(workflowName);
+      await instanceOr404(instanceId);
+      const op = request.query.operationType ?? 'all';
+      if (op !== 'all') throw new ApiError('InvalidParameter', `operationType '${op}' is not supported; use 'all'`, 'operationType');
+      const { run, created } = await runner.start(instanceId, 'api');
+      if (!created) throw new ApiError('Conflict', `refresh ${run.jobId} is already ${run.status} for this instance`, 'jobId');
+      return reply.status(202).send(jobInfo(run));
+    },
+  );
 
-  app.get<{ Params: Params; Querystring: { top?: number } }>('/instances/:instanceId/workflows/:workflowName/jobs', async (request) => {
-    const { instanceId, workflowName } = request.params;
-    await authorize(store, request, instanceId, 'Viewer');
-    workflowOr404(workflowName);
-    await instanceOr404(instanceId);
-    return (await store.listRuns(instanceId, 50)).map(jobInfo);
-  });
+  app.get(
+    '/instances/:instanceId/workflows/:workflowName/jobs',
+    {
+      config: needs('Viewer'),
+      schema: {
+        operationId: 'Workflows_ListJobs',
+        summary: 'List recent refresh jobs, newest first',
+        tags: ['Refresh'],
+        params: WorkflowParams,
+        response: { 200: Type.Array(Job), ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { instanceId, workflowName } = request.params;
+      workflowOr404(workflowName);
+      await instanceOr404(instanceId);
+      return (await store.listRuns(instanceId, 50)).map(jobInfo);
+    },
+  );
 
-  app.get<{ Params: Params }>('/instances/:instanceId/workflows/:workflowName/jobs/:jobId', async (request) => {
-    const { instanceId, workflowName, jobId } = request.params;
-    await authorize(store, request, instanceId, 'Viewer');
-    workflowOr404(workflowName);
-    const run = await store.getRun(instanceId, jobId);
-    if (!run) throw new ApiError('NotFound', `job '${jobId}' does not exist`, 'jobId');
-    return jobInfo(run);
-  });
+  app.get(
+    '/instances/:instanceId/workflows/:workflowName/jobs/:jobId',
+    {
+      config: needs('Viewer'),
+      schema: {
+        operationId: 'Workflows_GetJob',
+        summary: 'Get a refresh job with its stages',
+        tags: ['Refresh'],
+        params: JobParams,
+        response: { 200: Job, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { instanceId, workflowName, jobId } = request.params;
+      workflowOr404(workflowName);
+      const run = await store.getRun(instanceId, jobId);
+      if (!run) throw new ApiError('NotFound', `job '${jobId}' does not exist`, 'jobId');
+      return jobInfo(run);
+    },
+  );
 
-  app.post<{ Params: Params }>('/instances/:instanceId/workflows/:workflowName/jobs/:jobId/cancel', async (request) => {
-    const { instanceId, workflowName, jobId } = request.params;
-    await authorize(store, request, instanceId, 'Contributor');
-    workflowOr404(workflowName);
-    const run = await store.getRun(instanceId, jobId);
-    if (!run) throw new ApiError('NotFound', `job '${jobId}' does not exist`, 'jobId');
-    if (run.status !== 'queued' && run.status !== 'running')
-      throw new ApiError('Conflict', `job '${jobId}' has already ended (${run.status})`, 'jobId');
-    if (!runner.cancel(jobId)) throw new ApiError('Conflict', `job '${jobId}' is not running in this server`, 'jobId');
-    return jobInfo((await store.getRun(instanceId, jobId))!);
-  });
+  app.post(
+    '/instances/:instanceId/workflows/:workflowName/jobs/:jobId/cancel',
+    {
+      config: needs('Contributor'),
+      schema: {
+        operationId: 'Workflows_CancelJob',
+        summary: 'Cancel a queued or running refresh job',
+        tags: ['Refresh'],
+        params: JobParams,
+        response: { 200: Job, ...errors(401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { instanceId, workflowName, jobId } = request.params;
+      workflowOr404(workflowName);
+      const run = await store.getRun(instanceId, jobId);
+      if (!run) throw new ApiError('NotFound', `job '${jobId}' does not exist`, 'jobId');
+      if (run.status !== 'queued' && run.status !== 'running') throw new ApiError('Conflict', `job '${jobId}' has already ended (${run.status})`, 'jobId');
+      if (!runner.cancel(jobId)) throw new ApiError('Conflict', `job '${jobId}' is not running in this server`, 'jobId');
+      return jobInfo((await store.getRun(instanceId, jobId))!);
+    },
+  );
 };

@@ -84,4 +84,42 @@ CREATE TABLE api_keys (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'real-time overlay: profile overrides and real-time activities',
+    sql: `
+-- When the newest source record of a profile was modified: an override older than that stops counting.
+ALTER TABLE customers ADD COLUMN source_modified TEXT;
+CREATE TABLE profile_overrides (
+  instance_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  attribute TEXT NOT NULL,
+  value TEXT NOT NULL,
+  caller TEXT,
+  set_at TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  PRIMARY KEY (instance_id, customer_id, attribute)
+) WITHOUT ROWID;
+CREATE INDEX profile_overrides_expiry ON profile_overrides (valid_until);
+CREATE TABLE realtime_activities (
+  instance_id TEXT NOT NULL,
+  activity_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  activity_time TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  caller TEXT,
+  created_at TEXT NOT NULL,
+  -- For activities posted in a source entity's format: the source customer key, re-resolved
+  -- through the key ring at each refresh so the activity follows its customer through splits.
+  source_data_source TEXT,
+  source_entity TEXT,
+  source_key TEXT,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, activity_id)
+) WITHOUT ROWID;
+CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, customer_id, activity_time);
+CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
+`,
+  },
 ];

@@ -4,10 +4,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../../domain/profile.js';
+import { compileFilter, compileOrderBy, type AttributeMap } from '../../api/odata/sql.js';
+import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
+import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, GenerationWriter, InstanceRecord, Page, Store, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
 import { sqliteMigrations } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -222,15 +224,20 @@ class SqliteStore implements Store {
       return g;
     }).immediate();
 
-    const insertCustomer = db.prepare('INSERT INTO customers (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)');
+    const insertCustomer = db.prepare(
+      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES (?, ?, ?, ?, ?)',
+    );
     const insertKey = db.prepare(
       'INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertActivity = db.prepare(
       'INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const writeCustomers = db.transaction((rows: CustomerRecord[]) => {
-      for (const c of rows) insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c));
+    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[]) => {
+      for (let i = 0; i < rows.length; i++) {
+        const c = rows[i];
+        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null);
+      }
     });
     const writeKeys = db.transaction((rows: AlternateKeyRecord[]) => {
       for (const k of rows) insertKey.run(instanceId, generation, k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId);
@@ -244,7 +251,7 @@ class SqliteStore implements Store {
     };
     return {
       generation,
-      writeCustomers: async (rows) => (assertOpen(), writeCustomers(rows)),
+      writeCustomers: async (rows, modified) => (assertOpen(), writeCustomers(rows, modified)),
       writeAlternateKeys: async (rows) => (assertOpen(), writeKeys(rows)),
       writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
       commit: async (run) => {
@@ -253,6 +260,7 @@ class SqliteStore implements Store {
           this.stmt(`UPDATE generations SET status = 'retired' WHERE instance_id = ? AND status = 'live'`).run(instanceId);
           this.stmt(`UPDATE generations SET status = 'live' WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
           this.stmt('UPDATE instances SET current_generation = ? WHERE id = ?').run(generation, instanceId);
+          this.carryOverlay(instanceId, generation, run.remap ?? []);
           this.runUpdate(instanceId, jobId, { status: 'successful', generation, stages: run.stages, summary: run.summary, endedAt: run.endedAt });
         }).immediate();
         finished = true;
@@ -271,6 +279,173 @@ class SqliteStore implements Store {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
     })();
+  }
+
+  /**
+   * Inside the commit of a new generation: real-time data follows its customer (retired ids map
+   * to the profile that absorbed them; source-format activities re-resolve through the new key
+   * ring), real-time activities that the batch now brings are dropped, and overrides that a newer
+   * source record superseded are removed.
+   */
+  private carryOverlay(instanceId: string, generation: number, remap: [string, string][]): void {
+    const moveOverrides = [
+      // Where both ids have the attribute, the newer override wins.
+      this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND customer_id = @old AND EXISTS (
+        SELECT 1 FROM profile_overrides n WHERE n.instance_id = @i AND n.customer_id = @new AND n.attribute = o.attribute AND n.set_at >= o.set_at)`),
+      this.stmt(`DELETE FROM profile_overrides AS n WHERE instance_id = @i AND customer_id = @new AND attribute IN (
+        SELECT attribute FROM profile_overrides WHERE instance_id = @i AND customer_id = @old)`),
+      this.stmt('UPDATE profile_overrides SET customer_id = @new WHERE instance_id = @i AND customer_id = @old'),
+      this.stmt('UPDATE realtime_activities SET customer_id = @new WHERE instance_id = @i AND customer_id = @old AND source_key IS NULL'),
+    ];
+    for (const [oldId, newId] of remap) for (const st of moveOverrides) st.run({ i: instanceId, old: oldId, new: newId });
+    const p = { i: instanceId, g: generation };
+    this.stmt(`UPDATE realtime_activities AS r SET customer_id = ak.customer_id FROM alternate_keys ak
+      WHERE r.instance_id = @i AND r.source_key IS NOT NULL AND ak.instance_id = @i AND ak.generation = @g
+        AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity AND ak.alternate_value = r.source_key
+        AND ak.customer_id <> r.customer_id`).run(p);
+    this.stmt(`DELETE FROM realtime_activities AS r WHERE instance_id = @i AND EXISTS (
+      SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
+    this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND EXISTS (
+      SELECT 1 FROM customers c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = o.customer_id
+        AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at)`).run(p);
+  }
+
+  async applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
+    return this.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
+  }
+
+  private applyOne(w: RealtimeWrite): RealtimeResult {
+    if (w.kind === 'profile') {
+      const exists = this.stmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+        instanceId: w.instanceId,
+        customerId: w.customerId,
+      });
+      if (!exists) return { status: 'customerNotFound', customerId: w.customerId };
+      const upsert = this.stmt(
+        `INSERT INTO profile_overrides (instance_id, customer_id, attribute, value, caller, set_at, valid_until)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (instance_id, customer_id, attribute) DO UPDATE SET value = excluded.value, caller = excluded.caller,
+           set_at = excluded.set_at, valid_until = excluded.valid_until`,
+      );
+      for (const [attribute, value] of Object.entries(w.changes)) {
+        upsert.run(w.instanceId, w.customerId, attribute, JSON.stringify(value), w.caller, w.setAt, w.validUntil);
+      }
+      return { status: 'updated', customerId: w.customerId, validUntil: w.validUntil };
+    }
+    const a = w.activity;
+    const exists = this.stmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+      instanceId: w.instanceId,
+      customerId: a.CustomerId,
+    });
+    if (!exists) return { status: 'customerNotFound', customerId: a.CustomerId };
+    const batch = this.stmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
+      instanceId: w.instanceId,
+      activityId: a.ActivityId,
+    }) as Row | undefined;
+    if (batch) return { status: 'conflict', activityId: a.ActivityId };
+    const stored = this.stmt('SELECT content_hash, data FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
+      w.instanceId,
+      a.ActivityId,
+    ) as Row | undefined;
+    if (stored) {
+      return stored.content_hash === w.contentHash
+        ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
+        : { status: 'conflict', activityId: a.ActivityId };
+    }
+    this.stmt(
+      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
+         source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      w.instanceId,
+      a.ActivityId,
+      a.CustomerId,
+      a.ActivityTime,
+      a.ValidUntil,
+      w.contentHash,
+      w.caller,
+      w.createdAt,
+      w.sourceCustomer?.dataSource ?? null,
+      w.sourceCustomer?.entity ?? null,
+      w.sourceCustomer?.key ?? null,
+      JSON.stringify(a),
+    );
+    return { status: 'created', activity: a };
+  }
+
+  async getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined> {
+    const r = this.stmt(
+      `SELECT data, source_modified FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`,
+    ).get({ instanceId, customerId }) as Row | undefined;
+    if (!r) return undefined;
+    const overrides = (
+      this.stmt('SELECT attribute, value, caller, set_at, valid_until FROM profile_overrides WHERE instance_id = ? AND customer_id = ? ORDER BY attribute').all(
+        instanceId,
+        customerId,
+      ) as Row[]
+    ).map(
+      (o): ProfileOverride => ({
+        customerId,
+        attribute: o.attribute as string,
+        value: JSON.parse(o.value as string) as FieldValue,
+        caller: (o.caller as string | null) ?? null,
+        setAt: o.set_at as string,
+        validUntil: o.valid_until as string,
+      }),
+    );
+    return { customer: JSON.parse(r.data as string), sourceModified: (r.source_modified as string | null) ?? null, overrides };
+  }
+
+  async getActivity(instanceId: string, activityId: string, nowIso: string): Promise<ActivityRecord | undefined> {
+    const batch = this.stmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
+      instanceId,
+      activityId,
+    }) as Row | undefined;
+    if (batch) return JSON.parse(batch.data as string);
+    const rt = this.stmt('SELECT data FROM realtime_activities WHERE instance_id = ? AND activity_id = ? AND valid_until > ?').get(
+      instanceId,
+      activityId,
+      nowIso,
+    ) as Row | undefined;
+    return rt && JSON.parse(rt.data as string);
+  }
+
+  async queryEntity(
+    instanceId: string,
+    entity: UnifiedEntityName,
+    query: EntityQuery,
+    nowIso: string,
+  ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
+    const generation = (this.stmt('SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined)?.g as
+      | number
+      | null
+      | undefined;
+    if (generation == null) return { rows: [], count: query.count ? 0 : undefined };
+    const source = SOURCES[entity];
+    const attributes: AttributeMap = {};
+    for (const [name, type] of Object.entries(query.attributes)) {
+      attributes[name] = { sql: source.columns[name] ?? `json_extract(data, '$."${name.replace(/"/g, '""')}"')`, type };
+    }
+    const where = compileFilter(query.filter, attributes);
+    const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
+    const baseParams = source.params(instanceId, generation, nowIso);
+    const rows = this.db
+      .prepare(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
+      .raw()
+      .all(...where.params, query.top, query.skip, baseParams) as unknown[][];
+    const out = rows.map((r) => source.toRecord(r, query.attributes));
+    let count: number | undefined;
+    if (query.count) {
+      const c = this.db.prepare(`${source.from} SELECT COUNT(*) FROM src WHERE ${where.where}`).pluck().get(...where.params, baseParams);
+      count = c as number;
+    }
+    return { rows: out, count };
+  }
+
+  async sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }> {
+    return this.db.transaction(() => ({
+      overrides: this.stmt('DELETE FROM profile_overrides WHERE valid_until <= ?').run(nowIso).changes,
+      activities: this.stmt('DELETE FROM realtime_activities WHERE valid_until <= ?').run(nowIso).changes,
+    }))();
   }
 
   async pruneGenerations(instanceId: string): Promise<number> {
@@ -330,11 +505,14 @@ class SqliteStore implements Store {
     }));
   }
 
-  async activitiesOf(instanceId: string, customerId: string, page: Page = {}): Promise<ActivityRecord[]> {
+  async activitiesOf(instanceId: string, customerId: string, page: Page = {}, nowIso = new Date().toISOString()): Promise<ActivityRecord[]> {
     const rows = this.stmt(
-      `SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
-       ORDER BY activity_time DESC, activity_id LIMIT @top OFFSET @skip`,
-    ).all({ instanceId, customerId, top: page.top ?? 50, skip: page.skip ?? 0 }) as Row[];
+      `SELECT data FROM (
+         SELECT activity_id, activity_time, data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
+         UNION ALL
+         SELECT activity_id, activity_time, data FROM realtime_activities WHERE instance_id = @instanceId AND customer_id = @customerId AND valid_until > @now
+       ) ORDER BY activity_time DESC, activity_id LIMIT @top OFFSET @skip`,
+    ).all({ instanceId, customerId, now: nowIso, top: page.top ?? 50, skip: page.skip ?? 0 }) as Row[];
     return rows.map((r) => JSON.parse(r.data as string));
   }
 
@@ -406,5 +584,65 @@ const TABLES: Record<
     key: ['data_source', 'entity', 'alternate_value'],
     select: ['customer_id'],
     toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
+  },
+};
+
+/**
+ * How each unified entity is read through the overlay. `from` uses named parameters (@i, @g,
+ * @now); the compiled filter and paging use anonymous ones. Customer applies the overrides that still count (not expired, newer
+ * than the profile's newest source record); UnifiedActivity adds live real-time activities that
+ * the batch does not have (yet).
+ */
+const SOURCES: Record<
+  UnifiedEntityName,
+  {
+    from: string;
+    params: (instanceId: string, generation: number, nowIso: string) => Record<string, unknown>;
+    select: string;
+    key: string;
+    columns: Record<string, string>;
+    toRecord: (row: unknown[], attributes: Record<string, unknown>) => Record<string, unknown>;
+  }
+> = {
+  Customer: {
+    from: `WITH src AS (
+      SELECT c.customer_id, CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id)
+        THEN (SELECT json_patch(c.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o
+              WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > @now
+                AND (c.source_modified IS NULL OR o.set_at > c.source_modified))
+        ELSE c.data END AS data
+      FROM customers c WHERE c.instance_id = @i AND c.generation = @g)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    // json_patch drops attributes set to null; every attribute is listed, null when absent.
+    toRecord: (row, attributes) => {
+      const data = JSON.parse(row[0] as string) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
+  },
+  UnifiedActivity: {
+    from: `WITH src AS (
+      SELECT activity_id, customer_id, activity_time, data FROM activities WHERE instance_id = @i AND generation = @g
+      UNION ALL
+      SELECT r.activity_id, r.customer_id, r.activity_time, r.data FROM realtime_activities r
+      WHERE r.instance_id = @i AND r.valid_until > @now
+        AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id))`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'activity_id',
+    columns: { ActivityId: 'activity_id', CustomerId: 'customer_id', ActivityTime: 'activity_time' },
+    toRecord: (row) => JSON.parse(row[0] as string),
+  },
+  AlternateKey: {
+    from: `WITH src AS (SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data_source, entity, alternate_value, customer_id',
+    key: 'data_source, entity, alternate_value',
+    columns: { DataSourceName: 'data_source', EntityName: 'entity', AlternateValue: 'alternate_value', CustomerId: 'customer_id' },
+    toRecord: (row) => ({ DataSourceName: row[0], EntityName: row[1], AlternateValue: row[2], CustomerId: row[3] }),
   },
 };

@@ -1,0 +1,425 @@
+// The data API: reads of unified entities through the real-time overlay, real-time profile
+// updates (PATCH Customer) and real-time activities (POST UnifiedActivity or a source entity).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { FilterNode, StringFunctionNode } from '../odata/filter.js';
+import { parseQueryOptions, type QueryOptions } from '../odata/options.js';
+import { checkSelect, type AttributeMap } from '../odata/sql.js';
+import { applyOverrides, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { queryTypes, type EntityInfo } from '../../domain/unified-schema.js';
+import { prepareProfileUpdate, prepareSourceActivity, prepareUnifiedActivity, type Outcome, type Problem } from '../../realtime/ingest.js';
+import type { Services } from '../../services.js';
+import type { UnifiedEntityName } from '../../storage/store.js';
+import type { CatalogEntry } from '../catalog.js';
+import { ApiError } from '../errors.js';
+import { needs } from '../route-auth.js';
+import { AnyRecord, errors, InstanceId, RealtimeQuery } from '../schemas.js';
+
+const MAX_BATCH = 10_000;
+const EXPAND_ACTIVITIES = 100;
+
+const EntityParams = Type.Object({
+  instanceId: InstanceId,
+  entityName: Type.String({ description: 'Customer, UnifiedActivity, AlternateKey, or a source activity entity as DataSource_Entity' }),
+});
+const RecordParams = Type.Object({
+  instanceId: InstanceId,
+  entityName: Type.String({ description: 'Customer or UnifiedActivity' }),
+  entityId: Type.String({ description: 'CustomerId or ActivityId' }),
+});
+const ODataQuery = Type.Object({
+  $filter: Type.Optional(Type.String({ description: 'OData filter, e.g. CustomerId eq \'…\'' })),
+  $select: Type.Optional(Type.String({ description: 'Comma-separated attributes' })),
+  $orderby: Type.Optional(Type.String({ description: 'Attribute [asc|desc], comma-separated' })),
+  $top: Type.Optional(Type.String({ description: 'Page size (default 100, at most 1000)' })),
+  $skip: Type.Optional(Type.String({ description: 'Records to skip' })),
+  $skiptoken: Type.Optional(Type.String({ description: 'Continuation token from @odata.nextLink' })),
+  $count: Type.Optional(Type.String({ description: 'true: include @odata.count' })),
+  $search: Type.Optional(Type.String({ description: 'Text searched in every string attribute' })),
+  $expand: Type.Optional(Type.String({ description: 'UnifiedActivity (on Customer)' })),
+});
+const Collection = Type.Object(
+  {
+    '@odata.context': Type.String(),
+    '@odata.count': Type.Optional(Type.Integer()),
+    '@odata.nextLink': Type.Optional(Type.String()),
+    value: Type.Array(AnyRecord),
+  },
+  { additionalProperties: true },
+);
+const BatchResult = Type.Object({
+  value: Type.Array(Type.Object({}, { additionalProperties: true })),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+});
+
+type Target =
+  | { kind: 'unified'; name: UnifiedEntityName; info: EntityInfo }
+  | { kind: 'sourceActivity'; name: string; info: EntityInfo };
+
+/** What `entityName` in the path means for this instance; 404 listing the valid names otherwise. */
+function target(entry: CatalogEntry, entityName: string): Target {
+  const { schema } = entry;
+  if (entityName === 'Customer') return { kind: 'unified', name: 'Customer', info: schema.customer };
+  if (entityName === 'UnifiedActivity') return { kind: 'unified', name: 'UnifiedActivity', info: schema.activity };
+  if (entityName === 'AlternateKey') return { kind: 'unified', name: 'AlternateKey', info: schema.alternateKey };
+  const source = schema.sourceActivityEntities.find((e) => e.qualifiedEntityName === entityName);
+  if (source) return { kind: 'sourceActivity', name: entityName, info: source };
+  const known = ['Customer', 'UnifiedActivity', 'AlternateKey', ...schema.sourceActivityEntities.map((e) => e.qualifiedEntityName)];
+  throw new ApiError('NotFound', `entity '${entityName}' does not exist in this instance (entities: ${known.join(', ')})`, 'entityName');
+}
+
+/** The published client sends the JSON object as a JSON string; accept both. */
+function unwrapBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    throw new ApiError('BadRequest', `the body is a string that is not valid JSON: ${(err as Error).message}`, 'body');
+  }
+}
+
+function rejected(outcome: Extract<Outcome<unknown>, { ok: false }>): ApiError {
+  const [first] = outcome.problems;
+  const message = outcome.problems.length === 1 ? first.message : `${outcome.problems.length} problems: ${outcome.problems.map((p) => p.message).join('; ')}`;
+  const details = outcome.problems.map((p: Problem) => ({ code: outcome.status === 404 ? 'NotFound' : 'InvalidValue', message: p.message, target: p.target }));
+  return new ApiError(outcome.status === 404 ? 'NotFound' : 'BadRequest', message, first.target, details);
+}
+
+function queryOf(request: FastifyRequest): Record<string, unknown> {
+  return request.query as Record<string, unknown>;
+}
+
+/** $search: the text in any string attribute (contains, case-insensitive for ASCII). */
+function withSearch(filter: FilterNode | undefined, search: string | undefined, info: EntityInfo): FilterNode | undefined {
+  if (!search) return filter;
+  const operands: StringFunctionNode[] = info.attributes
+    .filter((a) => a.type === 'string' || a.type === 'date')
+    .map((a) => ({
+      kind: 'function',
+      name: 'contains',
+      operand: { kind: 'attribute', name: a.name, position: 0 },
+      argument: { kind: 'literal', type: 'string', value: search, raw: `'${search}'`, position: 0 },
+      position: 0,
+    }));
+  const searchNode: FilterNode = { kind: 'or', operands, position: 0 };
+  return filter ? { kind: 'and', operands: [filter, searchNode], position: 0 } : searchNode;
+}
+
+function project(row: Record<string, unknown>, select: string[] | undefined): Record<string, unknown> {
+  if (!select) return row;
+  const out: Record<string, unknown> = {};
+  for (const name of select) out[name] = row[name] ?? null;
+  return out;
+}
+
+function statusOf(r: RealtimeResult): number {
+  switch (r.status) {
+    case 'created':
+      return 201;
+    case 'replayed':
+      return 200;
+    case 'updated':
+      return 204;
+    case 'conflict':
+      return 409;
+    case 'customerNotFound':
+      return 404;
+  }
+}
+
+export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
+  const { store, catalog, writes } = services;
+
+  const instance = async (instanceId: string): Promise<CatalogEntry> => {
+    const entry = await catalog.get(instanceId);
+    if (!entry) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
+    return entry;
+  };
+
+  /** Submits writes; a store that cannot take them now answers 503 with Retry-After. */
+  const commit = async (list: RealtimeWrite[]): Promise<RealtimeResult[]> => {
+    try {
+      return await writes.submitAll(list);
+    } catch (err) {
+      const e = new ApiError('ServiceUnavailable', 'the store could not commit the write; nothing was stored, retry shortly');
+      (e as ApiError & { cause?: unknown }).cause = err;
+      throw e;
+    }
+  };
+
+  const resultError = (r: RealtimeResult): ApiError | null => {
+    if (r.status === 'customerNotFound')
+      return new ApiError('NotFound', `customer '${r.customerId}' does not exist; profiles are created only by a refresh`, 'CustomerId');
+    if (r.status === 'conflict')
+      return new ApiError('Conflict', `activity '${r.activityId}' already exists with different content; activities are immutable`, 'ActivityId');
+    return null;
+  };
+
+  const prepareActivity = async (entry: CatalogEntry, t: Target, ctx: Parameters<typeof prepareUnifiedActivity>[0], body: unknown) =>
+    t.kind === 'sourceActivity'
+      ? prepareSourceActivity(entry.schema, ctx, t.name, body, (ds, en, key) => store.findCustomerIdByKey(ctx.instanceId, ds, en, key))
+      : prepareUnifiedActivity(ctx, body);
+
+  app.get(
+    '/instances/:instanceId/data/:entityName',
+    {
+      config: needs('Viewer'),
+      schema: {
+        operationId: 'Data_List',
+        summary: 'Read records of Customer, UnifiedActivity or AlternateKey, with OData query options',
+        tags: ['Data'],
+        params: EntityParams,
+        querystring: ODataQuery,
+        response: { 200: Collection, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { instanceId, entityName } = request.params;
+      const entry = await instance(instanceId);
+      const t = target(entry, entityName);
+      if (t.kind !== 'unified')
+        throw new ApiError('NotFound', `'${entityName}' is a source entity; read its activities from UnifiedActivity`, 'entityName');
+      const options: QueryOptions = parseQueryOptions(queryOf(request));
+      const types = queryTypes(t.info);
+      const attributeMap: AttributeMap = Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }]));
+      checkSelect(options.select, attributeMap);
+      for (const e of options.expand) {
+        if (t.name !== 'Customer' || e !== 'UnifiedActivity')
+          throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? " (only 'UnifiedActivity')" : ''}`, '$expand');
+      }
+      let skip = options.skip;
+      if (options.skiptoken !== undefined) {
+        const n = Number(Buffer.from(options.skiptoken, 'base64url').toString());
+        if (!Number.isSafeInteger(n) || n < 0) throw new ApiError('InvalidParameter', '$skiptoken: not a token this server issued', '$skiptoken');
+        skip = n;
+      }
+      const filter = withSearch(options.filter, options.search, t.info);
+      const now = new Date().toISOString();
+      const { rows, count } = await store.queryEntity(
+        instanceId,
+        t.name,
+        { attributes: types, filter, orderby: options.orderby, top: options.top, skip, count: options.count },
+        now,
+      );
+      const value = rows.map((r) => project(r, options.select));
+      if (options.expand.length) {
+        for (let i = 0; i < rows.length; i++)
+          value[i].UnifiedActivity = await store.activitiesOf(instanceId, rows[i].CustomerId as string, { top: EXPAND_ACTIVITIES }, now);
+      }
+      const base = `${request.protocol}://${request.host}`;
+      const body: { '@odata.context': string; '@odata.count'?: number; value: object[]; '@odata.nextLink'?: string } = {
+        '@odata.context': `${base}/api/instances/${instanceId}/data/$metadata#${t.name}`,
+        ...(count !== undefined ? { '@odata.count': count } : {}),
+        value,
+      };
+      if (rows.length === options.top) {
+        const params = new URLSearchParams();
+        for (const [k, v] of Object.entries(queryOf(request))) if (k !== '$skip' && k !== '$skiptoken' && typeof v === 'string') params.set(k, v);
+        params.set('$skiptoken', Buffer.from(String(skip + options.top)).toString('base64url'));
+        body['@odata.nextLink'] = `${base}${request.url.split('?')[0]}?${params.toString()}`;
+      }
+      return body;
+    },
+  );
+
+  app.get(
+    '/instances/:instanceId/data/:entityName/:entityId',
+    {
+      config: needs('Viewer'),
+      schema: {
+        operationId: 'Data_Get',
+        summary: 'Read one Customer (with real-time updates) or UnifiedActivity',
+        tags: ['Data'],
+        params: RecordParams,
+        querystring: Type.Object({ $select: Type.Optional(Type.String()), $expand: Type.Optional(Type.String()) }),
+        response: { 200: AnyRecord, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { instanceId, entityName, entityId } = request.params;
+      const entry = await instance(instanceId);
+      const t = target(entry, entityName);
+      const options = parseQueryOptions(queryOf(request));
+      const now = new Date().toISOString();
+      if (t.kind === 'unified' && t.name === 'Customer') {
+        const view = await store.getProfile(instanceId, entityId);
+        if (!view) throw new ApiError('NotFound', `customer '${entityId}' does not exist`, 'entityId');
+        const { customer } = applyOverrides(view.customer, view.overrides, view.sourceModified, now);
+        const full: Record<string, unknown> = {};
+        for (const a of t.info.attributes) full[a.name] = customer[a.name] ?? null;
+        const out = project(full, options.select);
+        if (options.expand.includes('UnifiedActivity')) out.UnifiedActivity = await store.activitiesOf(instanceId, entityId, { top: EXPAND_ACTIVITIES }, now);
+        return out;
+      }
+      if (t.kind === 'unified' && t.name === 'UnifiedActivity') {
+        const activity = await store.getActivity(instanceId, entityId, now);
+        if (!activity) throw new ApiError('NotFound', `activity '${entityId}' does not exist`, 'entityId');
+        return project(activity as unknown as Record<string, unknown>, options.select);
+      }
+      throw new ApiError('NotFound', `${entityName} records are read with $filter on ${entityName}, not by id`, 'entityName');
+    },
+  );
+
+  app.patch(
+    '/instances/:instanceId/data/:entityName/:entityId',
+    {
+      config: needs('Contributor'),
+      schema: {
+        operationId: 'Data_UpdateProfile',
+        summary: 'Update attributes of a unified Customer in real time (until validUntil, default 4 hours)',
+        tags: ['Real-time'],
+        params: RecordParams,
+        querystring: RealtimeQuery,
+        body: Type.Union([AnyRecord, Type.String()], { description: 'Customer attributes to change (or a JSON string of them)' }),
+        response: { 204: Type.Null({ description: 'Updated' }), ...errors(400, 401, 403, 404, 405, 413, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { instanceId, entityName, entityId } = request.params;
+      const entry = await instance(instanceId);
+      const t = target(entry, entityName);
+      if (t.name !== 'Customer') {
+        const why = t.name === 'AlternateKey' ? 'the key ring changes only through a refresh' : 'activities are immutable; post a new one instead';
+        throw ApiError.methodNotAllowed(t.name === 'AlternateKey' ? 'GET' : 'GET, POST', `PATCH is not allowed on ${entityName}: ${why}`);
+      }
+      const outcome = prepareProfileUpdate(entry.schema, { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() }, entityId, unwrapBody(request.body));
+      if (!outcome.ok) throw rejected(outcome);
+      const [result] = await commit([outcome.value]);
+      const error = resultError(result);
+      if (error) throw error;
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/instances/:instanceId/data/:entityName',
+    {
+      config: needs('Contributor'),
+      schema: {
+        operationId: 'Data_CreateActivity',
+        summary: 'Publish a real-time activity, as a UnifiedActivity or in a source entity\'s format (DataSource_Entity)',
+        tags: ['Real-time'],
+        params: EntityParams,
+        querystring: RealtimeQuery,
+        body: Type.Union([AnyRecord, Type.String()], { description: 'The activity (or a JSON string of it)' }),
+        response: { 200: AnyRecord, 201: AnyRecord, ...errors(400, 401, 403, 404, 405, 409, 413, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { instanceId, entityName } = request.params;
+      const entry = await instance(instanceId);
+      const t = target(entry, entityName);
+      if (t.name === 'Customer')
+        throw ApiError.methodNotAllowed('GET', 'POST is not allowed on Customer: profiles are created only by a refresh from the data sources; change one with PATCH');
+      if (t.name === 'AlternateKey') throw ApiError.methodNotAllowed('GET', 'POST is not allowed on AlternateKey: the key ring changes only through a refresh');
+      const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
+      const outcome = await prepareActivity(entry, t, ctx, unwrapBody(request.body));
+      if (!outcome.ok) throw rejected(outcome);
+      const [result] = await commit([outcome.value]);
+      const error = resultError(result);
+      if (error) throw error;
+      const activity = (result as Extract<RealtimeResult, { activity: unknown }>).activity;
+      reply.header('Location', `/api/instances/${instanceId}/data/UnifiedActivity/${encodeURIComponent(activity.ActivityId)}`);
+      return reply.status(result.status === 'created' ? 201 : 200).send(activity);
+    },
+  );
+
+  app.post(
+    '/instances/:instanceId/data/:entityName/$batch',
+    {
+      config: needs('Contributor'),
+      bodyLimit: 64 * 1024 * 1024,
+      schema: {
+        operationId: 'Data_Batch',
+        summary: 'Up to 10,000 activities, or profile updates ({CustomerId, changes}) on Customer, in one call; one result per item',
+        tags: ['Real-time'],
+        params: EntityParams,
+        querystring: RealtimeQuery,
+        body: Type.Unsafe<unknown>({ description: 'A JSON array, or NDJSON (application/x-ndjson)' }),
+        response: { 200: BatchResult, ...errors(400, 401, 403, 404, 413, 429, 503) },
+      },
+    },
+    async (request) => {
+      const { instanceId, entityName } = request.params;
+      const entry = await instance(instanceId);
+      const t = target(entry, entityName);
+      if (t.name === 'AlternateKey') throw ApiError.methodNotAllowed('GET', 'AlternateKey changes only through a refresh');
+      const items = batchItems(request.body);
+      const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
+      const results: Record<string, unknown>[] = new Array(items.length);
+      const accepted: { index: number; write: RealtimeWrite }[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        let outcome: Outcome<RealtimeWrite>;
+        if (item instanceof Error) outcome = { ok: false, status: 400, problems: [{ target: `[${i}]`, message: item.message }] };
+        else if (t.name === 'Customer') {
+          const o = item as { CustomerId?: unknown; changes?: unknown };
+          outcome =
+            typeof o !== 'object' || o === null || typeof o.CustomerId !== 'string' || !o.CustomerId
+              ? { ok: false, status: 400, problems: [{ target: 'CustomerId', message: "each item needs a 'CustomerId' string and 'changes'" }] }
+              : prepareProfileUpdate(entry.schema, ctx, o.CustomerId, o.changes);
+        } else outcome = await prepareActivity(entry, t, ctx, item);
+        if (outcome.ok) accepted.push({ index: i, write: outcome.value });
+        else results[i] = { index: i, status: outcome.status, error: rejected(outcome).toBody().error };
+      }
+      const committed = await commit(accepted.map((a) => a.write));
+      committed.forEach((r, k) => {
+        const { index } = accepted[k];
+        const error = resultError(r);
+        results[index] = error
+          ? { index, status: error.status, error: error.toBody().error }
+          : r.status === 'updated'
+            ? { index, status: 204, customerId: r.customerId, validUntil: r.validUntil }
+            : { index, status: statusOf(r), activityId: (r as Extract<RealtimeResult, { activity: unknown }>).activity.ActivityId };
+      });
+      const failed = results.filter((r) => (r.status as number) >= 400).length;
+      return { value: results, succeeded: results.length - failed, failed };
+    },
+  );
+
+  // Methods the data API does not offer get 405 with Allow and the reason.
+  const notAllowed = async (request: FastifyRequest<{ Params: { entityName: string } }>) => {
+    const { entityName } = request.params;
+    const hasId = 'entityId' in (request.params as object);
+    if (entityName === 'Customer')
+      throw ApiError.methodNotAllowed(
+        hasId ? 'GET, PATCH' : 'GET',
+        `${request.method} is not allowed on Customer: profiles are created and deleted only by a refresh from the data sources${hasId ? '; change attributes with PATCH' : ''}`,
+      );
+    if (entityName === 'AlternateKey') throw ApiError.methodNotAllowed('GET', `${request.method} is not allowed on AlternateKey: the key ring changes only through a refresh`);
+    throw ApiError.methodNotAllowed(hasId ? 'GET' : 'GET, POST', `${request.method} is not allowed on ${entityName}: activities are immutable`);
+  };
+  const hidden = { hide: true } as const;
+  app.put('/instances/:instanceId/data/:entityName/:entityId', { config: needs('Viewer'), schema: hidden }, notAllowed);
+  app.delete('/instances/:instanceId/data/:entityName/:entityId', { config: needs('Viewer'), schema: hidden }, notAllowed);
+  app.put('/instances/:instanceId/data/:entityName', { config: needs('Viewer'), schema: hidden }, notAllowed);
+  app.patch('/instances/:instanceId/data/:entityName', { config: needs('Viewer'), schema: hidden }, notAllowed);
+  app.delete('/instances/:instanceId/data/:entityName', { config: needs('Viewer'), schema: hidden }, notAllowed);
+};
+
+/** A JSON array or NDJSON; a line that is not JSON becomes an Error item (reported, not fatal). */
+function batchItems(body: unknown): (unknown | Error)[] {
+  let items: (unknown | Error)[];
+  if (Array.isArray(body)) items = body;
+  else if (typeof body === 'object' && body !== null && 'ndjson' in body) {
+    items = [];
+    const lines = String((body as { ndjson: string }).ndjson).split('\n');
+    lines.forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        items.push(JSON.parse(line));
+      } catch (err) {
+        items.push(new Error(`line ${i + 1} is not valid JSON: ${(err as Error).message}`));
+      }
+    });
+  } else if (typeof body === 'string') {
+    return batchItems(unwrapBody(body));
+  } else {
+    throw new ApiError('BadRequest', 'the body must be a JSON array of items or NDJSON (application/x-ndjson)', 'body');
+  }
+  if (!items.length) throw new ApiError('BadRequest', 'the batch is empty', 'body');
+  if (items.length > MAX_BATCH) throw new ApiError('BadRequest', `the batch has ${items.length} items; at most ${MAX_BATCH} are allowed`, 'body');
+  return items;
+}

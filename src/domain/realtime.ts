@@ -1,0 +1,91 @@
+// Real-time data is an overlay with an expiry: after validUntil, or once a refresh brings a newer
+// source record, the batch value counts again. Pure rules; no I/O.
+import { createHash } from 'node:crypto';
+import type { ActivityRecord, CustomerRecord, FieldValue } from './profile.js';
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+export const DEFAULT_PROFILE_VALIDITY_MS = 4 * HOUR_MS;
+export const DEFAULT_ACTIVITY_VALIDITY_MS = 30 * DAY_MS;
+export const MAX_VALIDITY_MS = 30 * DAY_MS;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+export type ValidityResult = { ok: true; validUntil: string } | { ok: false; message: string };
+
+/** Checks a caller's validUntil (RFC 3339, in the future, at most 30 days ahead) or applies the default. */
+export function resolveValidUntil(text: string | undefined, defaultMs: number, now: number): ValidityResult {
+  if (text === undefined || text === '') return { ok: true, validUntil: new Date(now + defaultMs).toISOString() };
+  if (!RFC3339.test(text)) return { ok: false, message: `validUntil '${text}' is not an RFC 3339 date-time such as 2026-12-01T12:00:00Z` };
+  const t = Date.parse(text.replace(' ', 'T'));
+  if (Number.isNaN(t)) return { ok: false, message: `validUntil '${text}' is not a valid date-time` };
+  if (t <= now) return { ok: false, message: `validUntil '${text}' is in the past` };
+  if (t - now > MAX_VALIDITY_MS) return { ok: false, message: `validUntil '${text}' is more than 30 days ahead` };
+  return { ok: true, validUntil: new Date(t).toISOString() };
+}
+
+/** A real-time change to one attribute of a unified profile. */
+export interface ProfileOverride {
+  customerId: string;
+  attribute: string;
+  value: FieldValue;
+  caller: string | null;
+  setAt: string;
+  validUntil: string;
+}
+
+/** An override counts while it has not expired and no newer source record has arrived since. */
+export function overrideCounts(o: Pick<ProfileOverride, 'setAt' | 'validUntil'>, sourceModified: string | null, nowIso: string): boolean {
+  return o.validUntil > nowIso && (sourceModified === null || o.setAt > sourceModified);
+}
+
+/** The profile as readers see it: batch values with the counting overrides on top. */
+export function applyOverrides(
+  customer: CustomerRecord,
+  overrides: readonly ProfileOverride[],
+  sourceModified: string | null,
+  nowIso: string,
+): { customer: CustomerRecord; applied: ProfileOverride[] } {
+  const applied = overrides.filter((o) => overrideCounts(o, sourceModified, nowIso));
+  if (!applied.length) return { customer, applied };
+  const out: CustomerRecord = { ...customer };
+  for (const o of applied) out[o.attribute] = o.value;
+  return { customer: out, applied };
+}
+
+/** What makes two postings of the same ActivityId "the same": everything but expiry and caller. */
+export function activityContentHash(a: ActivityRecord): string {
+  const { ValidUntil: _v, Origin: _o, ...content } = a;
+  const keys = Object.keys(content).sort();
+  const hash = createHash('sha256');
+  for (const k of keys) hash.update(k).update('\u0000').update(JSON.stringify((content as Record<string, unknown>)[k] ?? null)).update('\u0001');
+  return hash.digest('hex');
+}
+
+export type RealtimeWrite =
+  | {
+      kind: 'profile';
+      instanceId: string;
+      customerId: string;
+      changes: Record<string, FieldValue>;
+      caller: string | null;
+      setAt: string;
+      validUntil: string;
+    }
+  | {
+      kind: 'activity';
+      instanceId: string;
+      activity: ActivityRecord;
+      contentHash: string;
+      caller: string | null;
+      createdAt: string;
+      /** Set for activities posted in a source entity's format. */
+      sourceCustomer?: { dataSource: string; entity: string; key: string };
+    };
+
+export type RealtimeResult =
+  | { status: 'updated'; customerId: string; validUntil: string }
+  | { status: 'created'; activity: ActivityRecord }
+  | { status: 'replayed'; activity: ActivityRecord }
+  | { status: 'conflict'; activityId: string }
+  | { status: 'customerNotFound'; customerId: string };

@@ -1,0 +1,164 @@
+// The unified entities of an instance as callers see them: attributes with Edm types, which ones
+// real-time writes may change, and the source entities that accept real-time activities.
+import type { ResolvedEntity, ResolvedInstance } from '../config/resolve.js';
+import type { ActivityDef, ColumnType } from '../config/schema.js';
+
+export type EdmType = 'Edm.String' | 'Edm.Int64' | 'Edm.Decimal' | 'Edm.Boolean' | 'Edm.Date' | 'Edm.DateTimeOffset';
+/** How filters compare values (see api/odata/sql.ts). */
+export type QueryType = 'string' | 'number' | 'boolean' | 'datetime';
+
+export interface AttributeInfo {
+  name: string;
+  type: ColumnType;
+  dataType: EdmType;
+  semanticType?: string;
+  /** May a real-time profile update change it? */
+  writable: boolean;
+}
+
+export interface EntityInfo {
+  name: string;
+  qualifiedEntityName: string;
+  dataSourceName: string | null;
+  entityType: 'profile' | 'unifiedActivity' | 'activity' | 'alternateKey';
+  attributes: AttributeInfo[];
+  keys: string[];
+  timestampAttribute: string | null;
+  relationships: { name: string; fromAttribute: string; toEntity: string; toAttribute: string }[];
+}
+
+export interface SourceActivity {
+  def: ActivityDef & { primaryKey: string };
+  entity: ResolvedEntity;
+  customerEntity: ResolvedEntity;
+}
+
+export interface UnifiedSchema {
+  customer: EntityInfo;
+  activity: EntityInfo;
+  alternateKey: EntityInfo;
+  /** Source entities configured as activities, by `{DataSource}_{Entity}`. */
+  sourceActivities: Map<string, SourceActivity>;
+  sourceActivityEntities: EntityInfo[];
+  keyColumns: Set<string>;
+}
+
+const EDM: Record<ColumnType, EdmType> = {
+  string: 'Edm.String',
+  integer: 'Edm.Int64',
+  decimal: 'Edm.Decimal',
+  boolean: 'Edm.Boolean',
+  date: 'Edm.Date',
+  datetime: 'Edm.DateTimeOffset',
+};
+
+export function queryType(type: ColumnType): QueryType {
+  switch (type) {
+    case 'integer':
+    case 'decimal':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    case 'datetime':
+      return 'datetime';
+    default:
+      return 'string';
+  }
+}
+
+export function queryTypes(entity: EntityInfo): Record<string, QueryType> {
+  return Object.fromEntries(entity.attributes.map((a) => [a.name, queryType(a.type)]));
+}
+
+const attr = (name: string, type: ColumnType, writable = false, semanticType?: string): AttributeInfo => ({
+  name,
+  type,
+  dataType: EDM[type],
+  writable,
+  ...(semanticType ? { semanticType } : {}),
+});
+
+export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
+  const keyColumns = new Set(instance.customerEntities.map((e) => e.keyColumn));
+  const customer: EntityInfo = {
+    name: 'Customer',
+    qualifiedEntityName: 'Customer',
+    dataSourceName: null,
+    entityType: 'profile',
+    attributes: [
+      attr('CustomerId', 'string'),
+      ...instance.mergeFields.map((f) => {
+        const first = f.from[0];
+        const semantic = instance.entities.get(first.entity)?.columns[first.index]?.semanticType;
+        return attr(f.name, f.type, true, semantic);
+      }),
+      ...instance.customerEntities.map((e) => attr(e.keyColumn, 'string')),
+      attr('PreviousCustomerId', 'string'),
+    ],
+    keys: ['CustomerId'],
+    timestampAttribute: null,
+    relationships: [],
+  };
+  const activity: EntityInfo = {
+    name: 'UnifiedActivity',
+    qualifiedEntityName: 'UnifiedActivity',
+    dataSourceName: null,
+    entityType: 'unifiedActivity',
+    attributes: [
+      attr('ActivityId', 'string'),
+      attr('CustomerId', 'string'),
+      attr('ActivityTime', 'datetime'),
+      attr('ActivityType', 'string'),
+      attr('ActivityTypeDisplay', 'string'),
+      attr('SourceEntityName', 'string'),
+      attr('SourceActivityId', 'string'),
+      attr('DataSourceName', 'string'),
+      attr('Title', 'string'),
+      attr('Description', 'string'),
+      attr('Url', 'string'),
+      attr('Icon', 'string'),
+      attr('ShowInTimeline', 'boolean'),
+      attr('Origin', 'string'),
+      attr('ValidUntil', 'datetime'),
+    ],
+    keys: ['ActivityId'],
+    timestampAttribute: 'ActivityTime',
+    relationships: [{ name: 'UnifiedActivity_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
+  };
+  const alternateKey: EntityInfo = {
+    name: 'AlternateKey',
+    qualifiedEntityName: 'AlternateKey',
+    dataSourceName: null,
+    entityType: 'alternateKey',
+    attributes: [attr('DataSourceName', 'string'), attr('EntityName', 'string'), attr('AlternateValue', 'string'), attr('CustomerId', 'string')],
+    keys: ['DataSourceName', 'EntityName', 'AlternateValue'],
+    timestampAttribute: null,
+    relationships: [{ name: 'AlternateKey_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
+  };
+  const sourceActivities = new Map<string, SourceActivity>();
+  const sourceActivityEntities: EntityInfo[] = [];
+  for (const def of instance.activities) {
+    const entity = instance.entities.get(def.entity)!;
+    const customerEntity = instance.entities.get(def.customer.entity)!;
+    const qualified = `${entity.dataSource}_${entity.name}`;
+    sourceActivities.set(qualified, { def, entity, customerEntity });
+    sourceActivityEntities.push({
+      name: entity.name,
+      qualifiedEntityName: qualified,
+      dataSourceName: entity.dataSource,
+      entityType: 'activity',
+      attributes: entity.columns.map((c) => attr(c.name, c.type, false, c.semanticType)),
+      keys: [def.primaryKey],
+      timestampAttribute: def.timestamp,
+      relationships: [
+        {
+          name: `${qualified}_${customerEntity.dataSource}_${customerEntity.name}`,
+          fromAttribute: def.customer.foreignKey,
+          toEntity: `${customerEntity.dataSource}_${customerEntity.name}`,
+          toAttribute: customerEntity.primaryKey,
+        },
+      ],
+    });
+  }
+  return { customer, activity, alternateKey, sourceActivities, sourceActivityEntities, keyColumns };
+}

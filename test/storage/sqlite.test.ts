@@ -1,0 +1,132 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
+import type { InstanceDefinition } from '../../src/config/schema.js';
+import { storeConformance } from './conformance.js';
+
+const roots: string[] = [];
+after(() => {
+  for (const dir of roots) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kindred-sqlite-'));
+  roots.push(dir);
+  return dir;
+}
+
+storeConformance('sqlite', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'kindred.db');
+  const store = openSqliteStore({ file });
+  return {
+    store,
+    reopen: async () => openSqliteStore({ file }),
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SQLite adapter specifics', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+  });
+
+  const definition = {
+    id: 'shop',
+    dataSources: [{ name: 'S', type: 'csv', entities: [{ name: 'E', path: 'e.csv', primaryKey: 'Id', columns: [{ name: 'Id' }] }] }],
+    unification: { matching: [{ entity: 'S.E' }] },
+  } as InstanceDefinition;
+
+  it('creates the database directory, applies each migration once and keeps data across reopening', async () => {
+    const file = path.join(dir, 'nested', 'deeper', 'kindred.db');
+    const first = openSqliteStore({ file });
+    assert.equal(first.dialect, 'sqlite');
+    assert.ok(existsSync(file));
+    await first.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+    await first.close();
+
+    for (let i = 0; i < 2; i++) {
+      const again = openSqliteStore({ file });
+      assert.equal((await again.getInstance('shop'))?.name, 'Shop');
+      await again.close();
+    }
+    const db = new Database(file, { readonly: true });
+    try {
+      const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[];
+      assert.deepEqual(
+        versions.map((v) => v.version),
+        sqliteMigrations.map((m) => m.version),
+      );
+    } finally {
+      db.close();
+    }
+  });
+
+  it('works in memory', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    try {
+      assert.equal(await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir }), 'created');
+      assert.equal((await store.createRun('shop', 'cli')).created, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('abort and pruneGenerations really delete the rows', async () => {
+    const file = path.join(dir, 'prune.db');
+    const store = openSqliteStore({ file });
+    const rows = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+        return { generations: n('generations'), customers: n('customers'), keys: n('alternate_keys'), activities: n('activities') };
+      } finally {
+        db.close();
+      }
+    };
+    const activity = (id: string) => ({
+      ActivityId: id, CustomerId: 'c1', ActivityTime: '2024-01-01T00:00:00.000Z', ActivityType: 'T', ActivityTypeDisplay: 'T',
+      SourceEntityName: 'E', SourceActivityId: id, DataSourceName: 'S', Title: null, Description: null, Url: null, Icon: null,
+      ShowInTimeline: true, Origin: 'batch' as const,
+    });
+    const fill = async (w: Awaited<ReturnType<typeof store.beginGeneration>>, n: number) => {
+      await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${i}` })));
+      await w.writeAlternateKeys(Array.from({ length: n }, (_, i) => ({ DataSourceName: 'S', EntityName: 'E', AlternateValue: `k${i}`, CustomerId: `c${i}` })));
+      await w.writeActivities(Array.from({ length: n }, (_, i) => activity(`a${i}`)));
+    };
+    const stages = { stages: [], summary: {}, endedAt: '2024-01-01T00:00:00.000Z' };
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      let run = (await store.createRun('shop', 'cli')).run;
+      const w1 = await store.beginGeneration('shop', run.jobId);
+      await fill(w1, 2);
+      await w1.commit(stages);
+      assert.deepEqual(rows(), { generations: 1, customers: 2, keys: 2, activities: 2 });
+
+      run = (await store.createRun('shop', 'cli')).run;
+      const w2 = await store.beginGeneration('shop', run.jobId);
+      await fill(w2, 3);
+      assert.deepEqual(rows(), { generations: 2, customers: 5, keys: 5, activities: 5 });
+      await w2.abort();
+      assert.deepEqual(rows(), { generations: 1, customers: 2, keys: 2, activities: 2 });
+
+      const w3 = await store.beginGeneration('shop', run.jobId);
+      await fill(w3, 4);
+      await w3.commit(stages);
+      assert.deepEqual(rows(), { generations: 2, customers: 6, keys: 6, activities: 6 });
+      assert.equal(await store.pruneGenerations('shop'), 1);
+      assert.deepEqual(rows(), { generations: 1, customers: 4, keys: 4, activities: 4 });
+    } finally {
+      await store.close();
+    }
+  });
+});
