@@ -4,6 +4,7 @@ import { InstanceCatalog } from './api/catalog.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { WriteQueue } from './realtime/write-queue.js';
+import { workerExecutor } from './refresh/executors.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openSqliteStore } from './storage/sqlite/store.js';
 import type { Store } from './storage/store.js';
@@ -23,14 +24,22 @@ export interface ServiceOptions {
   dataDir: string;
   onProgress?: RefreshRunnerOptions['onProgress'];
   log?: (message: string) => void;
+  /** Run refreshes in a worker thread (the server does, so requests are answered meanwhile). */
+  refreshInWorker?: boolean;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
 }
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
-  const store = openSqliteStore({ file: path.join(dataDir, 'kindred.db') });
-  const runner = new RefreshRunner({ store, onProgress: options.onProgress, log: options.log });
+  const file = path.join(dataDir, 'kindred.db');
+  const store = openSqliteStore({ file });
+  const runner = new RefreshRunner({
+    store,
+    onProgress: options.onProgress,
+    log: options.log,
+    execute: options.refreshInWorker ? workerExecutor(store, { kind: 'sqlite', file }) : undefined,
+  });
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);

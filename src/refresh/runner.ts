@@ -4,10 +4,12 @@ import { Cron } from 'croner';
 import type { RunRecord } from '../domain/run.js';
 import type { Store } from '../storage/store.js';
 import type { StageProgress } from './context.js';
-import { runRefresh } from './pipeline.js';
+import { inlineExecutor, type RefreshExecutor } from './executors.js';
 
 export interface RefreshRunnerOptions {
   store: Store;
+  /** Where runs execute; default: in this thread. */
+  execute?: RefreshExecutor;
   onProgress?: (run: RunRecord) => StageProgress | undefined;
   log?: (message: string) => void;
 }
@@ -25,12 +27,8 @@ export class RefreshRunner {
     if (!created) return { run, created, done: this.running.get(run.jobId) ?? Promise.resolve(run) };
     const controller = new AbortController();
     this.controllers.set(run.jobId, controller);
-    const done = runRefresh({
-      store: this.options.store,
-      run,
-      signal: controller.signal,
-      onProgress: this.options.onProgress?.(run),
-    }).finally(() => {
+    const execute = this.options.execute ?? inlineExecutor(this.options.store);
+    const done = execute(run, controller.signal, this.options.onProgress?.(run)).finally(() => {
       this.controllers.delete(run.jobId);
       this.running.delete(run.jobId);
     });

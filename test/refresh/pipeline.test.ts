@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import type { CustomerRecord } from '../../src/domain/profile.js';
 import { runRefresh } from '../../src/refresh/pipeline.js';
+import { workerExecutor } from '../../src/refresh/executors.js';
 import { RefreshRunner } from '../../src/refresh/runner.js';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import type { Store } from '../../src/storage/store.js';
@@ -227,6 +228,21 @@ describe('refresh runner', () => {
     await new Promise((r) => setTimeout(r, 1200));
     assert.equal((await store.listRuns('tiny', 100)).length, count, 'no run starts after the schedule is removed');
     assert.ok(count > before);
+  });
+
+  test('runs in a worker thread with the same result, and records a cancelled worker run', async () => {
+    const runner = new RefreshRunner({ store, execute: workerExecutor(store, { kind: 'sqlite', file: path.join(ws.dir, 'kindred.db') }) });
+    const before = await ws.customers();
+    const { done } = await runner.start('tiny', 'manual');
+    const run = await done;
+    assert.equal(run.status, 'successful', run.error ?? '');
+    assert.deepEqual(await ws.customers(), before, 'same data, same ids');
+    const second = await runner.start('tiny', 'manual');
+    runner.cancel(second.run.jobId);
+    const cancelled = await second.done;
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal((await store.getRun('tiny', second.run.jobId))!.status, 'cancelled');
+    await runner.close();
   });
 
   test('cancel stops a running job', async () => {

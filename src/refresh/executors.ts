@@ -1,0 +1,59 @@
+// How a queued run is executed: in this thread (CLI, tests) or in a worker thread (the server).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { RunRecord } from '../domain/run.js';
+import type { Store } from '../storage/store.js';
+import type { StageProgress } from './context.js';
+import { runRefresh } from './pipeline.js';
+import type { RefreshWorkerData, RefreshWorkerMessage } from './worker.js';
+
+export type RefreshExecutor = (run: RunRecord, signal: AbortSignal, onProgress?: StageProgress) => Promise<RunRecord>;
+
+export function inlineExecutor(store: Store): RefreshExecutor {
+  return (run, signal, onProgress) => runRefresh({ store, run, signal, onProgress });
+}
+
+/**
+ * The worker beside this module: worker.js when built. Run from source (tests, tsx), it is
+ * worker.ts, loaded through tsx's loader, which Node 20 does not pass on to worker threads.
+ */
+function startWorker(workerData: RefreshWorkerData): Worker {
+  const js = new URL('./worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const ts = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(ts)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData });
+}
+
+export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['store']): RefreshExecutor {
+  return (run, signal, onProgress) =>
+    new Promise<RunRecord>((resolve) => {
+      const worker = startWorker({ store: storeConfig, run });
+      let settled = false;
+      const onAbort = () => worker.postMessage({ type: 'cancel' });
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+      // Whatever happens to the worker, the run gets a recorded end.
+      const fail = async (message: string) => {
+        if (settled) return;
+        settled = true;
+        const endedAt = new Date().toISOString();
+        await store.updateRun(run.instanceId, run.jobId, { status: 'failed', endedAt, error: message }).catch(() => {});
+        resolve({ ...run, status: 'failed', endedAt, error: message });
+      };
+      worker.on('message', (m: RefreshWorkerMessage) => {
+        if (m.type === 'progress') onProgress?.(m.stage as never, m.done, m.total);
+        else if (m.type === 'done') {
+          settled = true;
+          resolve(m.run);
+        } else if (m.type === 'error') void fail(`refresh worker failed: ${m.message}`);
+      });
+      worker.on('error', (err) => void fail(`refresh worker failed: ${err.message}`));
+      worker.on('exit', (code) => {
+        signal.removeEventListener('abort', onAbort);
+        if (!settled) void fail(`refresh worker exited with code ${code}`);
+      });
+    });
+}
