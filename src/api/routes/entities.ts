@@ -40,7 +40,7 @@ export const entityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         summary: 'List the entities of an instance with their attributes',
         tags: ['Metadata'],
         params: InstanceParams,
-        response: { 200: Type.Object({ instanceId: Type.String(), entities: Type.Array(Entity) }), ...errors(401, 403, 404) },
+        response: { 200: Type.Object({ instanceId: Type.String(), entities: Type.Array(Entity) }, { description: 'The entities of the instance' }), ...errors(401, 403, 404) },
       },
     },
     async (request) => ({ instanceId: request.params.instanceId, entities: (await schemaOf(request.params.instanceId)).map(present) }),

@@ -4,16 +4,19 @@ import type { Services } from '../../services.js';
 import type { InstanceRecord } from '../../storage/store.js';
 import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
-import { errors, InstanceParams } from '../schemas.js';
+import { errors, InstanceParams, Nullable } from '../schemas.js';
 
-const InstanceInfo = Type.Object({
-  instanceId: Type.String(),
-  name: Type.String(),
-  description: Type.Union([Type.String(), Type.Null()]),
-  createdTime: Type.String(),
-  lastModifiedTime: Type.String(),
-  currentGeneration: Type.Union([Type.Integer(), Type.Null()]),
-});
+const InstanceInfo = Type.Object(
+  {
+    instanceId: Type.String(),
+    name: Type.String(),
+    description: Nullable(Type.String()),
+    createdTime: Type.String(),
+    lastModifiedTime: Type.String(),
+    currentGeneration: Nullable(Type.Integer()),
+  },
+  { description: 'An instance' },
+);
 
 export function instanceInfo(i: InstanceRecord) {
   return {
@@ -37,7 +40,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         operationId: 'Instances_List',
         summary: 'List the instances the key can see',
         tags: ['Instances'],
-        response: { 200: Type.Array(InstanceInfo), ...errors(401, 403) },
+        response: { 200: Type.Array(InstanceInfo, { description: 'The instances' }), ...errors(401, 403) },
       },
     },
     async (request) => {

@@ -5,7 +5,7 @@ import type { RunRecord } from '../../domain/run.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
-import { errors, InstanceId } from '../schemas.js';
+import { errors, InstanceId, Nullable } from '../schemas.js';
 
 const Job = Type.Object(
   {
@@ -14,13 +14,13 @@ const Job = Type.Object(
     jobStatus: Type.String({ description: 'queued | running | successful | failed | cancelled' }),
     trigger: Type.String(),
     submittedTimestamp: Type.String(),
-    startTimestamp: Type.Union([Type.String(), Type.Null()]),
-    endTimestamp: Type.Union([Type.String(), Type.Null()]),
-    error: Type.Union([Type.String(), Type.Null()]),
+    startTimestamp: Nullable(Type.String()),
+    endTimestamp: Nullable(Type.String()),
+    error: Nullable(Type.String()),
     summary: Type.Record(Type.String(), Type.Number()),
     tasks: Type.Array(Type.Object({}, { additionalProperties: true })),
   },
-  { additionalProperties: true },
+  { additionalProperties: true, description: 'A refresh job with its stages' },
 );
 
 export function jobInfo(run: RunRecord) {
@@ -93,7 +93,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
         summary: 'List recent refresh jobs, newest first',
         tags: ['Refresh'],
         params: WorkflowParams,
-        response: { 200: Type.Array(Job), ...errors(401, 403, 404) },
+        response: { 200: Type.Array(Job, { description: 'Refresh jobs, newest first' }), ...errors(401, 403, 404) },
       },
     },
     async (request) => {

@@ -6,13 +6,16 @@ import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
 import { errors, InstanceParams } from '../schemas.js';
 
-const KeyRing = Type.Object({
-  instanceId: Type.String(),
-  customerId: Type.String(),
-  keyRing: Type.Array(
-    Type.Object({ dataSourceName: Type.String(), entityName: Type.String(), preferredKey: Type.String(), keys: Type.Array(Type.String()) }),
-  ),
-});
+const KeyRing = Type.Object(
+  {
+    instanceId: Type.String(),
+    customerId: Type.String(),
+    keyRing: Type.Array(
+      Type.Object({ dataSourceName: Type.String(), entityName: Type.String(), preferredKey: Type.String(), keys: Type.Array(Type.String()) }),
+    ),
+  },
+  { description: 'The profile and its source keys, grouped by source entity' },
+);
 
 export const profileRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store, catalog } = services;
