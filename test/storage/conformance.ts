@@ -25,7 +25,7 @@ const DEFINITION = {
   unification: { matching: [{ entity: 'Shop.Contacts' }] },
 } as InstanceDefinition;
 
-/** A store that loops forever (e.g. a scan that never advances) fails instead of hanging the run. */
+/** A store call that never settles fails its test instead of hanging the run. */
 const TIMEOUT = { timeout: 20_000 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -87,9 +87,13 @@ function apiKey(id: string, instanceId: string | null, createdAt: string, extra:
 const keyOrder = (a: AlternateKeyRecord, b: AlternateKeyRecord) =>
   `${a.DataSourceName}/${a.EntityName}/${a.AlternateValue}`.localeCompare(`${b.DataSourceName}/${b.EntityName}/${b.AlternateValue}`);
 
-async function collect(iter: AsyncIterable<Record<string, unknown>[]>): Promise<Record<string, unknown>[][]> {
+/** Gathers a scan's batches; a scan that never ends fails instead of looping forever (no timer could stop it). */
+async function collect(iter: AsyncIterable<Record<string, unknown>[]>, maxBatches = 1000): Promise<Record<string, unknown>[][]> {
   const batches: Record<string, unknown>[][] = [];
-  for await (const b of iter) batches.push(b);
+  for await (const b of iter) {
+    batches.push(b);
+    assert.ok(batches.length <= maxBatches, `scan returned more than ${maxBatches} batches: it does not advance`);
+  }
   return batches;
 }
 
@@ -391,7 +395,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           customer('c2', { PreviousCustomerId: 'old-2' }),
         ];
         await w.writeCustomers(customers);
-        await w.writeAlternateKeys([key('c1', 'k1'), key('c2', 'k2'), key('c2', 'L9', 'Loyalty', 'Members')]);
+        await w.writeAlternateKeys([key('c1', 'k1'), key('c2', 'k2'), key('c2', 'L9', 'Loyalty', 'Members'), key('c3', 'k1', 'Crm', 'Contacts')]);
         await w.writeActivities([activity('a1', 'c1', '2024-01-01T10:00:00.000Z')]);
 
         const invisible = async () => {
@@ -415,15 +419,16 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
 
         const stages = finishedStages();
         const endedAt = '2024-02-01T00:01:00.000Z';
-        await w.commit({ stages, summary: { profiles: 3, alternateKeys: 3, activities: 1 }, endedAt });
+        await w.commit({ stages, summary: { profiles: 3, alternateKeys: 4, activities: 1 }, endedAt });
 
         assert.equal((await store.getInstance('shop'))?.currentGeneration, w.generation);
         assert.deepEqual(await store.getCustomer('shop', 'c1'), customers[0], 'values of every kind round-trip');
         assert.deepEqual(await store.getCustomer('shop', 'c2'), customers[1]);
         assert.equal(await store.count('shop', 'Customer'), 3);
-        assert.equal(await store.count('shop', 'AlternateKey'), 3);
+        assert.equal(await store.count('shop', 'AlternateKey'), 4);
         assert.equal(await store.count('shop', 'UnifiedActivity'), 1);
         assert.equal(await store.findCustomerIdByKey('shop', 'Shop', 'Contacts', 'k1'), 'c1');
+        assert.equal(await store.findCustomerIdByKey('shop', 'Crm', 'Contacts', 'k1'), 'c3', 'same entity name and key in another data source');
         assert.equal(await store.findCustomerIdByKey('shop', 'Loyalty', 'Members', 'L9'), 'c2');
         assert.equal(await store.findCustomerIdByKey('shop', 'Loyalty', 'Members', 'k1'), undefined, 'data source and entity count');
         assert.deepEqual(
@@ -440,7 +445,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           endedAt,
           generation: w.generation,
           stages,
-          summary: { profiles: 3, alternateKeys: 3, activities: 1 },
+          summary: { profiles: 3, alternateKeys: 4, activities: 1 },
         });
         assert.equal(await store.activeRun('shop'), undefined);
       }));
@@ -474,7 +479,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         await w.writeAlternateKeys([key('c9', 'k1'), key('c9', 'k9')]);
         await w.writeActivities([activity('a9', 'c9', '2024-06-01T00:00:00.000Z')]);
         await w.abort();
-        await assert.rejects(() => w.writeCustomers([customer('c10')]), undefined, 'an aborted writer refuses writes');
+        await assert.rejects(() => w.writeCustomers([customer('c10')]), Error, 'an aborted writer refuses writes');
         await store.updateRun('shop', run.jobId, { status: 'failed', error: 'boom', endedAt: new Date().toISOString() });
 
         const check = async () => {
