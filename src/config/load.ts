@@ -64,7 +64,9 @@ function schemaProblems(value: unknown): { path: string; message: string }[] {
     }
     const consts = list.filter((e) => e.keyword === 'const').map((e) => JSON.stringify(e.params.allowedValue));
     if (consts.length) {
-      out.push({ path: p, message: `must be one of ${consts.join(', ')}` });
+      // precision also takes a number; TypeBox reports only the names' branch.
+      const numeric = p.endsWith('/precision') ? ', or a number greater than 0 and at most 1' : '';
+      out.push({ path: p, message: `must be one of ${[...new Set(consts)].join(', ')}${numeric}` });
       continue;
     }
     for (const e of list) {

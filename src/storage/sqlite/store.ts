@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { compileFilter, compileOrderBy, type AttributeMap } from '../../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
-import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
+import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
@@ -195,7 +195,7 @@ class SqliteStore implements Store {
   }
 
   async listRuns(instanceId: string, limit = 50): Promise<RunRecord[]> {
-    return (this.stmt('SELECT * FROM runs WHERE instance_id = ? ORDER BY submitted_at DESC LIMIT ?').all(instanceId, limit) as Row[]).map(
+    return (this.stmt('SELECT * FROM runs WHERE instance_id = ? ORDER BY submitted_at DESC, rowid DESC LIMIT ?').all(instanceId, limit) as Row[]).map(
       toRun,
     );
   }
@@ -295,14 +295,33 @@ class SqliteStore implements Store {
       this.stmt(`DELETE FROM profile_overrides AS n WHERE instance_id = @i AND customer_id = @new AND attribute IN (
         SELECT attribute FROM profile_overrides WHERE instance_id = @i AND customer_id = @old)`),
       this.stmt('UPDATE profile_overrides SET customer_id = @new WHERE instance_id = @i AND customer_id = @old'),
-      this.stmt('UPDATE realtime_activities SET customer_id = @new WHERE instance_id = @i AND customer_id = @old AND source_key IS NULL'),
     ];
-    for (const [oldId, newId] of remap) for (const st of moveOverrides) st.run({ i: instanceId, old: oldId, new: newId });
+    // A moved activity changes in its stored record (CustomerId) and content hash too, not only in
+    // the customer_id column: reads return the record, and a re-post compares with the hash.
+    const moveActivity = this.stmt(
+      'UPDATE realtime_activities SET customer_id = @new, data = @data, content_hash = @hash WHERE instance_id = @i AND activity_id = @id',
+    );
+    const moveActivities = (rows: Row[]) => {
+      for (const r of rows) {
+        const a = JSON.parse(r.data as string) as ActivityRecord;
+        a.CustomerId = r.new as string;
+        moveActivity.run({ i: instanceId, id: r.activity_id, new: r.new, data: JSON.stringify(a), hash: activityContentHash(a) });
+      }
+    };
+    const retiredActivities = this.stmt(
+      'SELECT activity_id, data, @new AS new FROM realtime_activities WHERE instance_id = @i AND customer_id = @old AND source_key IS NULL',
+    );
+    for (const [oldId, newId] of remap) {
+      for (const st of moveOverrides) st.run({ i: instanceId, old: oldId, new: newId });
+      moveActivities(retiredActivities.all({ i: instanceId, old: oldId, new: newId }) as Row[]);
+    }
     const p = { i: instanceId, g: generation };
-    this.stmt(`UPDATE realtime_activities AS r SET customer_id = ak.customer_id FROM alternate_keys ak
-      WHERE r.instance_id = @i AND r.source_key IS NOT NULL AND ak.instance_id = @i AND ak.generation = @g
-        AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity AND ak.alternate_value = r.source_key
-        AND ak.customer_id <> r.customer_id`).run(p);
+    moveActivities(
+      this.stmt(`SELECT r.activity_id, r.data, ak.customer_id AS new FROM realtime_activities r JOIN alternate_keys ak
+        ON ak.instance_id = @i AND ak.generation = @g AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity
+          AND ak.alternate_value = r.source_key
+        WHERE r.instance_id = @i AND r.source_key IS NOT NULL AND ak.customer_id <> r.customer_id`).all(p) as Row[],
+    );
     this.stmt(`DELETE FROM realtime_activities AS r WHERE instance_id = @i AND EXISTS (
       SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
     this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND EXISTS (
@@ -342,12 +361,19 @@ class SqliteStore implements Store {
       instanceId: w.instanceId,
       activityId: a.ActivityId,
     }) as Row | undefined;
-    if (batch) return { status: 'conflict', activityId: a.ActivityId };
-    const stored = this.stmt('SELECT content_hash, data FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
+    if (batch) {
+      // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
+      const stored = JSON.parse(batch.data as string) as ActivityRecord;
+      return activityContentHash(stored) === w.contentHash ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: a.ActivityId };
+    }
+    const stored = this.stmt('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
       w.instanceId,
       a.ActivityId,
     ) as Row | undefined;
-    if (stored) {
+    // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
+    if (stored && (stored.valid_until as string) <= w.createdAt) {
+      this.stmt('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').run(w.instanceId, a.ActivityId);
+    } else if (stored) {
       return stored.content_hash === w.contentHash
         ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
         : { status: 'conflict', activityId: a.ActivityId };
