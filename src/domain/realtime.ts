@@ -18,7 +18,10 @@ export function resolveValidUntil(text: string | undefined, defaultMs: number, n
   if (text === undefined || text === '') return { ok: true, validUntil: new Date(now + defaultMs).toISOString() };
   if (!RFC3339.test(text)) return { ok: false, message: `validUntil '${text}' is not an RFC 3339 date-time such as 2026-12-01T12:00:00Z` };
   const t = Date.parse(text.replace(' ', 'T'));
-  if (Number.isNaN(t)) return { ok: false, message: `validUntil '${text}' is not a valid date-time` };
+  // Date.parse rolls impossible dates over (11-31 becomes 12-01, 24:00 the next day); RFC 3339 does not.
+  const [y, mo, d, h] = text.slice(0, 13).split(/[-Tt ]/).map(Number);
+  if (Number.isNaN(t) || mo < 1 || mo > 12 || d < 1 || d > new Date(Date.UTC(y, mo, 0)).getUTCDate() || h > 23)
+    return { ok: false, message: `validUntil '${text}' is not a valid date-time` };
   if (t <= now) return { ok: false, message: `validUntil '${text}' is in the past` };
   if (t - now > MAX_VALIDITY_MS) return { ok: false, message: `validUntil '${text}' is more than 30 days ahead` };
   return { ok: true, validUntil: new Date(t).toISOString() };

@@ -46,13 +46,16 @@ const Collection = Type.Object(
     '@odata.nextLink': Type.Optional(Type.String()),
     value: Type.Array(AnyRecord),
   },
-  { additionalProperties: true },
+  { additionalProperties: true, description: 'A page of records' },
 );
-const BatchResult = Type.Object({
-  value: Type.Array(Type.Object({}, { additionalProperties: true })),
-  succeeded: Type.Integer(),
-  failed: Type.Integer(),
-});
+const BatchResult = Type.Object(
+  {
+    value: Type.Array(Type.Object({}, { additionalProperties: true })),
+    succeeded: Type.Integer(),
+    failed: Type.Integer(),
+  },
+  { description: 'One result per item, in order' },
+);
 
 type Target =
   | { kind: 'unified'; name: UnifiedEntityName; info: EntityInfo }
@@ -72,6 +75,8 @@ function target(entry: CatalogEntry, entityName: string): Target {
 
 /** The published client sends the JSON object as a JSON string; accept both. */
 function unwrapBody(body: unknown): unknown {
+  // No body (or a JSON null, which validation coerces to ''): say so rather than "not valid JSON".
+  if (body === undefined || body === '') throw new ApiError('BadRequest', 'the body is missing, empty or null; send a JSON object', 'body');
   if (typeof body !== 'string') return body;
   try {
     return JSON.parse(body);
@@ -191,7 +196,9 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       }
       let skip = options.skip;
       if (options.skiptoken !== undefined) {
-        const n = Number(Buffer.from(options.skiptoken, 'base64url').toString());
+        // Number('') is 0: a token that decodes to nothing (e.g. '!!!') must not restart the paging.
+        const decoded = Buffer.from(options.skiptoken, 'base64url').toString();
+        const n = /^\d+$/.test(decoded) ? Number(decoded) : NaN;
         if (!Number.isSafeInteger(n) || n < 0) throw new ApiError('InvalidParameter', '$skiptoken: not a token this server issued', '$skiptoken');
         skip = n;
       }
@@ -233,8 +240,11 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         summary: 'Read one Customer (with real-time updates) or UnifiedActivity',
         tags: ['Data'],
         params: RecordParams,
-        querystring: Type.Object({ $select: Type.Optional(Type.String()), $expand: Type.Optional(Type.String()) }),
-        response: { 200: AnyRecord, ...errors(400, 401, 403, 404) },
+        querystring: Type.Object({
+          $select: Type.Optional(Type.String({ description: 'Comma-separated attributes' })),
+          $expand: Type.Optional(Type.String({ description: 'UnifiedActivity (on Customer)' })),
+        }),
+        response: { 200: Type.Object({}, { additionalProperties: true, description: 'The record' }), ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -242,6 +252,15 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const entry = await instance(instanceId);
       const t = target(entry, entityName);
       const options = parseQueryOptions(queryOf(request));
+      // Same checks as the collection read: an unknown attribute or expansion is an error, not null.
+      if (t.kind === 'unified' && t.name !== 'AlternateKey') {
+        const types = queryTypes(t.info);
+        checkSelect(options.select, Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }])));
+        for (const e of options.expand) {
+          if (t.name !== 'Customer' || e !== 'UnifiedActivity')
+            throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? " (only 'UnifiedActivity')" : ''}`, '$expand');
+        }
+      }
       const now = new Date().toISOString();
       if (t.kind === 'unified' && t.name === 'Customer') {
         const view = await store.getProfile(instanceId, entityId);
@@ -304,7 +323,11 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         params: EntityParams,
         querystring: RealtimeQuery,
         body: Type.Union([AnyRecord, Type.String()], { description: 'The activity (or a JSON string of it)' }),
-        response: { 200: AnyRecord, 201: AnyRecord, ...errors(400, 401, 403, 404, 405, 409, 413, 429, 503) },
+        response: {
+          200: Type.Object({}, { additionalProperties: true, description: 'The activity existed already with the same content (a replay)' }),
+          201: Type.Object({}, { additionalProperties: true, description: 'The activity, stored' }),
+          ...errors(400, 401, 403, 404, 405, 409, 413, 429, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -337,6 +360,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         tags: ['Real-time'],
         params: EntityParams,
         querystring: RealtimeQuery,
+        consumes: ['application/json', 'application/x-ndjson'],
         body: Type.Unsafe<unknown>({ description: 'A JSON array, or NDJSON (application/x-ndjson)' }),
         response: { 200: BatchResult, ...errors(400, 401, 403, 404, 413, 429, 503) },
       },
