@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { authorize } from './auth.js';
+import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
 import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
@@ -27,7 +28,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // ActivityIds may have up to 128 characters, URL-encoded.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
+    // Errors raised by the framework before a route runs get the same OData shape.
+    frameworkErrors: (err, _request, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      const code = status === 414 ? 'UriTooLong' : status === 415 ? 'UnsupportedMediaType' : 'BadRequest';
+      void (reply as unknown as { status(n: number): { send(b: unknown): void } }).status(status).send(new ApiError(code, err.message).toBody());
+    },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
@@ -57,7 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       done(new ApiError('BadRequest', `the body is not valid JSON: ${(err as Error).message}`, 'body'), undefined);
     }
   });
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, { ndjson: body as string }));
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, new NdjsonBody(body as string)));
 
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ApiError) {
@@ -72,7 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return reply.status(400).send(new ApiError('BadRequest', `the body is not valid JSON: ${e.message}`, 'body').toBody());
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      const code = e.statusCode === 413 ? 'PayloadTooLarge' : e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'BadRequest' : 'BadRequest';
+      const code = e.statusCode === 413 ? 'PayloadTooLarge' : e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
       return reply.status(e.statusCode).send(new ApiError(code, e.message).toBody());
     }
     request.log.error(err);

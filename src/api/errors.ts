@@ -9,6 +9,8 @@ export const ERRORS = {
   MethodNotAllowed: 405,
   Conflict: 409,
   PayloadTooLarge: 413,
+  UriTooLong: 414,
+  UnsupportedMediaType: 415,
   TooManyRequests: 429,
   InternalError: 500,
   ServiceUnavailable: 503,

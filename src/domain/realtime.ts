@@ -37,19 +37,22 @@ export interface ProfileOverride {
   validUntil: string;
 }
 
-/** An override counts while it has not expired and no newer source record has arrived since. */
-export function overrideCounts(o: Pick<ProfileOverride, 'setAt' | 'validUntil'>, sourceModified: string | null, nowIso: string): boolean {
-  return o.validUntil > nowIso && (sourceModified === null || o.setAt > sourceModified);
+/**
+ * An override counts until it expires. When a refresh brings a source record newer than the
+ * override, the store removes the override as that refresh commits (see carryOverlay), so a
+ * write is always visible to the next read.
+ */
+export function overrideCounts(o: Pick<ProfileOverride, 'validUntil'>, nowIso: string): boolean {
+  return o.validUntil > nowIso;
 }
 
 /** The profile as readers see it: batch values with the counting overrides on top. */
 export function applyOverrides(
   customer: CustomerRecord,
   overrides: readonly ProfileOverride[],
-  sourceModified: string | null,
   nowIso: string,
 ): { customer: CustomerRecord; applied: ProfileOverride[] } {
-  const applied = overrides.filter((o) => overrideCounts(o, sourceModified, nowIso));
+  const applied = overrides.filter((o) => overrideCounts(o, nowIso));
   if (!applied.length) return { customer, applied };
   const out: CustomerRecord = { ...customer };
   for (const o of applied) out[o.attribute] = o.value;

@@ -7,6 +7,7 @@ export type ParseResult = { ok: true; value: FieldValue } | { ok: false; reason:
 const INTEGER = /^[+-]?\d+$/;
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2}))?/;
 const TRUE = new Set(['true', 't', 'yes', 'y', '1']);
 const FALSE = new Set(['false', 'f', 'no', 'n', '0']);
 
@@ -54,7 +55,9 @@ function validDate(y: number, m: number, d: number): boolean {
 export function parseTimestamp(text: string): number {
   const m = DATE.exec(text);
   if (m) return validDate(+m[1], +m[2], +m[3]) ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
-  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(text)) return NaN;
+  const dt = DATE_TIME.exec(text);
+  // Date.parse rolls impossible values over (Nov 31 becomes Dec 1); refuse them instead.
+  if (!dt || !validDate(+dt[1], +dt[2], +dt[3]) || +dt[4] > 23 || +dt[5] > 59 || (dt[6] !== undefined && +dt[6] > 59)) return NaN;
   const hasZone = /([zZ]|[+-]\d{2}:?\d{2})$/.test(text);
   return Date.parse(hasZone ? text : `${text.replace(' ', 'T')}Z`);
 }

@@ -366,7 +366,7 @@ describe('POST activities', () => {
     assert.equal((get.json() as Record<string, unknown>).ActivityId, id);
   });
 
-  test('a path parameter over the router limit is answered in the OData error shape', { todo: 'Fastify answers 414 FST_ERR_MAX_PARAM_LENGTH with its own body' }, async () => {
+  test('a path parameter over the router limit is answered in the OData error shape', async () => {
     const tooLong = await ws.request('PATCH', customerUrl('x'.repeat(5000)), { body: { City: 'x' } });
     assert.ok(tooLong.statusCode >= 400 && tooLong.statusCode < 500);
     odataError(tooLong, tooLong.statusCode);

@@ -6,12 +6,13 @@ import { Type } from 'typebox';
 import type { FilterNode, StringFunctionNode } from '../odata/filter.js';
 import { parseQueryOptions, type QueryOptions } from '../odata/options.js';
 import { checkSelect, type AttributeMap } from '../odata/sql.js';
-import { applyOverrides, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { applyOverrides, MAX_VALIDITY_MS, resolveValidUntil, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { queryTypes, type EntityInfo } from '../../domain/unified-schema.js';
 import { prepareProfileUpdate, prepareSourceActivity, prepareUnifiedActivity, type Outcome, type Problem } from '../../realtime/ingest.js';
 import type { Services } from '../../services.js';
 import type { UnifiedEntityName } from '../../storage/store.js';
 import type { CatalogEntry } from '../catalog.js';
+import { NdjsonBody, unwrapBody } from '../bodies.js';
 import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
 import { AnyRecord, errors, InstanceId, RealtimeQuery } from '../schemas.js';
@@ -71,18 +72,6 @@ function target(entry: CatalogEntry, entityName: string): Target {
   if (source) return { kind: 'sourceActivity', name: entityName, info: source };
   const known = ['Customer', 'UnifiedActivity', 'AlternateKey', ...schema.sourceActivityEntities.map((e) => e.qualifiedEntityName)];
   throw new ApiError('NotFound', `entity '${entityName}' does not exist in this instance (entities: ${known.join(', ')})`, 'entityName');
-}
-
-/** The published client sends the JSON object as a JSON string; accept both. */
-function unwrapBody(body: unknown): unknown {
-  // No body (or a JSON null, which validation coerces to ''): say so rather than "not valid JSON".
-  if (body === undefined || body === '') throw new ApiError('BadRequest', 'the body is missing, empty or null; send a JSON object', 'body');
-  if (typeof body !== 'string') return body;
-  try {
-    return JSON.parse(body);
-  } catch (err) {
-    throw new ApiError('BadRequest', `the body is a string that is not valid JSON: ${(err as Error).message}`, 'body');
-  }
 }
 
 function rejected(outcome: Extract<Outcome<unknown>, { ok: false }>): ApiError {
@@ -207,9 +196,12 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const { rows, count } = await store.queryEntity(
         instanceId,
         t.name,
-        { attributes: types, filter, orderby: options.orderby, top: options.top, skip, count: options.count },
+        // One row more than the page tells whether a next page exists.
+        { attributes: types, filter, orderby: options.orderby, top: options.top + 1, skip, count: options.count },
         now,
       );
+      const more = rows.length > options.top;
+      if (more) rows.length = options.top;
       const value = rows.map((r) => project(r, options.select));
       if (options.expand.length) {
         for (let i = 0; i < rows.length; i++)
@@ -221,7 +213,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         ...(count !== undefined ? { '@odata.count': count } : {}),
         value,
       };
-      if (rows.length === options.top) {
+      if (more) {
         const params = new URLSearchParams();
         for (const [k, v] of Object.entries(queryOf(request))) if (k !== '$skip' && k !== '$skiptoken' && typeof v === 'string') params.set(k, v);
         params.set('$skiptoken', Buffer.from(String(skip + options.top)).toString('base64url'));
@@ -265,7 +257,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (t.kind === 'unified' && t.name === 'Customer') {
         const view = await store.getProfile(instanceId, entityId);
         if (!view) throw new ApiError('NotFound', `customer '${entityId}' does not exist`, 'entityId');
-        const { customer } = applyOverrides(view.customer, view.overrides, view.sourceModified, now);
+        const { customer } = applyOverrides(view.customer, view.overrides, now);
         const full: Record<string, unknown> = {};
         for (const a of t.info.attributes) full[a.name] = customer[a.name] ?? null;
         const out = project(full, options.select);
@@ -372,6 +364,9 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (t.name === 'AlternateKey') throw ApiError.methodNotAllowed('GET', 'AlternateKey changes only through a refresh');
       const items = batchItems(request.body);
       const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
+      // A bad validUntil concerns the whole request, not each item.
+      const validity = resolveValidUntil(ctx.validUntil, MAX_VALIDITY_MS, ctx.now);
+      if (!validity.ok) throw new ApiError('InvalidParameter', validity.message, 'validUntil');
       const results: Record<string, unknown>[] = new Array(items.length);
       const accepted: { index: number; write: RealtimeWrite }[] = [];
       for (let i = 0; i < items.length; i++) {
@@ -427,9 +422,9 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 function batchItems(body: unknown): (unknown | Error)[] {
   let items: (unknown | Error)[];
   if (Array.isArray(body)) items = body;
-  else if (typeof body === 'object' && body !== null && 'ndjson' in body) {
+  else if (body instanceof NdjsonBody) {
     items = [];
-    const lines = String((body as { ndjson: string }).ndjson).split('\n');
+    const lines = body.text.split('\n');
     lines.forEach((line, i) => {
       if (!line.trim()) return;
       try {

@@ -257,10 +257,13 @@ class SqliteStore implements Store {
       commit: async (run) => {
         assertOpen();
         db.transaction(() => {
+          const previous = (this.stmt('SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined)?.g as
+            | number
+            | null;
           this.stmt(`UPDATE generations SET status = 'retired' WHERE instance_id = ? AND status = 'live'`).run(instanceId);
           this.stmt(`UPDATE generations SET status = 'live' WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
           this.stmt('UPDATE instances SET current_generation = ? WHERE id = ?').run(generation, instanceId);
-          this.carryOverlay(instanceId, generation, run.remap ?? []);
+          this.carryOverlay(instanceId, generation, previous ?? null, run.remap ?? []);
           this.runUpdate(instanceId, jobId, { status: 'successful', generation, stages: run.stages, summary: run.summary, endedAt: run.endedAt });
         }).immediate();
         finished = true;
@@ -284,10 +287,11 @@ class SqliteStore implements Store {
   /**
    * Inside the commit of a new generation: real-time data follows its customer (retired ids map
    * to the profile that absorbed them; source-format activities re-resolve through the new key
-   * ring), real-time activities that the batch now brings are dropped, and overrides that a newer
-   * source record superseded are removed.
+   * ring), real-time activities that the batch now brings are dropped, overrides that a newly
+   * arrived source record superseded are removed, and real-time data of profiles that no longer
+   * exist is removed.
    */
-  private carryOverlay(instanceId: string, generation: number, remap: [string, string][]): void {
+  private carryOverlay(instanceId: string, generation: number, previous: number | null, remap: [string, string][]): void {
     const moveOverrides = [
       // Where both ids have the attribute, the newer override wins.
       this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND customer_id = @old AND EXISTS (
@@ -324,9 +328,21 @@ class SqliteStore implements Store {
     );
     this.stmt(`DELETE FROM realtime_activities AS r WHERE instance_id = @i AND EXISTS (
       SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
+    // An override yields to source data that arrived with this refresh (the profile's newest
+    // last-modified time grew) and is newer than the override. Unchanged source data, even if
+    // dated in the future, leaves it alone.
     this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND EXISTS (
       SELECT 1 FROM customers c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = o.customer_id
-        AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at)`).run(p);
+        AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at
+        AND NOT EXISTS (SELECT 1 FROM customers prev WHERE prev.instance_id = @i AND prev.generation = @prev
+          AND prev.customer_id = o.customer_id AND prev.source_modified IS NOT NULL AND prev.source_modified >= c.source_modified))`).run({
+      ...p,
+      prev: previous ?? -1,
+    });
+    for (const table of ['profile_overrides', 'realtime_activities']) {
+      this.stmt(`DELETE FROM ${table} AS x WHERE instance_id = @i AND NOT EXISTS (
+        SELECT 1 FROM customers c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = x.customer_id)`).run(p);
+    }
   }
 
   async applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
@@ -615,8 +631,8 @@ const TABLES: Record<
 
 /**
  * How each unified entity is read through the overlay. `from` uses named parameters (@i, @g,
- * @now); the compiled filter and paging use anonymous ones. Customer applies the overrides that still count (not expired, newer
- * than the profile's newest source record); UnifiedActivity adds live real-time activities that
+ * @now); the compiled filter and paging use anonymous ones. Customer applies the overrides that
+ * have not expired (a refresh removes those that newer source data superseded); UnifiedActivity adds live real-time activities that
  * the batch does not have (yet).
  */
 const SOURCES: Record<
@@ -634,8 +650,7 @@ const SOURCES: Record<
     from: `WITH src AS (
       SELECT c.customer_id, CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id)
         THEN (SELECT json_patch(c.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o
-              WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > @now
-                AND (c.source_modified IS NULL OR o.set_at > c.source_modified))
+              WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > @now)
         ELSE c.data END AS data
       FROM customers c WHERE c.instance_id = @i AND c.generation = @g)`,
     params: (i, g, now) => ({ i, g, now }),

@@ -1,0 +1,20 @@
+// Request bodies as clients send them.
+import { ApiError } from './errors.js';
+
+/** A request body sent as NDJSON (application/x-ndjson), kept as text for the route to split. */
+export class NdjsonBody {
+  constructor(readonly text: string) {}
+}
+
+/** The published Customer Insights client sends the JSON object as a JSON string; accept both. */
+export function unwrapBody(body: unknown): unknown {
+  if (body instanceof NdjsonBody) throw new ApiError('BadRequest', 'NDJSON bodies are accepted only by $batch; send one JSON object', 'body');
+  if (body === undefined || body === null || body === '')
+    throw new ApiError('BadRequest', 'the body is missing, empty or null; send a JSON object', 'body');
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    throw new ApiError('BadRequest', `the body is a string that is not valid JSON: ${(err as Error).message}`, 'body');
+  }
+}
