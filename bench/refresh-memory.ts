@@ -60,28 +60,34 @@ const s: {
   merged?: MergeOutput;
   acts?: ActivityRecord[];
 } = {};
-s.pulled = await pull(env());
-let rowsRead = 0;
-for (const d of s.pulled.values()) rowsRead += d.rows.length;
-step('pull: raw rows + origin strings', `${rowsRead} rows`);
-s.typed = await normalize(env(), s.pulled);
-step('normalize: typed rows (raw rows released), keys, modified');
-delete s.pulled;
-step('  release the pulled map (its origin arrays; strings are shared)');
-s.u = await dedupe(env(), s.typed);
-step('dedupe: union-find + feature cache (normalized values)');
-s.u = await match(env(), s.u);
-step('match: (feature cache cleared at its end)');
-s.merged = await merge(env(), { unification: s.u, previousKeys: new Map(), previousHistory: new Map() });
-step('merge: customers + alternateKeys + keyRing', `${s.merged.customers.length} customers, ${s.merged.alternateKeys.length} keys`);
-s.acts = await activities(env(), s.typed, s.merged.keyRing);
-step('activities: ActivityRecord objects', `${s.acts.length} activities`);
+// The stages run inside a function so that no awaited value stays in the (suspended) frame of the
+// module: otherwise the last result would stay reachable after it is released below.
+async function runStages(): Promise<void> {
+  s.pulled = await pull(env());
+  let rowsRead = 0;
+  for (const d of s.pulled.values()) rowsRead += d.rows.length;
+  step('pull: raw rows + origin strings', `${rowsRead} rows`);
+  s.typed = await normalize(env(), s.pulled);
+  step('normalize: typed rows (raw rows released), keys, modified');
+  delete s.pulled;
+  step('  release the pulled map (its origin arrays; strings are shared)');
+  s.u = await dedupe(env(), s.typed);
+  step('dedupe: union-find + feature cache (normalized values)');
+  s.u = await match(env(), s.u);
+  step('match: (feature cache cleared at its end)');
+  s.merged = await merge(env(), { unification: s.u, previousKeys: new Map(), previousHistory: new Map() });
+  step('merge: customers + alternateKeys + keyRing', `${s.merged.customers.length} customers, ${s.merged.alternateKeys.length} keys`);
+  s.acts = await activities(env(), s.typed, s.merged.keyRing);
+  step('activities: ActivityRecord objects', `${s.acts.length} activities`);
+}
+await runStages();
 const peak = last;
 console.log(`\npeak (everything alive, as at the end of the activities stage): ${((peak - start) / MiB).toFixed(0)} MiB above start\n`);
 
 console.log('releasing one structure at a time (what each one holds):');
 delete s.acts;
 step('  - activity records (kept until the end of write)');
+if (!s.merged || !s.typed) throw new Error('stages did not run');
 s.merged.keyRing.clear();
 step('  - keyRing Map (recordKey → CustomerId; kept until the end of write)');
 s.merged.alternateKeys.length = 0;

@@ -72,9 +72,9 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
   const db = new Database(options.file);
   db.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a committed transaction survives a process crash; only an OS crash or
-  // power loss may lose the last commits. The real-time path may ask for FULL later.
-  db.pragma('synchronous = NORMAL');
+  // FULL: every commit is synced to disk before it returns, so an acknowledged real-time write
+  // survives a power loss too. Grouped commits (realtime/write-queue.ts) share one sync.
+  db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return new SqliteStore(db);
