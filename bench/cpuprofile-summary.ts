@@ -46,7 +46,8 @@ function label(n: ProfileNode): string {
   let file = f.url.replace(/^file:\/\//, '');
   if (file.startsWith(root)) file = path.relative(root, file);
   file = file.replace(/^.*node_modules\//, 'node_modules/');
-  return `${name} ${file}:${f.lineNumber + 1}`;
+  // Under tsx the line numbers refer to the transformed code and are often 0: leave them out then.
+  return f.lineNumber > 0 ? `${name} ${file}:${f.lineNumber + 1}` : `${name} ${file}`;
 }
 const isProject = (n: ProfileNode) => /\/(src|bench)\//.test(n.callFrame.url) && !n.callFrame.url.includes('node_modules');
 

@@ -3,7 +3,7 @@
  * changes it. Not a fix: it replays the exact rows a refresh produces into fresh databases with
  * the store's schema, under several insert strategies, so the cost can be attributed.
  *
- *   node --max-old-space-size=6144 --import tsx bench/refresh-write.ts [--size 100000] [--variants a,b,...]
+ *   node --max-old-space-size=6144 --import tsx bench/refresh-write.ts [--size 100000] [--variants a,b,...] [--synchronous FULL|NORMAL]
  *
  * Needs the data set of bench/refresh.ts (bench/out/data-<size>-seed42/; run that first).
  * Captures customers / alternate keys / activities by running the real pipeline with a writer that
@@ -31,9 +31,13 @@ const opt = (n: string) => {
 const size = Number(opt('size') ?? 100_000);
 const dataDir = path.join(ROOT, 'bench', 'out', `data-${size}-seed42`);
 const BATCH = 5_000;
+/** As src/storage/sqlite/store.ts sets it (FULL since commit 3842281; NORMAL before). */
+const synchronous = (opt('synchronous') ?? 'FULL').toUpperCase();
 
 interface Captured {
   customers: CustomerRecord[];
+  /** source_modified of each customer (second argument of writeCustomers). */
+  modified: (string | null)[];
   keys: AlternateKeyRecord[];
   activities: ActivityRecord[];
 }
@@ -42,7 +46,7 @@ interface Captured {
 async function capture(): Promise<Captured> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kindred-write-probe-'));
   const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
-  const got: Captured = { customers: [], keys: [], activities: [] };
+  const got: Captured = { customers: [], modified: [], keys: [], activities: [] };
   try {
     const loaded = loadInstanceDefinition(path.join(dataDir, 'instance.yaml'));
     const { definition } = loaded;
@@ -53,7 +57,12 @@ async function capture(): Promise<Captured> {
           const real = await store.beginGeneration(instanceId, jobId);
           return {
             generation: real.generation,
-            writeCustomers: async (rows) => void got.customers.push(...rows),
+            writeCustomers: async (rows, modified) => {
+              for (let i = 0; i < rows.length; i++) {
+                got.customers.push(rows[i]);
+                got.modified.push(modified?.[i] ?? null);
+              }
+            },
             writeAlternateKeys: async (rows) => void got.keys.push(...rows),
             writeActivities: async (rows) => void got.activities.push(...rows),
             commit: (run) => real.commit(run),
@@ -80,7 +89,7 @@ async function capture(): Promise<Captured> {
 
 interface Variant {
   name: string;
-  /** PRAGMAs after the store's own (WAL, synchronous NORMAL). */
+  /** PRAGMAs after the store's own (WAL, synchronous). */
   pragmas?: string[];
   /** Sort each table's rows by its primary key before inserting. */
   sorted?: boolean;
@@ -100,6 +109,8 @@ const VARIANTS: Record<string, Variant> = {
   e: { name: 'one transaction', oneTransaction: true },
   f: { name: 'cache 1 GiB + sorted + indexes after', pragmas: ['cache_size = -1048576'], sorted: true, indexesAfter: true },
   g: { name: 'JSON data column left empty (no JSON.stringify)', noJson: true },
+  h: { name: 'sorted + indexes after (default cache)', sorted: true, indexesAfter: true },
+  i: { name: 'cache 1 GiB + sorted + indexes after + one transaction', pragmas: ['cache_size = -1048576'], sorted: true, indexesAfter: true, oneTransaction: true },
 };
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -110,7 +121,7 @@ function writeVariant(rows: Captured, v: Variant): Record<string, number> {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${synchronous}`);
     for (const p of v.pragmas ?? []) db.pragma(p);
     for (const m of sqliteMigrations) db.exec(m.sql);
     const indexes = ['alternate_keys_customer', 'activities_customer'];
@@ -118,24 +129,24 @@ function writeVariant(rows: Captured, v: Variant): Record<string, number> {
     if (v.indexesAfter) for (const n of indexes) db.exec(`DROP INDEX ${n}`);
     const instanceId = 'bench';
     const generation = 1;
-    const insertCustomer = db.prepare('INSERT INTO customers (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)');
+    const insertCustomer = db.prepare('INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES (?, ?, ?, ?, ?)');
     const insertKey = db.prepare('INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)');
     const insertActivity = db.prepare('INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)');
 
+    let customers = rows.customers.map((c, i) => ({ c, modified: rows.modified[i] }));
     const u0 = process.resourceUsage();
     const t0 = performance.now();
-    let customers = rows.customers;
     let keys = rows.keys;
     let activities = rows.activities;
     if (v.sorted) {
-      customers = [...customers].sort((a, b) => cmp(a.CustomerId, b.CustomerId));
+      customers = [...customers].sort((a, b) => cmp(a.c.CustomerId, b.c.CustomerId));
       keys = [...keys].sort((a, b) => cmp(a.DataSourceName, b.DataSourceName) || cmp(a.EntityName, b.EntityName) || cmp(a.AlternateValue, b.AlternateValue));
       activities = [...activities].sort((a, b) => cmp(a.ActivityId, b.ActivityId));
     }
     const tSorted = performance.now();
     const json = (o: object) => (v.noJson ? '' : JSON.stringify(o));
-    const c = db.transaction((b: CustomerRecord[]) => {
-      for (const r of b) insertCustomer.run(instanceId, generation, r.CustomerId, json(r));
+    const c = db.transaction((b: { c: CustomerRecord; modified: string | null }[]) => {
+      for (const r of b) insertCustomer.run(instanceId, generation, r.c.CustomerId, json(r.c), r.modified);
     });
     const k = db.transaction((b: AlternateKeyRecord[]) => {
       for (const r of b) insertKey.run(instanceId, generation, r.DataSourceName, r.EntityName, r.AlternateValue, r.CustomerId);
@@ -198,7 +209,7 @@ const rows = await capture();
   console.log(`JSON.stringify of every customer and activity: ${(performance.now() - t).toFixed(0)} ms (${(n / 2 ** 20).toFixed(0)} MiB of JSON)`);
 }
 const chosen = (opt('variants') ?? Object.keys(VARIANTS).join(',')).split(',');
-console.log(`size ${size}; ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(`size ${size}; synchronous = ${synchronous}; ${os.availableParallelism()} cores; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 for (const key of chosen) {
   const v = VARIANTS[key];
   if (!v) throw new Error(`unknown variant ${key}`);

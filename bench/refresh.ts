@@ -12,11 +12,12 @@
  *      SQLite store in a temp dir: stage times, wall time, peak RSS, GC time;
  *   4. pairwise precision / recall / F1 of AlternateKey against truth.csv;
  *   5. refresh #2 on the same store with unchanged data: time, and how many CustomerIds changed (must be 0).
- * Prints a table per size, writes bench/results/refresh-<date>[-quick].json and the section
- * "## Refresh (batch unification)" of BENCHMARKS.md (unless --no-report). --profile also writes
- * V8 CPU profiles of both refreshes to bench/out/profiles/.
+ * Prints a table per size, writes bench/results/refresh-<date>.json (-quick / -<sizes> for other
+ * size sets) and the section "## Refresh (batch unification)" of BENCHMARKS.md; --no-report writes
+ * neither. --profile also writes V8 CPU profiles of both refreshes (and the child's JSON line) to
+ * bench/out/profiles/; summarise them with bench/cpuprofile-summary.ts.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +72,8 @@ interface RefreshOut {
   gcByStage: Record<string, number>;
   stages: StageOut[];
   memory: { stage: string; sampledPeakRssMiB: number; sampledPeakHeapMiB: number; endRssMiB: number; endHeapUsedMiB: number; endExternalMiB: number }[];
+  cpu?: { stage: string; userMs: number; systemMs: number; fsReadOps: number; fsWriteOps: number; voluntarySwitches: number; startUs: number; endUs: number }[];
+  loadAvg?: number[];
   summary: Record<string, number>;
   scores: { records: number; truePairs: number; predictedPairs: number; correctPairs: number; precision: number; recall: number; f1: number };
   truthRecords: number;
@@ -135,6 +138,7 @@ function runChild<T>(args: string[], profileName?: string): Promise<{ out: T; pr
       if (code !== 0) return reject(new Error(`child ${args.join(' ')} exited with ${code ?? signal}\n${stdout}`));
       const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
       if (!line) return reject(new Error(`child printed no JSON line:\n${stdout}`));
+      if (profileName) writeFileSync(path.join(OUT, 'profiles', `${profileName}.json`), line + '\n');
       resolve({ out: JSON.parse(line) as T, processWallMs });
     });
   });
@@ -194,6 +198,20 @@ const fmtS = (ms: number) => (ms / 1000).toFixed(2);
 const pct = (x: number) => (x * 100).toFixed(2) + ' %';
 const sizeLabel = (n: number) => (n >= 1_000_000 && n % 1_000_000 === 0 ? `${n / 1_000_000}M` : n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
 
+/** The code measured: HEAD and the source files that differ from it (others edit the tree while benchmarks run). */
+function codeVersion(): { commit: string; dirtySrc: string[] } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirtySrc = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { commit, dirtySrc };
+  } catch {
+    return { commit: 'unknown', dirtySrc: [] };
+  }
+}
+
 function machine(): { cores: number; memoryGiB: number; cpu: string; node: string; platform: string } {
   let cpu = os.cpus()[0]?.model ?? 'unknown';
   try {
@@ -210,23 +228,26 @@ function table(r: SizeResult): string {
   const rows: string[][] = [];
   const second = new Map(r.second.stages.map((s) => [s.name, s]));
   const mem = new Map(r.first.memory.map((m) => [m.stage, m]));
+  const cpu = new Map((r.first.cpu ?? []).map((c) => [c.stage, c]));
   for (const s of r.first.stages) {
     const m = mem.get(s.name);
+    const c = cpu.get(s.name);
     rows.push([
       s.name,
       fmtInt(s.durationMs ?? 0),
       pct((s.durationMs ?? 0) / r.first.wallMs).replace(' %', '%'),
       fmtInt(r.first.gcByStage[s.name] ?? 0),
+      c ? `${fmtInt(c.userMs)} + ${fmtInt(c.systemMs)}` : '',
       m ? fmtInt(m.endHeapUsedMiB) : '',
       fmtInt(second.get(s.name)?.durationMs ?? 0),
     ]);
   }
-  const head = ['stage', 'refresh #1 ms', 'share', 'of which GC ms', 'heap after stage MiB', 'refresh #2 ms'];
+  const head = ['stage', 'refresh #1 ms', 'share', 'of which GC ms', 'CPU user + sys ms', 'heap after stage MiB', 'refresh #2 ms'];
   const lines = [
     `| ${head.join(' | ')} |`,
     `|${head.map((_, i) => (i === 0 ? ':--' : '--:')).join('|')}|`,
     ...rows.map((cols) => `| ${cols.join(' | ')} |`),
-    `| **total (wall)** | **${fmtInt(r.first.wallMs)}** | 100% | ${fmtInt(r.first.gcMs)} | | **${fmtInt(r.second.wallMs)}** |`,
+    `| **total (wall)** | **${fmtInt(r.first.wallMs)}** | 100% | ${fmtInt(r.first.gcMs)} | ${r.first.cpu ? `${fmtInt(r.first.cpu.reduce((n, c) => n + c.userMs, 0))} + ${fmtInt(r.first.cpu.reduce((n, c) => n + c.systemMs, 0))}` : ''} | | **${fmtInt(r.second.wallMs)}** |`,
   ];
   const id = r.second.idCheck;
   const summary = [
@@ -248,11 +269,13 @@ function table(r: SizeResult): string {
   ].join('\n');
 }
 
-function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, date: string): string {
+function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, date: string, code: ReturnType<typeof codeVersion>, load: number[][]): string {
+  const dirty = code.dirtySrc.length ? ` plus uncommitted changes to ${code.dirtySrc.map((f) => `\`${f}\``).join(', ')}` : '';
   const parts = [
     SECTION,
     '',
-    `Measured ${date} by \`bench/refresh.ts\` on ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.cpu}, Node ${m.node} (${m.platform}).`,
+    `Measured ${date} by \`bench/refresh.ts\` on ${m.cores} cores, ${m.memoryGiB} GiB RAM, ${m.cpu}, Node ${m.node} (${m.platform}); ` +
+      `code at commit ${code.commit}${dirty}. Load average (1 min) during the run: ${load.map((l) => l[0].toFixed(1)).join(' → ')} (the machine is shared; numbers are noisy).`,
     '',
     'Command:',
     '',
@@ -265,7 +288,8 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
       '`process.resourceUsage().maxRSS` read as soon as `runRefresh` returns. The baseline reads every source file with the project\'s ' +
       'readers (`openDelimited` / `readJsonl`) and does nothing else (best of 2, own child process). F1 is pairwise, AlternateKey vs. `truth.csv`. ' +
       'Refresh #2 runs again on the same store with unchanged data; every CustomerId must stay the same. ' +
-      '"heap after stage" is V8 heapUsed when the stage ends; "of which GC" sums the GC pauses observed during the stage.',
+      '"heap after stage" is V8 heapUsed when the stage ends; "of which GC" sums the GC pauses observed during the stage; ' +
+      '"CPU" is the process\'s user + system CPU time during the stage (all threads, so it can exceed the wall time).',
     '',
   ];
   for (const r of results) {
@@ -285,8 +309,10 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
   return parts.join('\n');
 }
 
+/** refresh-<date>.json for the default sizes, refresh-<date>-quick.json for --quick, else refresh-<date>-<sizes>.json. */
 function resultsName(date: string): string {
-  return `refresh-${date}${quick && !option('sizes') ? '-quick' : ''}.json`;
+  const suffix = option('sizes') ? `-${sizes.map(sizeLabel).join('-')}` : quick ? '-quick' : '';
+  return `refresh-${date}${suffix}.json`;
 }
 
 /** Writes or replaces the section in BENCHMARKS.md, keeping every other section. */
@@ -307,21 +333,24 @@ function updateBenchmarksMd(section: string): void {
 
 // --- main ---------------------------------------------------------------------------------------
 const m = machine();
+const code = codeVersion();
+const load: number[][] = [os.loadavg()];
 log(`sizes ${sizes.map(sizeLabel).join(', ')}; ${m.cores} cores, ${m.memoryGiB} GiB, ${m.cpu}, Node ${m.node}`);
 const results: SizeResult[] = [];
 for (const size of sizes) {
   const r = await benchSize(size);
   results.push(r);
+  load.push(os.loadavg());
   process.stdout.write(`\n### ${sizeLabel(size)} customer records\n\n${table(r)}\n\n`);
 }
 const now = new Date();
 const date = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
-mkdirSync(RESULTS, { recursive: true });
-const resultsFile = path.join(RESULTS, resultsName(date));
-writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
-log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
 if (writeReport) {
-  updateBenchmarksMd(markdownSection(results, m, date));
+  mkdirSync(RESULTS, { recursive: true });
+  const resultsFile = path.join(RESULTS, resultsName(date));
+  writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
+  log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
+  updateBenchmarksMd(markdownSection(results, m, date, code, load));
   log('BENCHMARKS.md: section "Refresh (batch unification)" written');
 }
 let failed = false;

@@ -2,14 +2,14 @@
 // foreign key and the key ring; events whose customer cannot be found are counted and reported.
 import { compileActivityMapping } from '../domain/activity-mapping.js';
 import type { ActivityRecord } from '../domain/profile.js';
-import { recordKey } from '../domain/profile.js';
 import { parseTimestamp } from '../domain/values.js';
+import type { KeyRing } from './merge.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 
 export async function activities(
   env: StageEnv,
   typed: Map<string, TypedEntityRows>,
-  keyRing: Map<string, string>,
+  keyRing: KeyRing,
 ): Promise<ActivityRecord[]> {
   const out: ActivityRecord[] = [];
   let unresolved = 0;
@@ -19,6 +19,7 @@ export async function activities(
     const { entity } = data;
     const customer = env.instance.entities.get(def.customer.entity)!;
     const mapping = compileActivityMapping(env.instance.id, def, entity);
+    const ring = keyRing.get(customer.ref);
     const { keyIndex: pk, timeIndex: ts, foreignKeyIndex: fk } = mapping;
     // Keys are unique per entity already; a separate activity key column may repeat.
     const seen = def.primaryKey === entity.primaryKey ? null : new Set<string>();
@@ -40,7 +41,7 @@ export async function activities(
         seen.add(key);
       }
       const fkValue = row[fk];
-      const customerId = fkValue === null ? undefined : keyRing.get(recordKey(customer.dataSource, customer.name, String(fkValue).trim()));
+      const customerId = fkValue === null ? undefined : ring?.get(String(fkValue).trim());
       if (customerId === undefined) {
         env.report.issues.add(
           `${def.entity}: activities whose customer could not be found were set aside`,

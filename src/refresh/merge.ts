@@ -8,10 +8,13 @@ import { recordKey } from '../domain/profile.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 import type { Unification } from './unification.js';
 
+/** Entity ref ("DataSource.Entity") → source key → CustomerId. Nested so no key string is copied. */
+export type KeyRing = Map<string, Map<string, string>>;
+
 export interface MergeInput {
   unification: Unification;
-  /** Key ring of the current generation: recordKey → CustomerId. */
-  previousKeys: Map<string, string>;
+  /** Key ring of the current generation. */
+  previousKeys: KeyRing;
   previousHistory: Map<string, string>;
 }
 
@@ -22,8 +25,8 @@ export interface MergeOutput {
   /** Retired CustomerId → the id that absorbed it. */
   remap: [string, string][];
   alternateKeys: AlternateKeyRecord[];
-  /** recordKey → CustomerId for every customer record in a profile (activities resolve through it). */
-  keyRing: Map<string, string>;
+  /** Every customer record in a profile (activities resolve through it). */
+  keyRing: KeyRing;
 }
 
 /** Orders records of one entity so that the preferred (winning) record comes first. */
@@ -73,7 +76,9 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     }
     return winnerComparator(instance.dedupe.get(data.entity.ref)?.winner ?? 'mostFilled', data, filled);
   });
-  const recKeys = u.entities.map((data) => data.keys.map((k) => recordKey(data.entity.dataSource, data.entity.name, k)));
+  // Records are ordered by (entity, key) to pick each profile's anchor; strings are built only for the winner.
+  const refOrder = u.entities.map((data) => recordKey(data.entity.dataSource, data.entity.name, ''));
+  const previous = u.entities.map((data) => input.previousKeys.get(data.entity.ref));
   const entityOf = (g: number) => {
     let i = entityCount - 1;
     while (u.offsets[i] > g) i--;
@@ -86,19 +91,24 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
   for (let gi = 0; gi < groups.length; gi++) {
     const perEntity: number[][] = Array.from({ length: entityCount }, () => []);
     const oldIds = new Map<string, number>();
-    let anchor: string | null = null;
+    let anchorEntity = -1;
+    let anchorKey = '';
     for (const g of groups[gi]) {
       const e = entityOf(g);
       const local = g - u.offsets[e];
       perEntity[e].push(local);
-      const rk = recKeys[e][local];
-      if (anchor === null || rk < anchor) anchor = rk;
-      const old = input.previousKeys.get(rk);
+      const key = u.entities[e].keys[local];
+      if (anchorEntity < 0 || refOrder[e] < refOrder[anchorEntity] || (refOrder[e] === refOrder[anchorEntity] && key < anchorKey)) {
+        anchorEntity = e;
+        anchorKey = key;
+      }
+      const old = previous[e]?.get(key);
       if (old !== undefined) oldIds.set(old, (oldIds.get(old) ?? 0) + 1);
     }
+    const anchor = refOrder[anchorEntity] + anchorKey;
     for (let e = 0; e < entityCount; e++) if (perEntity[e].length > 1) perEntity[e].sort(comparators[e]);
     members[gi] = perEntity;
-    identities[gi] = { anchor: anchor!, oldIds };
+    identities[gi] = { anchor, oldIds };
     if (gi % 50_000 === 49_999) {
       env.progress('merge', gi, groups.length * 2);
       await yieldToEventLoop();
@@ -117,7 +127,8 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
   const customers: CustomerRecord[] = new Array(identities.length);
   const sourceModified: (string | null)[] = new Array(identities.length);
   const alternateKeys: AlternateKeyRecord[] = [];
-  const keyRing = new Map<string, string>();
+  const keyRing: KeyRing = new Map(u.entities.map((data) => [data.entity.ref, new Map<string, string>()]));
+  const rings = u.entities.map((data) => keyRing.get(data.entity.ref)!);
   for (let gi = 0; gi < identities.length; gi++) {
     const id = assignment.ids[gi];
     const perEntity = members[gi];
@@ -131,7 +142,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
       for (const local of list) {
         if (data.modified[local] > newest) newest = data.modified[local];
         alternateKeys.push({ DataSourceName: data.entity.dataSource, EntityName: data.entity.name, AlternateValue: data.keys[local], CustomerId: id });
-        keyRing.set(recKeys[e][local], id);
+        rings[e].set(data.keys[local], id);
       }
     }
     c.PreviousCustomerId = assignment.previous[gi];

@@ -3,12 +3,11 @@
 import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
 import { STAGE_NAMES, type RunRecord, type StageName, type StageRecord } from '../domain/run.js';
 import type { GenerationWriter, Store } from '../storage/store.js';
-import { recordKey } from '../domain/profile.js';
 import { activities } from './activities.js';
 import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
 import { dedupe } from './dedupe.js';
 import { match } from './match.js';
-import { merge } from './merge.js';
+import { merge, type KeyRing } from './merge.js';
 import { normalize } from './normalize.js';
 import { pull } from './pull.js';
 import { write } from './write.js';
@@ -77,9 +76,13 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     const matched = await stage('match', instance, (env) => match(env, deduped));
     await endStage('match');
     const merged = await stage('merge', instance, async (env) => {
-      const previousKeys = new Map<string, string>();
-      for (const k of await store.loadAlternateKeys(instance.id))
-        previousKeys.set(recordKey(k.DataSourceName, k.EntityName, k.AlternateValue), k.CustomerId);
+      const previousKeys: KeyRing = new Map();
+      for (const k of await store.loadAlternateKeys(instance.id)) {
+        const ref = `${k.DataSourceName}.${k.EntityName}`;
+        let ring = previousKeys.get(ref);
+        if (!ring) previousKeys.set(ref, (ring = new Map()));
+        ring.set(k.AlternateValue, k.CustomerId);
+      }
       const previousHistory = await store.loadPreviousCustomerIds(instance.id);
       return merge(env, { unification: matched, previousKeys, previousHistory });
     });

@@ -1,9 +1,10 @@
 // Stage 7, write: store the new generation in batches, then switch readers to it atomically.
+// Rows go in primary-key order: B-tree appends instead of random inserts, about twice as fast.
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import type { GenerationWriter } from '../storage/store.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js';
 
-const BATCH = 5_000;
+const BATCH = 10_000;
 
 export interface WriteInput {
   customers: CustomerRecord[];
@@ -11,6 +12,8 @@ export interface WriteInput {
   alternateKeys: AlternateKeyRecord[];
   activities: ActivityRecord[];
 }
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Writes everything; the caller commits (together with the run record) or aborts. */
 export async function write(env: StageEnv, writer: GenerationWriter, input: WriteInput): Promise<void> {
@@ -27,8 +30,15 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
       await yieldToEventLoop();
     }
   };
-  await inBatches(input.customers, (b, from) => writer.writeCustomers(b, input.sourceModified.slice(from, from + b.length)));
+  const order = input.customers.map((_, i) => i).sort((a, b) => byString(input.customers[a].CustomerId, input.customers[b].CustomerId));
+  const customers = order.map((i) => input.customers[i]);
+  const modified = order.map((i) => input.sourceModified[i]);
+  await inBatches(customers, (b, from) => writer.writeCustomers(b, modified.slice(from, from + b.length)));
+  input.alternateKeys.sort(
+    (a, b) => byString(a.DataSourceName, b.DataSourceName) || byString(a.EntityName, b.EntityName) || byString(a.AlternateValue, b.AlternateValue),
+  );
   await inBatches(input.alternateKeys, (b) => writer.writeAlternateKeys(b));
+  input.activities.sort((a, b) => byString(a.ActivityId, b.ActivityId));
   await inBatches(input.activities, (b) => writer.writeActivities(b));
   env.report.counts.customers = input.customers.length;
   env.report.counts.alternateKeys = input.alternateKeys.length;

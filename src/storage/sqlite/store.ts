@@ -76,6 +76,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   // survives a power loss too. Grouped commits (realtime/write-queue.ts) share one sync.
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
+  // A refresh writes millions of rows; the default 2 MiB page cache makes that I/O-bound.
+  db.pragma('cache_size = -262144');
   migrate(db);
   return new SqliteStore(db);
 }
