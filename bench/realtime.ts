@@ -2,14 +2,14 @@
  * Load benchmark of the real-time API against a bare Fastify echo server measured in the same run.
  *
  *   node --import tsx bench/realtime.ts [--quick] [--connections 50] [--duration 10]
- *        [--batch-connections 10] [--batch-size 1000] [--probe-iterations 500]
+ *        [--batch-connections 10] [--batch-size 1000] [--probe-iterations 500] [--rounds 3]
  *        [--scenarios baseline,activity,patch,batch,get,filter,w2r] [--cpu-prof-dir DIR] [--no-report]
  *
  * Starts two child processes on loopback: the real server (`kindred serve --demo --port 0` on a
  * fresh temp data dir, KINDRED_ADMIN_KEY set here) and bench/realtime-baseline.ts (bare Fastify 5,
  * POST /echo). Load comes from this process with autocannon (programmatic API), each scenario
  * after a short warm-up on the same server:
- *   baseline  POST echo on the bare server (same bodies as `activity`; measured first and last)
+ *   baseline  POST echo on the bare server (same bodies as `activity`)
  *   activity  POST .../data/UnifiedActivity, a unique ActivityId per request, demo CustomerIds
  *   patch     PATCH .../data/Customer/{id}, rotating over the demo customers
  *   batch     POST .../data/UnifiedActivity/$batch with --batch-size activities per request
@@ -17,6 +17,9 @@
  *   filter    GET .../data/Customer?$filter=CustomerId eq '…'
  *   w2r       write-to-read latency (bench/realtime-probe.ts, own process): PATCH then GET on
  *             another connection until the value shows; idle, then with `activity` load running
+ * baseline, activity and patch run in --rounds rounds (default 3; --quick 1), in that order, so
+ * that each write rate is divided by the echo rate measured just before it; the table shows the
+ * medians over the rounds, and one more echo run closes the session.
  * Prints a table, writes bench/results/realtime-<date>[-quick].json and (full runs, unless
  * --no-report) the "## Real-time API" section of BENCHMARKS.md.
  *
@@ -62,6 +65,8 @@ const warmup = quick ? 1 : 2;
 const batchConnections = intOption('batch-connections', 10);
 const batchSize = intOption('batch-size', 1000);
 const probeIterations = intOption('probe-iterations', quick ? 200 : 500);
+/** Rounds of echo → activity → PATCH: each write is compared with the echo run just before it. */
+const rounds = intOption('rounds', quick ? 1 : 3);
 const cpuProfDir = option('cpu-prof-dir') ? path.resolve(option('cpu-prof-dir') as string) : undefined;
 const selected = new Set<ScenarioKey>(
   (option('scenarios') ?? ALL_SCENARIOS.join(',')).split(',').map((s) => {
@@ -422,27 +427,103 @@ function summariseProbe(condition: string, p: ProbeOut): WriteToRead {
 
 // --- report -------------------------------------------------------------------------------------
 interface Targets {
-  singleWrites: { key: string; ratio: number; p99: number; clean: boolean; met: boolean }[];
+  singleWrites: { key: string; ratio: number; p99: number; clean: boolean; met: boolean; roundsMet: number; rounds: number }[];
   batch?: { itemsPerSecond: number; clean: boolean; met: boolean };
 }
 
-function tableRows(scenarios: Measured[], baselineRate: number | undefined): string[][] {
-  return scenarios.map((s) => [
-    s.name,
-    String(s.connections),
-    fmtInt(s.requestsPerSecond),
-    s.server === 'baseline' ? '(baseline)' : baselineRate && s.itemsPerRequest === 1 ? `${((s.requestsPerSecond / baselineRate) * 100).toFixed(1)} %` : '',
-    s.itemsPerRequest > 1 ? fmtInt(s.itemsPerSecond) : '',
-    String(s.latencyMs.p50),
-    String(s.latencyMs.p99),
-    String(s.errors),
-    String(s.non2xx),
-    String(s.unexpected),
-    s.cpu?.children[s.server] != null ? s.cpu.children[s.server].toFixed(2) : '',
-    s.cpu?.otherCores != null ? `${s.cpu.otherCores.toFixed(2)}${s.disturbed ? ' (disturbed)' : ''}` : '',
+/** One line of the table: a scenario's single measurement, or the medians over its rounds. */
+interface Row {
+  key: string;
+  name: string;
+  server: 'baseline' | 'kindred';
+  connections: number;
+  runs: number;
+  requestsPerSecond: number;
+  /** Share of the echo rate (single writes: median of the per-round ratios). */
+  ratio?: number;
+  itemsPerSecond?: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  unexpected: number;
+  serverCores: number | null;
+  otherCores: number | null;
+  disturbed: boolean;
+}
+
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+
+function rowOf(key: string, list: Measured[], ratio?: number): Row {
+  const first = list[0];
+  const cores = list.map((x) => x.cpu?.children[x.server]).filter((x): x is number => x != null);
+  const other = list.map((x) => x.cpu?.otherCores).filter((x): x is number => x != null);
+  return {
+    key,
+    name: first.name,
+    server: first.server,
+    connections: first.connections,
+    runs: list.length,
+    requestsPerSecond: median(list.map((x) => x.requestsPerSecond)),
+    ratio,
+    itemsPerSecond: first.itemsPerRequest > 1 ? median(list.map((x) => x.itemsPerSecond)) : undefined,
+    p50: median(list.map((x) => x.latencyMs.p50)),
+    p99: median(list.map((x) => x.latencyMs.p99)),
+    errors: list.reduce((n, x) => n + x.errors, 0),
+    non2xx: list.reduce((n, x) => n + x.non2xx, 0),
+    unexpected: list.reduce((n, x) => n + x.unexpected, 0),
+    serverCores: cores.length ? Math.round((cores.reduce((a, b) => a + b, 0) / cores.length) * 100) / 100 : null,
+    otherCores: other.length ? Math.max(...other) : null,
+    disturbed: list.some((x) => x.disturbed),
+  };
+}
+
+function tableRows(rows: Row[]): string[][] {
+  return rows.map((r) => [
+    r.name,
+    String(r.connections),
+    String(r.runs),
+    fmtInt(r.requestsPerSecond),
+    r.server === 'baseline' ? '(baseline)' : r.ratio !== undefined ? `${(r.ratio * 100).toFixed(1)} %` : '',
+    r.itemsPerSecond !== undefined ? fmtInt(r.itemsPerSecond) : '',
+    String(r.p50),
+    String(r.p99),
+    String(r.errors),
+    String(r.non2xx),
+    String(r.unexpected),
+    r.serverCores != null ? r.serverCores.toFixed(2) : '',
+    r.otherCores != null ? `${r.otherCores.toFixed(2)}${r.disturbed ? ' (disturbed)' : ''}` : '',
   ]);
 }
-const HEAD = ['scenario', 'conns', 'req/s', 'vs echo', 'items/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'unexpected', 'server cores', 'other cores'];
+const HEAD = ['scenario', 'conns', 'runs', 'req/s', 'vs echo', 'items/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'unexpected', 'server cores', 'other cores'];
+
+interface Round {
+  round: number;
+  echo?: Measured;
+  activity?: Measured;
+  patch?: Measured;
+}
+
+function roundRows(list: Round[]): string[][] {
+  const cell = (x: Measured | undefined, echo: Measured | undefined) =>
+    x ? [fmtInt(x.requestsPerSecond), echo ? `${((x.requestsPerSecond / echo.requestsPerSecond) * 100).toFixed(1)} %` : '', String(x.latencyMs.p99)] : ['', '', ''];
+  return list.map((r) => {
+    const other = [r.echo, r.activity, r.patch].map((x) => x?.cpu?.otherCores).filter((x): x is number => x != null);
+    const max = other.length ? Math.max(...other) : null;
+    return [
+      String(r.round),
+      r.echo ? fmtInt(r.echo.requestsPerSecond) : '',
+      ...cell(r.activity, r.echo),
+      ...cell(r.patch, r.echo),
+      max != null ? `${max.toFixed(2)}${max >= DISTURBED ? ' (disturbed)' : ''}` : '',
+    ];
+  });
+}
+const ROUND_HEAD = ['round', 'echo req/s', 'activity req/s', 'vs echo', 'p99 ms', 'PATCH req/s', 'vs echo', 'p99 ms', 'other cores (max)'];
 
 function markdownTable(head: string[], rows: string[][], leftCols = 1): string {
   return [
@@ -476,9 +557,9 @@ const W2R_HEAD = ['write → read', 'n', 'visible p50 ms', 'p99 ms', 'max ms', '
 function markdownSection(
   date: string,
   m: ReturnType<typeof machine>,
-  scenarios: Measured[],
-  baselineRate: number,
-  baselines: Measured[],
+  rows: Row[],
+  roundList: Round[],
+  echoRef: number,
   w2r: WriteToRead[],
   targets: Targets,
   resultsFile: string,
@@ -504,8 +585,9 @@ function markdownSection(
       `Load comes from the bench process with autocannon over loopback, each scenario ${duration} s after a ${warmup} s warm-up; ` +
       'latencies are autocannon\'s (whole ms). Single activities carry a unique ActivityId and a demo CustomerId; the echo scenario ' +
       'sends the same bodies. PATCH sets `City` on the customers in turn. Reads rotate over all demo customers. ' +
-      `"vs echo" is the request rate divided by the faster undisturbed echo run (${fmtInt(baselineRate)} req/s; the echo runs, first and last, ` +
-      `gave ${baselines.map((b) => fmtInt(b.requestsPerSecond)).join(' and ')} req/s). ` +
+      `Echo, single activity and PATCH run in ${roundList.length} round(s), in that order; their rows show medians over the rounds (rates, ` +
+      'latencies, and for "vs echo" the median of each round\'s write rate divided by that round\'s echo rate). The other scenarios run once; ' +
+      `their "vs echo" uses the median of the undisturbed echo runs (${fmtInt(echoRef)} req/s), one of them after the last scenario. ` +
       '"unexpected" counts responses whose status is not the expected one (201 activity, 204 PATCH, 200 otherwise) ' +
       'and `$batch` items reported as failed. All requests use the Administrator key (same per-request key check as any key). ' +
       '"server cores" is the CPU the server under test used during the measurement (from /proc; the load generator in the bench process ' +
@@ -513,7 +595,11 @@ function markdownSection(
       `Each scenario waits until other processes use under ${DISTURBED} cores; a measurement they disturbed anyway (${DISTURBED} cores or more) ` +
       `is repeated up to ${MAX_ATTEMPTS} times (unless they stayed busy through a ${QUIET_WAIT_S} s wait) and the least disturbed kept.`,
     '',
-    markdownTable(HEAD, tableRows(scenarios, baselineRate)),
+    markdownTable(HEAD, tableRows(rows)),
+    '',
+    'Rounds:',
+    '',
+    markdownTable(ROUND_HEAD, roundRows(roundList)),
     '',
     `Write-to-read: ${probeIterations} times in a row (after 20 unmeasured), PATCH a customer's \`City\` on one connection and, ` +
       'from the moment the PATCH is sent, GET that customer back to back on another connection; "visible" is the time from sending ' +
@@ -536,10 +622,11 @@ function markdownSection(
     '',
   );
   for (const t of targets.singleWrites) {
-    const s = scenarios.find((x) => x.key === t.key)!;
+    const r = rows.find((x) => x.key === t.key)!;
     parts.push(
-      `- ${s.name}: ${yes(t.met)} — ${(t.ratio * 100).toFixed(1)} % of the echo rate (${t.ratio >= 0.5 ? 'met' : '**missed**'}), ` +
-        `p99 ${t.p99} ms (${t.p99 < 10 ? 'met' : '**missed**'})${t.clean ? '' : ', with errors or unexpected statuses'}.`,
+      `- ${r.name}: ${yes(t.met)} — median ${(t.ratio * 100).toFixed(1)} % of the echo rate (${t.ratio >= 0.5 ? 'met' : '**missed**'}), ` +
+        `median p99 ${t.p99} ms (${t.p99 < 10 ? 'met' : '**missed**'})${t.clean ? '' : ', with errors or unexpected statuses'}; ` +
+        `both parts met in ${t.roundsMet} of ${t.rounds} round(s).`,
     );
   }
   if (targets.batch)
@@ -735,13 +822,28 @@ async function main(): Promise<void> {
     },
   };
 
-  const scenarios: Measured[] = [];
-  const baselines: Measured[] = [];
-  if (selected.has('baseline')) baselines.push(await measure(specs.baseline));
-  for (const key of ['activity', 'patch', 'batch', 'get', 'filter'] as const) if (selected.has(key)) scenarios.push(await measure(specs[key]));
+  const measurements: Measured[] = [];
+  const roundList: Round[] = [];
+  const single = new Map<string, Measured>();
+  for (let r = 1; r <= rounds; r++) {
+    const round: Round = { round: r };
+    if (!['baseline', 'activity', 'patch'].some((k) => selected.has(k as ScenarioKey))) break;
+    if (selected.has('baseline')) round.echo = await measure({ ...specs.baseline, key: `baseline#${r}` });
+    if (selected.has('activity')) round.activity = await measure({ ...specs.activity, key: `activity#${r}` });
+    if (selected.has('patch')) round.patch = await measure({ ...specs.patch, key: `patch#${r}` });
+    roundList.push(round);
+    measurements.push(...[round.echo, round.activity, round.patch].filter((x): x is Measured => !!x));
+  }
+  for (const key of ['batch', 'get', 'filter'] as const) {
+    if (!selected.has(key)) continue;
+    const x = await measure(specs[key]);
+    single.set(key, x);
+    measurements.push(x);
+  }
+  let lastEcho: Measured | undefined;
   if (selected.has('baseline')) {
-    const again = await measure({ ...specs.baseline, key: 'baseline-2', name: 'echo baseline again (last)' });
-    baselines.push(again);
+    lastEcho = await measure({ ...specs.baseline, key: 'baseline#last' });
+    measurements.push(lastEcho);
   }
 
   const w2r: WriteToRead[] = [];
@@ -783,27 +885,40 @@ async function main(): Promise<void> {
   }
 
   // --- results ---
-  // The stricter reference: the faster echo run (other processes only ever slow a run down), among the undisturbed ones if any.
-  const refs = baselines.some((b) => !b.disturbed) ? baselines.filter((b) => !b.disturbed) : baselines;
-  const baselineRate = refs.length ? Math.max(...refs.map((b) => b.requestsPerSecond)) : undefined;
-  const all = [...baselines.slice(0, 1), ...scenarios, ...baselines.slice(1)];
-  const clean = (s: Measured) => s.errors === 0 && s.non2xx === 0 && s.unexpected === 0;
+  const echoRuns = [...roundList.map((r) => r.echo), lastEcho].filter((x): x is Measured => !!x);
+  const quietEcho = echoRuns.some((b) => !b.disturbed) ? echoRuns.filter((b) => !b.disturbed) : echoRuns;
+  const echoRef = quietEcho.length ? median(quietEcho.map((b) => b.requestsPerSecond)) : undefined;
+  const clean = (x: Measured) => x.errors === 0 && x.non2xx === 0 && x.unexpected === 0;
+  const rows: Row[] = [];
+  if (echoRuns.length) rows.push(rowOf('baseline', echoRuns));
   const targets: Targets = { singleWrites: [] };
-  for (const s of scenarios) {
-    if ((s.key === 'activity' || s.key === 'patch') && baselineRate) {
-      const ratio = s.requestsPerSecond / baselineRate;
-      targets.singleWrites.push({ key: s.key, ratio, p99: s.latencyMs.p99, clean: clean(s), met: ratio >= 0.5 && s.latencyMs.p99 < 10 && clean(s) });
+  for (const key of ['activity', 'patch'] as const) {
+    const list = roundList.map((r) => r[key]).filter((x): x is Measured => !!x);
+    if (!list.length) continue;
+    const ratios = roundList.filter((r) => r[key] && r.echo).map((r) => r[key]!.requestsPerSecond / r.echo!.requestsPerSecond);
+    const row = rowOf(key, list, ratios.length ? median(ratios) : echoRef ? median(list.map((x) => x.requestsPerSecond)) / echoRef : undefined);
+    rows.push(row);
+    if (row.ratio !== undefined) {
+      const roundsMet = roundList.filter((r) => r[key] && r.echo && r[key]!.requestsPerSecond / r.echo.requestsPerSecond >= 0.5 && r[key]!.latencyMs.p99 < 10).length;
+      const ok = list.every(clean);
+      targets.singleWrites.push({ key, ratio: row.ratio, p99: row.p99, clean: ok, met: row.ratio >= 0.5 && row.p99 < 10 && ok, roundsMet, rounds: list.length });
     }
-    if (s.key === 'batch') targets.batch = { itemsPerSecond: s.itemsPerSecond, clean: clean(s), met: s.itemsPerSecond >= 100_000 && clean(s) };
+  }
+  for (const [key, x] of single) {
+    rows.push(rowOf(key, [x], echoRef && x.itemsPerRequest === 1 ? x.requestsPerSecond / echoRef : undefined));
+    if (key === 'batch') targets.batch = { itemsPerSecond: x.itemsPerSecond, clean: clean(x), met: x.itemsPerSecond >= 100_000 && clean(x) };
   }
 
-  process.stdout.write(`\n${textTable(HEAD, tableRows(all, baselineRate))}\n`);
+  process.stdout.write(`\n${textTable(HEAD, tableRows(rows))}\n`);
+  if (roundList.length > 1) process.stdout.write(`\n${textTable(ROUND_HEAD, roundRows(roundList))}\n`);
   if (w2r.length) process.stdout.write(`\n${textTable(W2R_HEAD, w2rRows(w2r))}\n`);
   process.stdout.write('\n');
   for (const t of targets.singleWrites)
-    process.stdout.write(`target ${t.key}: ${t.met ? 'MET' : 'MISSED'} (${(t.ratio * 100).toFixed(1)} % of echo, p99 ${t.p99} ms${t.clean ? '' : ', NOT CLEAN'})\n`);
+    process.stdout.write(
+      `target ${t.key}: ${t.met ? 'MET' : 'MISSED'} (median ${(t.ratio * 100).toFixed(1)} % of echo, median p99 ${t.p99} ms${t.clean ? '' : ', NOT CLEAN'}; met in ${t.roundsMet} of ${t.rounds} rounds)\n`,
+    );
   if (targets.batch) process.stdout.write(`target batch: ${targets.batch.met ? 'MET' : 'MISSED'} (${fmtInt(targets.batch.itemsPerSecond)} activities/s${targets.batch.clean ? '' : ', NOT CLEAN'})\n`);
-  for (const s of all)
+  for (const s of measurements)
     if (!clean(s)) process.stdout.write(`WARNING ${s.key}: errors ${s.errors}, timeouts ${s.timeouts}, status codes ${JSON.stringify(s.statusCodes)}${s.batchFailureSample ? `, e.g. ${s.batchFailureSample}` : ''}\n`);
   for (const w of w2r) if (w.staleAfterAck) process.stdout.write(`WARNING write-to-read ${w.condition}: ${w.staleAfterAck} stale reads after the PATCH was acknowledged\n`);
 
@@ -820,10 +935,12 @@ async function main(): Promise<void> {
         command,
         machine: m,
         code,
-        options: { connections, duration, warmup, batchConnections, batchSize, probeIterations, quick, scenarios: [...selected], cpuProfiled: Boolean(cpuProfDir) },
+        options: { connections, duration, warmup, rounds, batchConnections, batchSize, probeIterations, quick, scenarios: [...selected], cpuProfiled: Boolean(cpuProfDir) },
         customers: ids.length,
-        baselineRequestsPerSecond: baselineRate,
-        scenarios: all,
+        echoReferenceRequestsPerSecond: echoRef,
+        rows,
+        rounds: roundList.map((r) => ({ round: r.round, echo: r.echo?.key, activity: r.activity?.key, patch: r.patch?.key })),
+        measurements,
         writeToRead: w2r,
         targets,
       },
@@ -836,8 +953,8 @@ async function main(): Promise<void> {
     writeFileSync(path.join(cpuProfDir, 'windows.json'), JSON.stringify({ cpu: cpuWindows }) + '\n');
     log(`cpu profile windows: ${path.join(cpuProfDir, 'windows.json')} (the profile is written when the server stops)`);
   }
-  if (writeReport && baselineRate) {
-    const section = markdownSection(date, m, all, baselineRate, baselines, w2r, targets, resultsFile, ids.length, code);
+  if (writeReport && echoRef) {
+    const section = markdownSection(date, m, rows, roundList, echoRef, w2r, targets, resultsFile, ids.length, code);
     updateBenchmarksMd(section);
     log(`BENCHMARKS.md: section "${SECTION.slice(3)}" written`);
   }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadInstanceDefinition } from '../src/config/load.js';
 import { resolveInstance } from '../src/config/resolve.js';
-import { IssueLog, type EntityRows, type StageEnv, type TypedEntityRows } from '../src/refresh/context.js';
+import { IssueLog, Origins, type EntityRows, type StageEnv, type TypedEntityRows } from '../src/refresh/context.js';
 import { pull } from '../src/refresh/pull.js';
 import { normalize } from '../src/refresh/normalize.js';
 import { dedupe } from '../src/refresh/dedupe.js';
@@ -100,9 +100,9 @@ step('  - rest of merge output');
 let nRows = 0;
 for (const d of s.typed.values()) {
   nRows += d.rows.length;
-  d.origin = [];
+  d.origin = new Origins();
 }
-step('  - typed origin ("file:line" strings)', `${nRows} rows`);
+step('  - typed origin (file and line numbers)', `${nRows} rows`);
 for (const d of s.typed.values()) d.keys = [];
 step('  - typed keys (trimmed primary keys)');
 // Replace every string field by a fresh flat copy: frees the 128 KiB decoded chunks that sliced strings keep alive.

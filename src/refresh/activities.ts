@@ -28,13 +28,13 @@ export async function activities(
       const row = data.rows[i];
       const key = String(row[pk] ?? '').trim();
       if (!key) {
-        env.report.issues.add(`${def.entity}: activities without a ${def.primaryKey} were set aside`, data.origin[i]);
+        env.report.issues.add(`${def.entity}: activities without a ${def.primaryKey} were set aside`, data.origin.at(i));
         unresolved++;
         continue;
       }
       if (seen) {
         if (seen.has(key)) {
-          env.report.issues.add(`${def.entity}: activities with a repeated ${def.primaryKey} were set aside`, `${data.origin[i]}: '${key}'`);
+          env.report.issues.add(`${def.entity}: activities with a repeated ${def.primaryKey} were set aside`, `${data.origin.at(i)}: '${key}'`);
           unresolved++;
           continue;
         }
@@ -45,14 +45,14 @@ export async function activities(
       if (customerId === undefined) {
         env.report.issues.add(
           `${def.entity}: activities whose customer could not be found were set aside`,
-          `${data.origin[i]}: ${def.customer.foreignKey} '${fkValue ?? ''}' is not a key of ${def.customer.entity}`,
+          `${data.origin.at(i)}: ${def.customer.foreignKey} '${fkValue ?? ''}' is not a key of ${def.customer.entity}`,
         );
         unresolved++;
         continue;
       }
       const time = row[ts] === null ? NaN : parseTimestamp(String(row[ts]));
       if (Number.isNaN(time)) {
-        env.report.issues.add(`${def.entity}: activities without a valid ${def.timestamp} were set aside`, data.origin[i]);
+        env.report.issues.add(`${def.entity}: activities without a valid ${def.timestamp} were set aside`, data.origin.at(i));
         unresolved++;
         continue;
       }

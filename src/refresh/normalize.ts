@@ -3,7 +3,7 @@
 // keep the most recently modified row.
 import type { FieldValue } from '../domain/profile.js';
 import { parseTimestamp, parseValue } from '../domain/values.js';
-import { throwIfCancelled, yieldToEventLoop, type EntityRows, type StageEnv, type TypedEntityRows } from './context.js';
+import { Origins, throwIfCancelled, yieldToEventLoop, type EntityRows, type StageEnv, type TypedEntityRows } from './context.js';
 
 export async function normalize(env: StageEnv, pulled: Map<string, EntityRows>): Promise<Map<string, TypedEntityRows>> {
   const out = new Map<string, TypedEntityRows>();
@@ -15,26 +15,26 @@ export async function normalize(env: StageEnv, pulled: Map<string, EntityRows>):
     const types = entity.columns.map((c) => c.type);
     const names = entity.columns.map((c) => c.name);
     const rows: FieldValue[][] = [];
-    const origin: string[] = [];
+    const origin = new Origins(data.origin.files);
     const keys: string[] = [];
     const modified: number[] = [];
     const byKey = new Map<string, number>();
     for (let r = 0; r < data.rows.length; r++) {
       const raw = data.rows[r];
-      const at = data.origin[r];
+      const at = () => data.origin.at(r);
       for (let c = 0; c < raw.length; c++) {
         const v = raw[c];
         if (v === null || types[c] === 'string') continue;
         const parsed = parseValue(v as string, types[c]);
         if (parsed.ok) raw[c] = parsed.value;
         else {
-          env.report.issues.add(`${ref}.${names[c]}: values that are not ${types[c]} were left empty`, `${at}: '${v}' ${parsed.reason}`);
+          env.report.issues.add(`${ref}.${names[c]}: values that are not ${types[c]} were left empty`, `${at()}: '${v}' ${parsed.reason}`);
           raw[c] = null;
         }
       }
       const keyValue = raw[entity.primaryKeyIndex];
       if (keyValue === null || String(keyValue).trim() === '') {
-        env.report.issues.add(`${ref}: rows without a primary key (${entity.primaryKey}) were set aside`, at);
+        env.report.issues.add(`${ref}: rows without a primary key (${entity.primaryKey}) were set aside`, at());
         dropped++;
         continue;
       }
@@ -43,19 +43,19 @@ export async function normalize(env: StageEnv, pulled: Map<string, EntityRows>):
       const seen = byKey.get(key);
       if (seen !== undefined) {
         dropped++;
-        env.report.issues.add(`${ref}: duplicate primary keys; the most recently modified row was kept`, `${at}: ${entity.primaryKey} '${key}' also at ${origin[seen]}`);
+        env.report.issues.add(`${ref}: duplicate primary keys; the most recently modified row was kept`, `${at()}: ${entity.primaryKey} '${key}' also at ${origin.at(seen)}`);
         // Later rows win ties: a file appended to over time lists newer rows last.
         const newer = Number.isNaN(modified[seen]) || (!Number.isNaN(lm) && lm >= modified[seen]);
         if (newer) {
           rows[seen] = raw;
-          origin[seen] = at;
+          origin.set(seen, data.origin, r);
           modified[seen] = lm;
         }
         continue;
       }
       byKey.set(key, rows.length);
       rows.push(raw);
-      origin.push(at);
+      origin.copy(data.origin, r);
       keys.push(key);
       modified.push(lm);
       if (r % 50_000 === 49_999) {

@@ -6,7 +6,7 @@ import { openDelimited } from './readers/delimited.js';
 import { SourceFileError } from './readers/errors.js';
 import { expandSourcePath } from './readers/files.js';
 import { readJsonl } from './readers/jsonl.js';
-import { throwIfCancelled, yieldToEventLoop, type EntityRows, type StageEnv } from './context.js';
+import { Origins, throwIfCancelled, yieldToEventLoop, type EntityRows, type StageEnv } from './context.js';
 
 /** A source problem that makes the whole refresh meaningless (missing file, missing column). */
 export class SourceUnavailableError extends Error {
@@ -28,10 +28,10 @@ export async function pull(env: StageEnv): Promise<Map<string, EntityRows>> {
       throw new SourceUnavailableError(`${entity.ref}: ${(err as Error).message}`);
     });
     if (!files.length) throw new SourceUnavailableError(`${entity.ref}: no file matches ${entity.path}`);
-    const data: EntityRows = { entity, rows: [], origin: [] };
-    for (const file of files) {
-      const read = entity.format === 'csv' ? readCsv(entity, file, data, env) : readJsonLines(entity, file, data, env);
-      await read;
+    const data: EntityRows = { entity, rows: [], origin: new Origins(files.map((f) => path.basename(f))) };
+    for (let f = 0; f < files.length; f++) {
+      if (entity.format === 'csv') await readCsv(entity, files[f], f, data, env);
+      else await readJsonLines(entity, files[f], f, data, env);
     }
     env.report.counts[`${entity.ref}.files`] = files.length;
     env.report.counts[`${entity.ref}.rows`] = data.rows.length;
@@ -42,11 +42,14 @@ export async function pull(env: StageEnv): Promise<Map<string, EntityRows>> {
   return out;
 }
 
-function label(file: string, line: number): string {
-  return `${path.basename(file)}:${line}`;
+/** Reports progress, honours cancellation and lets the event loop run. */
+async function pause(env: StageEnv, data: EntityRows): Promise<void> {
+  env.progress('pull', data.rows.length, 0);
+  throwIfCancelled(env.signal);
+  await yieldToEventLoop();
 }
 
-async function readCsv(entity: ResolvedEntity, file: string, data: EntityRows, env: StageEnv): Promise<void> {
+async function readCsv(entity: ResolvedEntity, file: string, fileIndex: number, data: EntityRows, env: StageEnv): Promise<void> {
   const onError = (err: SourceFileError) => env.report.issues.add(`${entity.ref}: malformed rows skipped`, err.message);
   let opened;
   try {
@@ -78,12 +81,8 @@ async function readCsv(entity: ResolvedEntity, file: string, data: EntityRows, e
         values[i] = v === undefined || v === '' ? null : v;
       }
       data.rows.push(values);
-      data.origin.push(label(file, row.line));
-      if (++n % YIELD_EVERY === 0) {
-        env.progress('pull', data.rows.length, 0);
-        throwIfCancelled(env.signal);
-        await yieldToEventLoop();
-      }
+      data.origin.add(fileIndex, row.line);
+      if (++n % YIELD_EVERY === 0) await pause(env, data);
     }
   } catch (err) {
     if (err instanceof SourceFileError) throw new SourceUnavailableError(`${entity.ref}: ${err.message}`);
@@ -91,7 +90,7 @@ async function readCsv(entity: ResolvedEntity, file: string, data: EntityRows, e
   }
 }
 
-async function readJsonLines(entity: ResolvedEntity, file: string, data: EntityRows, env: StageEnv): Promise<void> {
+async function readJsonLines(entity: ResolvedEntity, file: string, fileIndex: number, data: EntityRows, env: StageEnv): Promise<void> {
   const names = entity.columns.map((c) => c.sourceName ?? c.name);
   const onError = (err: SourceFileError) => env.report.issues.add(`${entity.ref}: malformed lines skipped`, err.message);
   let n = 0;
@@ -100,12 +99,8 @@ async function readJsonLines(entity: ResolvedEntity, file: string, data: EntityR
       const values: FieldValue[] = new Array(names.length);
       for (let i = 0; i < names.length; i++) values[i] = toText(record[names[i]]);
       data.rows.push(values);
-      data.origin.push(label(file, line));
-      if (++n % YIELD_EVERY === 0) {
-        env.progress('pull', data.rows.length, 0);
-        throwIfCancelled(env.signal);
-        await yieldToEventLoop();
-      }
+      data.origin.add(fileIndex, line);
+      if (++n % YIELD_EVERY === 0) await pause(env, data);
     }
   } catch (err) {
     if (err instanceof SourceFileError) throw new SourceUnavailableError(`${entity.ref}: ${err.message}`);
