@@ -67,6 +67,7 @@ function toApiKey(r: Row): ApiKeyRecord {
 }
 
 const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
+const STATEMENT_CACHE = 500;
 
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
@@ -101,12 +102,16 @@ class SqliteStore implements Store {
 
   constructor(private readonly db: Database.Database) {}
 
+  /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
   private stmt(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
-    if (!s) {
+    if (s) {
+      this.stmts.delete(sql);
+    } else {
       s = this.db.prepare(sql);
-      this.stmts.set(sql, s);
+      if (this.stmts.size >= STATEMENT_CACHE) this.stmts.delete(this.stmts.keys().next().value!);
     }
+    this.stmts.set(sql, s);
     return s;
   }
 
@@ -472,14 +477,13 @@ class SqliteStore implements Store {
     const where = compileFilter(query.filter, attributes);
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
-    const rows = this.db
-      .prepare(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
+    const rows = this.stmt(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
       .raw()
       .all(...where.params, query.top, query.skip, baseParams) as unknown[][];
     const out = rows.map((r) => source.toRecord(r, query.attributes));
     let count: number | undefined;
     if (query.count) {
-      const c = this.db.prepare(`${source.from} SELECT COUNT(*) FROM src WHERE ${where.where}`).pluck().get(...where.params, baseParams);
+      const c = this.stmt(`${source.from} SELECT COUNT(*) FROM src WHERE ${where.where}`).pluck().get(...where.params, baseParams);
       count = c as number;
     }
     return { rows: out, count };
