@@ -30,7 +30,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,14 @@ interface Child {
 }
 const children: Child[] = [];
 let tmpDir: string | undefined;
+let serverDataDir: string | undefined;
+
+function storeMiB(): number | undefined {
+  if (!serverDataDir || !existsSync(serverDataDir)) return undefined;
+  let bytes = 0;
+  for (const f of readdirSync(serverDataDir)) bytes += statSync(path.join(serverDataDir, f)).size;
+  return Math.round((bytes / 1024 ** 2) * 10) / 10;
+}
 
 function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs: number): Promise<Child> {
   const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -238,6 +246,8 @@ interface Measured {
   /** Measurements made (a disturbed one is repeated, the least disturbed kept). */
   attempts?: number;
   window?: { stage: string; startUs: number; endUs: number };
+  /** Size of the server's data dir (SQLite file and WAL) after the measurement, MiB. */
+  storeMiB?: number;
   raw: Omit<AcResult, 'statusCodeStats'>;
 }
 
@@ -267,7 +277,7 @@ async function runLoad(spec: LoadSpec, seconds: number, record: boolean): Promis
   const cpu = endCpu();
   const endUs = monotonicUs();
   if (!record) return undefined;
-  return { ...measured(spec, result, batchStats), cpu, window: { stage: spec.key, startUs, endUs } };
+  return { ...measured(spec, result, batchStats), cpu, window: { stage: spec.key, startUs, endUs }, storeMiB: spec.server === 'kindred' ? storeMiB() : undefined };
 }
 
 function measured(spec: LoadSpec, result: AcResult, batchStats?: { succeeded: number; failed: number; sample?: string }): Measured {
@@ -520,10 +530,11 @@ function roundRows(list: Round[]): string[][] {
       ...cell(r.activity, r.echo),
       ...cell(r.patch, r.echo),
       max != null ? `${max.toFixed(2)}${max >= DISTURBED ? ' (disturbed)' : ''}` : '',
+      String((r.patch ?? r.activity)?.storeMiB ?? ''),
     ];
   });
 }
-const ROUND_HEAD = ['round', 'echo req/s', 'activity req/s', 'vs echo', 'p99 ms', 'PATCH req/s', 'vs echo', 'p99 ms', 'other cores (max)'];
+const ROUND_HEAD = ['round', 'echo req/s', 'activity req/s', 'vs echo', 'p99 ms', 'PATCH req/s', 'vs echo', 'p99 ms', 'other cores (max)', 'store MiB after'];
 
 function markdownTable(head: string[], rows: string[][], leftCols = 1): string {
   return [
@@ -585,9 +596,10 @@ function markdownSection(
       `Load comes from the bench process with autocannon over loopback, each scenario ${duration} s after a ${warmup} s warm-up; ` +
       'latencies are autocannon\'s (whole ms). Single activities carry a unique ActivityId and a demo CustomerId; the echo scenario ' +
       'sends the same bodies. PATCH sets `City` on the customers in turn. Reads rotate over all demo customers. ' +
-      `Echo, single activity and PATCH run in ${roundList.length} round(s), in that order; their rows show medians over the rounds (rates, ` +
-      'latencies, and for "vs echo" the median of each round\'s write rate divided by that round\'s echo rate). The other scenarios run once; ' +
-      `their "vs echo" uses the median of the undisturbed echo runs (${fmtInt(echoRef)} req/s), one of them after the last scenario. ` +
+      `Echo, single activity and PATCH run in ${roundList.length} round(s), in that order; their rows show medians over the rounds ` +
+      '("runs"; a round that other processes disturbed is left out when an undisturbed one exists) of the rates, ' +
+      'the latencies and, for "vs echo", each round\'s write rate divided by that round\'s echo rate. The other scenarios run once; ' +
+      `their "vs echo" uses the median of the undisturbed echo runs (${fmtInt(echoRef)} req/s; echo runs once more after the last scenario). ` +
       '"unexpected" counts responses whose status is not the expected one (201 activity, 204 PATCH, 200 otherwise) ' +
       'and `$batch` items reported as failed. All requests use the Administrator key (same per-request key check as any key). ' +
       '"server cores" is the CPU the server under test used during the measurement (from /proc; the load generator in the bench process ' +
@@ -597,7 +609,7 @@ function markdownSection(
     '',
     markdownTable(HEAD, tableRows(rows)),
     '',
-    'Rounds:',
+    'Rounds (the store grows with every write, warm-ups included; "store MiB after" is the size of the SQLite file and WAL after the round):',
     '',
     markdownTable(ROUND_HEAD, roundRows(roundList)),
     '',
@@ -661,6 +673,7 @@ async function main(): Promise<void> {
   log(`${m.cores} cores, ${m.memoryGiB} GiB, ${m.cpu}, Node ${m.node}; ${connections} connections, ${duration} s per scenario${quick ? ' (quick)' : ''}`);
   tmpDir = mkdtempSync(path.join(os.tmpdir(), 'kindred-bench-realtime-'));
   const dataDir = path.join(tmpDir, 'data');
+  serverDataDir = dataDir;
   const adminKey = `kdr_bench_${randomBytes(18).toString('base64url')}`;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
@@ -885,21 +898,27 @@ async function main(): Promise<void> {
   }
 
   // --- results ---
-  const echoRuns = [...roundList.map((r) => r.echo), lastEcho].filter((x): x is Measured => !!x);
-  const quietEcho = echoRuns.some((b) => !b.disturbed) ? echoRuns.filter((b) => !b.disturbed) : echoRuns;
+  // Rounds that other processes disturbed are left out when an undisturbed round exists.
+  const roundDisturbed = (r: Round) => [r.echo, r.activity, r.patch].some((x) => x?.disturbed);
+  const usable = roundList.some((r) => !roundDisturbed(r)) ? roundList.filter((r) => !roundDisturbed(r)) : roundList;
+  const allEcho = [...roundList.map((r) => r.echo), lastEcho].filter((x): x is Measured => !!x);
+  const quietEcho = allEcho.some((b) => !b.disturbed) ? allEcho.filter((b) => !b.disturbed) : allEcho;
+  const echoRuns = [...usable.map((r) => r.echo), lastEcho && (!lastEcho.disturbed || !quietEcho.length) ? lastEcho : undefined].filter(
+    (x): x is Measured => !!x,
+  );
   const echoRef = quietEcho.length ? median(quietEcho.map((b) => b.requestsPerSecond)) : undefined;
   const clean = (x: Measured) => x.errors === 0 && x.non2xx === 0 && x.unexpected === 0;
   const rows: Row[] = [];
   if (echoRuns.length) rows.push(rowOf('baseline', echoRuns));
   const targets: Targets = { singleWrites: [] };
   for (const key of ['activity', 'patch'] as const) {
-    const list = roundList.map((r) => r[key]).filter((x): x is Measured => !!x);
+    const list = usable.map((r) => r[key]).filter((x): x is Measured => !!x);
     if (!list.length) continue;
-    const ratios = roundList.filter((r) => r[key] && r.echo).map((r) => r[key]!.requestsPerSecond / r.echo!.requestsPerSecond);
+    const ratios = usable.filter((r) => r[key] && r.echo).map((r) => r[key]!.requestsPerSecond / r.echo!.requestsPerSecond);
     const row = rowOf(key, list, ratios.length ? median(ratios) : echoRef ? median(list.map((x) => x.requestsPerSecond)) / echoRef : undefined);
     rows.push(row);
     if (row.ratio !== undefined) {
-      const roundsMet = roundList.filter((r) => r[key] && r.echo && r[key]!.requestsPerSecond / r.echo.requestsPerSecond >= 0.5 && r[key]!.latencyMs.p99 < 10).length;
+      const roundsMet = usable.filter((r) => r[key] && r.echo && r[key]!.requestsPerSecond / r.echo.requestsPerSecond >= 0.5 && r[key]!.latencyMs.p99 < 10).length;
       const ok = list.every(clean);
       targets.singleWrites.push({ key, ratio: row.ratio, p99: row.p99, clean: ok, met: row.ratio >= 0.5 && row.p99 < 10 && ok, roundsMet, rounds: list.length });
     }

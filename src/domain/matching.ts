@@ -65,19 +65,33 @@ function split(conditions: ConditionValues[]): { exact: ConditionValues[]; fuzzy
   return { exact, fuzzy };
 }
 
-/** Pairs inside one set of records (deduplication). */
-export function applyRuleWithin(input: RuleInput): RuleStats {
-  const { exact, fuzzy } = split(input.conditions);
-  const count = exact[0].left.length;
-  const keys = blockKeys(exact, 'left', count);
+/** Record indexes by block key; records without a key (an empty exact value) are in no block. */
+function blocksOf(keys: (string | null)[]): Map<string, number[]> {
   const blocks = new Map<string, number[]>();
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     if (k === null) continue;
     const b = blocks.get(k);
     if (b) b.push(i);
     else blocks.set(k, [i]);
   }
+  return blocks;
+}
+
+/** Compares one pair on the fuzzy conditions and reports a match. */
+function comparePair(input: RuleInput, fuzzy: ConditionValues[], stats: RuleStats, l: number, r: number): void {
+  if (input.together?.(l, r)) return;
+  stats.comparisons++;
+  if (fuzzyMatch(fuzzy, l, r)) {
+    input.onMatch(l, r);
+    stats.matches++;
+  }
+}
+
+/** Pairs inside one set of records (deduplication). */
+export function applyRuleWithin(input: RuleInput): RuleStats {
+  const { exact, fuzzy } = split(input.conditions);
+  const blocks = blocksOf(blockKeys(exact, 'left', exact[0].left.length));
   const stats: RuleStats = { comparisons: 0, matches: 0, skippedBlocks: [] };
   const max = input.maxBlockSize ?? 2000;
   for (const [key, members] of blocks) {
@@ -94,16 +108,7 @@ export function applyRuleWithin(input: RuleInput): RuleStats {
       continue;
     }
     for (let a = 0; a < members.length; a++) {
-      for (let b = a + 1; b < members.length; b++) {
-        const l = members[a];
-        const r = members[b];
-        if (input.together?.(l, r)) continue;
-        stats.comparisons++;
-        if (fuzzyMatch(fuzzy, l, r)) {
-          input.onMatch(l, r);
-          stats.matches++;
-        }
-      }
+      for (let b = a + 1; b < members.length; b++) comparePair(input, fuzzy, stats, members[a], members[b]);
     }
   }
   return stats;
@@ -113,16 +118,7 @@ export function applyRuleWithin(input: RuleInput): RuleStats {
 export function applyRuleBetween(input: RuleInput): RuleStats {
   const { exact, fuzzy } = split(input.conditions);
   const leftCount = exact[0].left.length;
-  const rightCount = exact[0].right.length;
-  const rightKeys = blockKeys(exact, 'right', rightCount);
-  const blocks = new Map<string, number[]>();
-  for (let i = 0; i < rightCount; i++) {
-    const k = rightKeys[i];
-    if (k === null) continue;
-    const b = blocks.get(k);
-    if (b) b.push(i);
-    else blocks.set(k, [i]);
-  }
+  const blocks = blocksOf(blockKeys(exact, 'right', exact[0].right.length));
   const leftKeys = blockKeys(exact, 'left', leftCount);
   const stats: RuleStats = { comparisons: 0, matches: 0, skippedBlocks: [] };
   const max = input.maxBlockSize ?? 2000;
@@ -151,14 +147,7 @@ export function applyRuleBetween(input: RuleInput): RuleStats {
       }
       continue;
     }
-    for (const r of members) {
-      if (input.together?.(l, r)) continue;
-      stats.comparisons++;
-      if (fuzzyMatch(fuzzy, l, r)) {
-        input.onMatch(l, r);
-        stats.matches++;
-      }
-    }
+    for (const r of members) comparePair(input, fuzzy, stats, l, r);
   }
   return stats;
 }
