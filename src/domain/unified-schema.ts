@@ -2,6 +2,7 @@
 // real-time writes may change, and the source entities that accept real-time activities.
 import type { ResolvedEntity, ResolvedInstance } from '../config/resolve.js';
 import type { ActivityDef, ColumnType } from '../config/schema.js';
+import { compileActivityMapping, type ActivityMapping } from './activity-mapping.js';
 
 export type EdmType = 'Edm.String' | 'Edm.Int64' | 'Edm.Decimal' | 'Edm.Boolean' | 'Edm.Date' | 'Edm.DateTimeOffset';
 /** How filters compare values (see api/odata/sql.ts). */
@@ -31,6 +32,8 @@ export interface SourceActivity {
   def: ActivityDef & { primaryKey: string };
   entity: ResolvedEntity;
   customerEntity: ResolvedEntity;
+  /** Compiled once per definition: the real-time path maps every posted record through it. */
+  mapping: ActivityMapping;
 }
 
 export interface UnifiedSchema {
@@ -141,7 +144,7 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
     const entity = instance.entities.get(def.entity)!;
     const customerEntity = instance.entities.get(def.customer.entity)!;
     const qualified = `${entity.dataSource}_${entity.name}`;
-    sourceActivities.set(qualified, { def, entity, customerEntity });
+    sourceActivities.set(qualified, { def, entity, customerEntity, mapping: compileActivityMapping(instance.id, def, entity) });
     sourceActivityEntities.push({
       name: entity.name,
       qualifiedEntityName: qualified,

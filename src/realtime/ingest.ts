@@ -2,7 +2,6 @@
 // function returns a typed outcome: ok with the write, or rejected with a status and problems.
 import { randomUUID } from 'node:crypto';
 import type { ColumnType } from '../config/schema.js';
-import { compileActivityMapping } from '../domain/activity-mapping.js';
 import type { ActivityRecord, FieldValue } from '../domain/profile.js';
 import {
   activityContentHash,
@@ -219,7 +218,7 @@ export async function prepareSourceActivity(
   findCustomer: (dataSource: string, entity: string, key: string) => Promise<string | undefined>,
 ): Promise<Outcome<RealtimeWrite>> {
   const source = schema.sourceActivities.get(qualifiedName)!;
-  const { def, entity, customerEntity } = source;
+  const { def, entity, customerEntity, mapping } = source;
   if (!isPlainObject(body)) return reject(400, [{ target: 'body', message: `the body must be a JSON object (a ${qualifiedName} record), not ${describe(body)}` }]);
   const problems: Problem[] = [];
   const row: FieldValue[] = entity.columns.map(() => null);
@@ -241,7 +240,6 @@ export async function prepareSourceActivity(
     if (parsed.ok) row[index] = parsed.value;
     else problems.push({ target: name, message: `'${name}' ${JSON.stringify(text)} ${parsed.reason}` });
   }
-  const mapping = compileActivityMapping(ctx.instanceId, def, entity);
   for (const [column, index] of [
     [def.primaryKey, mapping.keyIndex],
     [def.timestamp, mapping.timeIndex],
