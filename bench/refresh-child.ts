@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { loadInstanceDefinition } from '../src/config/load.js';
 import { openSqliteStore } from '../src/storage/sqlite/store.js';
-import { runRefresh } from '../src/refresh/pipeline.js';
+import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../src/refresh/pipeline.js';
 import { scoreAgainstTruth } from '../src/refresh/evaluate.js';
 import { openDelimited } from '../src/refresh/readers/delimited.js';
 import { readJsonl } from '../src/refresh/readers/jsonl.js';
@@ -238,7 +238,7 @@ async function compareIds(now: Map<string, string>, file: string): Promise<{ com
 
 // --- the run ------------------------------------------------------------------------------------
 const dbFile = path.join(storeDir, 'kindred.db');
-const store = openSqliteStore({ file: dbFile });
+const store = openSqliteStore({ file: dbFile, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
 try {
   const loaded = loadInstanceDefinition(instanceFile);
   const { definition } = loaded;

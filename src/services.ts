@@ -26,6 +26,8 @@ export interface ServiceOptions {
   log?: (message: string) => void;
   /** Run refreshes in a worker thread (the server does, so requests are answered meanwhile). */
   refreshInWorker?: boolean;
+  /** Page cache of the store connection in MiB (the CLI's refresh writes through it). */
+  pageCacheMiB?: number;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
 }
@@ -33,7 +35,7 @@ export interface ServiceOptions {
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
   const file = path.join(dataDir, 'kindred.db');
-  const store = openSqliteStore({ file });
+  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB });
   const runner = new RefreshRunner({
     store,
     onProgress: options.onProgress,

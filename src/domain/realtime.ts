@@ -62,10 +62,10 @@ export function applyOverrides(
 /** What makes two postings of the same ActivityId "the same": everything but expiry and caller. */
 export function activityContentHash(a: ActivityRecord): string {
   const { ValidUntil: _v, Origin: _o, ...content } = a;
-  const keys = Object.keys(content).sort();
-  const hash = createHash('sha256');
-  for (const k of keys) hash.update(k).update('\u0000').update(JSON.stringify((content as Record<string, unknown>)[k] ?? null)).update('\u0001');
-  return hash.digest('hex');
+  const record = content as Record<string, unknown>;
+  // One string, keys sorted, hashed once: the same content always gives the same hash.
+  const canonical = JSON.stringify(Object.keys(record).sort().map((k) => [k, record[k] ?? null]));
+  return createHash('sha256').update(canonical).digest('hex');
 }
 
 export type RealtimeWrite =

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunRecord } from '../domain/run.js';
 import { openSqliteStore } from '../storage/sqlite/store.js';
-import { runRefresh } from './pipeline.js';
+import { REFRESH_PAGE_CACHE_MIB, runRefresh } from './pipeline.js';
 
 export interface RefreshWorkerData {
   store: { kind: 'sqlite'; file: string };
@@ -19,7 +19,7 @@ export type RefreshWorkerMessage =
 async function main(): Promise<void> {
   const port = parentPort!;
   const data = workerData as RefreshWorkerData;
-  const store = openSqliteStore({ file: data.store.file });
+  const store = openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
   const controller = new AbortController();
   port.on('message', (m: { type: string }) => {
     if (m.type === 'cancel') controller.abort();

@@ -1,10 +1,10 @@
 import { openServices } from '../../services.js';
-import { runRefresh } from '../../refresh/pipeline.js';
+import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../../refresh/pipeline.js';
 import { CliError } from '../errors.js';
 import { stageBars } from '../progress.js';
 
 export async function refresh(instanceId: string, dataDir: string): Promise<void> {
-  const services = await openServices({ dataDir });
+  const services = await openServices({ dataDir, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
   const bars = stageBars();
   const controller = new AbortController();
   const onSignal = () => {

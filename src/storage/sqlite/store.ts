@@ -17,6 +17,12 @@ type Row = Record<string, unknown>;
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
   file: string;
+  /**
+   * Page cache of this connection in MiB (default: SQLite's 2 MiB). A refresh writing millions of
+   * rows wants a large one; the real-time connection must not have one: with a large cache every
+   * commit spends longer truncating it, and commits slow down as the database grows.
+   */
+  pageCacheMiB?: number;
 }
 
 const now = () => new Date().toISOString();
@@ -77,8 +83,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   // survives a power loss too. Grouped commits (realtime/write-queue.ts) share one sync.
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
-  // A refresh writes millions of rows; the default 2 MiB page cache makes that I/O-bound.
-  db.pragma('cache_size = -262144');
+  if (options.pageCacheMiB) db.pragma(`cache_size = ${-Math.round(options.pageCacheMiB * 1024)}`);
   migrate(db);
   return new SqliteStore(db);
 }
