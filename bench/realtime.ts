@@ -36,6 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { autocannon, type AcOptions, type AcRequest, type AcResult } from './realtime-autocannon.js';
 import { cpuWindow, type CpuWindow } from './realtime-cpu.js';
+import { machine, updateBenchmarksMd } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -185,17 +186,6 @@ function codeVersion(): { commit: string | null; srcModified: number | null } {
   } catch {
     return { commit: null, srcModified: null };
   }
-}
-
-function machine(): { cores: number; memoryGiB: number; cpu: string; node: string; platform: string } {
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) cpu = m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return { cores: os.availableParallelism(), memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10, cpu, node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}` };
 }
 
 async function httpJson(url: string, key: string): Promise<unknown> {
@@ -649,23 +639,6 @@ function markdownSection(
   return parts.join('\n');
 }
 
-/** Writes or replaces this section of BENCHMARKS.md, keeping every other section as it is now. */
-function updateBenchmarksMd(section: string): void {
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  // Read right before writing: other sections are written by other benchmarks.
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers measured on one machine; each benchmark compares against a baseline measured in the same run.\n';
-  const start = text.indexOf(`${SECTION}\n`);
-  if (start >= 0) {
-    const rest = text.slice(start + SECTION.length);
-    const next = rest.search(/\n## /);
-    const end = next >= 0 ? start + SECTION.length + next + 1 : text.length;
-    text = text.slice(0, start) + section.trimEnd() + '\n' + (end < text.length ? '\n' + text.slice(end) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
-  }
-  writeFileSync(file, text);
-}
-
 // --- main ---------------------------------------------------------------------------------------
 async function main(): Promise<void> {
   const m = machine();
@@ -974,7 +947,7 @@ async function main(): Promise<void> {
   }
   if (writeReport && echoRef) {
     const section = markdownSection(date, m, rows, roundList, echoRef, w2r, targets, resultsFile, ids.length, code);
-    updateBenchmarksMd(section);
+    updateBenchmarksMd(SECTION, section);
     log(`BENCHMARKS.md: section "${SECTION.slice(3)}" written`);
   }
 }

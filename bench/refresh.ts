@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSyntheticSources, SYNTHETIC_LAYOUT, type GenerateResult } from '../src/synthetic/generate.js';
+import { machine, updateBenchmarksMd } from './report.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -212,17 +213,6 @@ function codeVersion(): { commit: string; dirtySrc: string[] } {
   }
 }
 
-function machine(): { cores: number; memoryGiB: number; cpu: string; node: string; platform: string } {
-  let cpu = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) cpu = m[1].trim();
-  } catch {
-    // not Linux
-  }
-  return { cores: os.availableParallelism(), memoryGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10, cpu, node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}` };
-}
-
 /** Markdown table of one size. */
 function table(r: SizeResult): string {
   const rows: string[][] = [];
@@ -315,22 +305,6 @@ function resultsName(date: string): string {
   return `refresh-${date}${suffix}.json`;
 }
 
-/** Writes or replaces the section in BENCHMARKS.md, keeping every other section. */
-function updateBenchmarksMd(section: string): void {
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nNumbers measured on one machine; each benchmark compares against a baseline measured in the same run.\n';
-  const start = text.indexOf(`${SECTION}\n`);
-  if (start >= 0) {
-    const rest = text.slice(start + SECTION.length);
-    const next = rest.search(/\n## /);
-    const end = next >= 0 ? start + SECTION.length + next + 1 : text.length;
-    text = text.slice(0, start) + section.trimEnd() + '\n' + (end < text.length ? '\n' + text.slice(end) : '');
-  } else {
-    text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
-  }
-  writeFileSync(file, text);
-}
-
 // --- main ---------------------------------------------------------------------------------------
 const m = machine();
 const code = codeVersion();
@@ -350,7 +324,7 @@ if (writeReport) {
   const resultsFile = path.join(RESULTS, resultsName(date));
   writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
   log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
-  updateBenchmarksMd(markdownSection(results, m, date, code, load));
+  updateBenchmarksMd(SECTION, markdownSection(results, m, date, code, load));
   log('BENCHMARKS.md: section "Refresh (batch unification)" written');
 }
 let failed = false;
