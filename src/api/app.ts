@@ -21,8 +21,6 @@ export interface AppOptions {
   bodyLimit?: number;
 }
 
-export type KindredApp = FastifyInstance & { withTypeProvider<T = TypeBoxTypeProvider>(): FastifyInstance };
-
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,

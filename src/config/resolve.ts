@@ -210,4 +210,3 @@ export function entityKeyColumns(instance: ResolvedInstance): string[] {
   return instance.customerEntities.map((e) => e.keyColumn);
 }
 
-export type { ActivityDef };

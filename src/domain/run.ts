@@ -44,7 +44,3 @@ export function newStages(): StageRecord[] {
     error: null,
   }));
 }
-
-export function isFinished(status: RunStatus): boolean {
-  return status === 'successful' || status === 'failed' || status === 'cancelled';
-}

@@ -26,6 +26,8 @@ export interface EntityInfo {
   keys: string[];
   timestampAttribute: string | null;
   relationships: { name: string; fromAttribute: string; toEntity: string; toAttribute: string }[];
+  /** Attribute name → how filters compare it. */
+  queryTypes: Record<string, QueryType>;
 }
 
 export interface SourceActivity {
@@ -69,8 +71,14 @@ export function queryType(type: ColumnType): QueryType {
   }
 }
 
-export function queryTypes(entity: EntityInfo): Record<string, QueryType> {
+/** Attribute name → filter type. */
+export function queryTypes(entity: Pick<EntityInfo, 'attributes'>): Record<string, QueryType> {
   return Object.fromEntries(entity.attributes.map((a) => [a.name, queryType(a.type)]));
+}
+
+/** Adds the filter types once, when the schema is built: reads use them on every request. */
+function withTypes(e: Omit<EntityInfo, 'queryTypes'>): EntityInfo {
+  return { ...e, queryTypes: queryTypes(e) };
 }
 
 const attr = (name: string, type: ColumnType, writable = false, semanticType?: string): AttributeInfo => ({
@@ -83,7 +91,7 @@ const attr = (name: string, type: ColumnType, writable = false, semanticType?: s
 
 export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
   const keyColumns = new Set(instance.customerEntities.map((e) => e.keyColumn));
-  const customer: EntityInfo = {
+  const customer = withTypes({
     name: 'Customer',
     qualifiedEntityName: 'Customer',
     dataSourceName: null,
@@ -101,8 +109,8 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
     keys: ['CustomerId'],
     timestampAttribute: null,
     relationships: [],
-  };
-  const activity: EntityInfo = {
+  });
+  const activity = withTypes({
     name: 'UnifiedActivity',
     qualifiedEntityName: 'UnifiedActivity',
     dataSourceName: null,
@@ -127,8 +135,8 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
     keys: ['ActivityId'],
     timestampAttribute: 'ActivityTime',
     relationships: [{ name: 'UnifiedActivity_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
-  };
-  const alternateKey: EntityInfo = {
+  });
+  const alternateKey = withTypes({
     name: 'AlternateKey',
     qualifiedEntityName: 'AlternateKey',
     dataSourceName: null,
@@ -137,7 +145,7 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
     keys: ['DataSourceName', 'EntityName', 'AlternateValue'],
     timestampAttribute: null,
     relationships: [{ name: 'AlternateKey_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
-  };
+  });
   const sourceActivities = new Map<string, SourceActivity>();
   const sourceActivityEntities: EntityInfo[] = [];
   for (const def of instance.activities) {
@@ -145,7 +153,7 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
     const customerEntity = instance.entities.get(def.customer.entity)!;
     const qualified = `${entity.dataSource}_${entity.name}`;
     sourceActivities.set(qualified, { def, entity, customerEntity, mapping: compileActivityMapping(instance.id, def, entity) });
-    sourceActivityEntities.push({
+    sourceActivityEntities.push(withTypes({
       name: entity.name,
       qualifiedEntityName: qualified,
       dataSourceName: entity.dataSource,
@@ -161,7 +169,7 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
           toAttribute: customerEntity.primaryKey,
         },
       ],
-    });
+    }));
   }
   return { customer, activity, alternateKey, sourceActivities, sourceActivityEntities, keyColumns };
 }

@@ -1,7 +1,7 @@
 // Runs one refresh: the stages in order, each recorded (status, duration, counts, issues) as it
 // goes. The new generation becomes visible only if every stage succeeds.
 import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
-import { STAGE_NAMES, type RunRecord, type StageName, type StageRecord } from '../domain/run.js';
+import type { RunRecord, StageName, StageRecord } from '../domain/run.js';
 import type { GenerationWriter, Store } from '../storage/store.js';
 import { activities } from './activities.js';
 import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
@@ -132,4 +132,3 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export { STAGE_NAMES };

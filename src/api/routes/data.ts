@@ -7,7 +7,7 @@ import type { FilterNode, StringFunctionNode } from '../odata/filter.js';
 import { parseQueryOptions, type QueryOptions } from '../odata/options.js';
 import { checkSelect, type AttributeMap } from '../odata/sql.js';
 import { applyOverrides, MAX_VALIDITY_MS, resolveValidUntil, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
-import { queryTypes, type EntityInfo } from '../../domain/unified-schema.js';
+import type { EntityInfo } from '../../domain/unified-schema.js';
 import { prepareProfileUpdate, prepareSourceActivity, prepareUnifiedActivity, type Outcome, type Problem } from '../../realtime/ingest.js';
 import type { Services } from '../../services.js';
 import type { UnifiedEntityName } from '../../storage/store.js';
@@ -176,7 +176,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (t.kind !== 'unified')
         throw new ApiError('NotFound', `'${entityName}' is a source entity; read its activities from UnifiedActivity`, 'entityName');
       const options: QueryOptions = parseQueryOptions(queryOf(request));
-      const types = queryTypes(t.info);
+      const types = t.info.queryTypes;
       const attributeMap: AttributeMap = Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }]));
       checkSelect(options.select, attributeMap);
       for (const e of options.expand) {
@@ -246,7 +246,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const options = parseQueryOptions(queryOf(request));
       // Same checks as the collection read: an unknown attribute or expansion is an error, not null.
       if (t.kind === 'unified' && t.name !== 'AlternateKey') {
-        const types = queryTypes(t.info);
+        const types = t.info.queryTypes;
         checkSelect(options.select, Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }])));
         for (const e of options.expand) {
           if (t.name !== 'Customer' || e !== 'UnifiedActivity')
