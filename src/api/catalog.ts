@@ -3,6 +3,7 @@
 import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
 import { unifiedSchema, type UnifiedSchema } from '../domain/unified-schema.js';
 import type { InstanceRecord, Store } from '../storage/store.js';
+import { ApiError } from './errors.js';
 
 export interface CatalogEntry {
   record: InstanceRecord;
@@ -37,6 +38,13 @@ export class InstanceCatalog {
     const resolved = resolveInstance(record.definition, record.baseDir);
     const entry = { record, resolved, schema: unifiedSchema(resolved) };
     this.entries.set(instanceId, { entry, checkedAt: now });
+    return entry;
+  }
+
+  /** The instance, or the API's 404 naming it. */
+  async require(instanceId: string): Promise<CatalogEntry> {
+    const entry = await this.get(instanceId);
+    if (!entry) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
     return entry;
   }
 

@@ -126,11 +126,7 @@ function statusOf(r: RealtimeResult): number {
 export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store, catalog, writes } = services;
 
-  const instance = async (instanceId: string): Promise<CatalogEntry> => {
-    const entry = await catalog.get(instanceId);
-    if (!entry) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
-    return entry;
-  };
+  const instance = (instanceId: string): Promise<CatalogEntry> => catalog.require(instanceId);
 
   /** Submits writes; a store that cannot take them now answers 503 with Retry-After. */
   const commit = async (list: RealtimeWrite[]): Promise<RealtimeResult[]> => {

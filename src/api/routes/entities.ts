@@ -25,9 +25,7 @@ function present(e: EntityInfo) {
 export const entityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { catalog } = services;
   const schemaOf = async (instanceId: string) => {
-    const entry = await catalog.get(instanceId);
-    if (!entry) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
-    const s = entry.schema;
+    const s = (await catalog.require(instanceId)).schema;
     return [s.customer, s.activity, s.alternateKey, ...s.sourceActivityEntities];
   };
 

@@ -51,10 +51,8 @@ const WorkflowParams = Type.Object({ instanceId: InstanceId, workflowName: Type.
 const JobParams = Type.Object({ instanceId: InstanceId, workflowName: Type.String({ description: "The refresh workflow: 'main'" }), jobId: Type.String({ description: 'Job id' }) });
 
 export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
-  const { store, runner } = services;
-  const instanceOr404 = async (instanceId: string) => {
-    if (!(await store.getInstance(instanceId))) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
-  };
+  const { store, runner, catalog } = services;
+  const instanceOr404 = (instanceId: string) => catalog.require(instanceId);
   const workflowOr404 = (name: string) => {
     if (name !== 'main') throw new ApiError('NotFound', `workflow '${name}' does not exist; the refresh workflow is 'main'`, 'workflowName');
   };

@@ -39,8 +39,7 @@ export const profileRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     async (request) => {
       const { instanceId } = request.params;
       const { dataSourceName, entityName, key } = request.query;
-      const entry = await catalog.get(instanceId);
-      if (!entry) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
+      const entry = await catalog.require(instanceId);
       const customerId = await store.findCustomerIdByKey(instanceId, dataSourceName, entityName, key);
       if (!customerId) throw new ApiError('NotFound', `no profile has ${dataSourceName}.${entityName} key '${key}'`, 'key');
       const [keys, profile] = await Promise.all([store.alternateKeysOf(instanceId, customerId), store.getCustomer(instanceId, customerId)]);
