@@ -54,13 +54,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     request.apiKey = await authorize(services.store, request, instanceId, auth.role);
   });
 
-  // Clients send JSON as application/json or application/json-patch+json; $batch also takes NDJSON.
-  app.addContentTypeParser(['application/json-patch+json', 'text/json'], { parseAs: 'string' }, (request, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch (err) {
-      done(new ApiError('BadRequest', `the body is not valid JSON: ${(err as Error).message}`, 'body'), undefined);
-    }
+  // Clients send JSON as application/json or application/json-patch+json, and some send that
+  // content type with no body (POST .../jobs); $batch also takes NDJSON. Fastify's own JSON parser
+  // (with its prototype-poisoning checks) does the parsing.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/json-patch+json', 'text/json'], { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    json(request, body as string, (err, value) =>
+      err ? done(new ApiError('BadRequest', `the body is not valid JSON: ${err.message}`, 'body'), undefined) : done(null, value),
+    );
   });
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, new NdjsonBody(body as string)));
 

@@ -12,6 +12,7 @@ import {
   odataError,
   offBy,
   REALTIME_FIXTURE,
+  sleep,
   workspace,
   type Workspace,
 } from './helpers.js';
@@ -138,6 +139,21 @@ describe('PATCH Customer/{id}', () => {
     odataError(await ws.request('PATCH', customerUrl(bob), { raw: '', contentType: 'application/json' }), 400);
     odataError(await ws.request('PATCH', customerUrl(bob), { raw: '', contentType: 'application/json-patch+json' }), 400);
     odataError(await ws.request('PATCH', customerUrl(bob)), 400); // no body at all
+    const proto = await ws.request('PATCH', customerUrl(bob), { raw: '{"__proto__": {"City": "x"}}', contentType: 'application/json' });
+    odataError(proto, 400, { target: 'body' });
+  });
+
+  test('a client that sends Content-Type: application/json with no body can start a refresh', async () => {
+    const res = await ws.request('POST', ws.url('/workflows/main/jobs'), { raw: '', contentType: 'application/json' });
+    assert.equal(res.statusCode, 202, res.body);
+    // Let the run end before other tests go on.
+    const { jobId } = res.json() as { jobId: string };
+    let status = 'queued';
+    for (let i = 0; i < 200 && (status === 'queued' || status === 'running'); i++) {
+      await sleep(25);
+      status = ((await ws.request('GET', ws.url(`/workflows/main/jobs/${jobId}`))).json() as { jobStatus: string }).jobStatus;
+    }
+    assert.equal(status, 'successful');
   });
 
   test('validUntil in the past, more than 30 days ahead, or not RFC 3339: 400 naming validUntil', async () => {
