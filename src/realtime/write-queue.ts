@@ -1,6 +1,7 @@
-// Grouped commits for real-time writes: writes that arrive while the previous group commits wait
-// for the next one, so one transaction (and one sync to disk) serves many requests. A request is
-// answered only after its group committed.
+// Grouped commits for real-time writes: the writes that arrive in one turn of the event loop form
+// one transaction, and the store shares each sync to disk among all groups committed before it
+// started (storage/sqlite/durability.ts). Groups are pipelined: while one group waits for the
+// disk, the next one commits. A request is answered only after its group is on disk.
 import type { RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { Store } from '../storage/store.js';
 import type { Change, ChangeFeed } from './change-feed.js';
@@ -13,8 +14,9 @@ interface Pending {
 
 export class WriteQueue {
   private pending: Pending[] = [];
-  private flushing = false;
   private scheduled = false;
+  /** Groups committed or committing whose results are not delivered yet. */
+  private inFlight = 0;
 
   constructor(
     private readonly store: Store,
@@ -35,7 +37,7 @@ export class WriteQueue {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.scheduled) return;
     this.scheduled = true;
     // Let the requests of this turn of the event loop join the group.
     setImmediate(() => {
@@ -45,9 +47,10 @@ export class WriteQueue {
   }
 
   private async flush(): Promise<void> {
-    if (this.flushing || !this.pending.length) return;
-    this.flushing = true;
+    if (!this.pending.length) return;
     const group = this.pending.splice(0, this.maxGroup);
+    if (this.pending.length) this.schedule();
+    this.inFlight++;
     try {
       const results = await this.store.applyRealtime(group.map((p) => p.write));
       const changes: Change[] = [];
@@ -64,13 +67,12 @@ export class WriteQueue {
     } catch (err) {
       for (const p of group) p.reject(err);
     } finally {
-      this.flushing = false;
-      if (this.pending.length) this.schedule();
+      this.inFlight--;
     }
   }
 
   /** Waits for queued writes to commit (shutdown). */
   async drain(): Promise<void> {
-    while (this.pending.length || this.flushing) await new Promise((r) => setImmediate(r));
+    while (this.pending.length || this.inFlight) await new Promise((r) => setImmediate(r));
   }
 }

@@ -10,6 +10,7 @@ import { activityContentHash, type ProfileOverride, type RealtimeResult, type Re
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import { WalSync } from './durability.js';
 import { sqliteMigrations } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -79,13 +80,19 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
   const db = new Database(options.file);
   db.pragma('journal_mode = WAL');
-  // FULL: every commit is synced to disk before it returns, so an acknowledged real-time write
-  // survives a power loss too. Grouped commits (realtime/write-queue.ts) share one sync.
+  // FULL: every commit of this connection is synced to disk before it returns.
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   if (options.pageCacheMiB) db.pragma(`cache_size = ${-Math.round(options.pageCacheMiB * 1024)}`);
   migrate(db);
-  return new SqliteStore(db);
+  if (options.file === ':memory:') return new SqliteStore(db, null);
+  // Real-time writes get a connection of their own whose commits do not wait for the disk on the
+  // main thread; applyRealtime awaits the WAL sync instead (durability.ts), so an acknowledged
+  // write is on disk all the same.
+  const realtime = new Database(options.file);
+  realtime.pragma('busy_timeout = 5000');
+  realtime.pragma('synchronous = NORMAL');
+  return new SqliteStore(db, { db: realtime, wal: new WalSync(`${path.resolve(options.file)}-wal`) });
 }
 
 function migrate(db: Database.Database): void {
@@ -101,26 +108,45 @@ function migrate(db: Database.Database): void {
   }
 }
 
+/** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
+function cachedStatement(db: Database.Database, cache: Map<string, Database.Statement>, sql: string): Database.Statement {
+  let s = cache.get(sql);
+  if (s) {
+    cache.delete(sql);
+  } else {
+    s = db.prepare(sql);
+    if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+  }
+  cache.set(sql, s);
+  return s;
+}
+
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  private readonly realtimeStmts = new Map<string, Database.Statement>();
 
-  /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
+  constructor(
+    private readonly db: Database.Database,
+    /** The real-time writer (null for an in-memory database: one connection, synced commits). */
+    private readonly realtime: { db: Database.Database; wal: WalSync } | null,
+  ) {}
+
   private stmt(sql: string): Database.Statement {
-    let s = this.stmts.get(sql);
-    if (s) {
-      this.stmts.delete(sql);
-    } else {
-      s = this.db.prepare(sql);
-      if (this.stmts.size >= STATEMENT_CACHE) this.stmts.delete(this.stmts.keys().next().value!);
-    }
-    this.stmts.set(sql, s);
-    return s;
+    return cachedStatement(this.db, this.stmts, sql);
+  }
+
+  /** A statement on the real-time writer connection (the real-time write path only). */
+  private rtStmt(sql: string): Database.Statement {
+    return this.realtime ? cachedStatement(this.realtime.db, this.realtimeStmts, sql) : this.stmt(sql);
   }
 
   async close(): Promise<void> {
+    if (this.realtime) {
+      this.realtime.wal.close();
+      this.realtime.db.close();
+    }
     this.db.close();
   }
 
@@ -358,17 +384,21 @@ class SqliteStore implements Store {
   }
 
   async applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
-    return this.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
+    if (!this.realtime) return this.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
+    // The transaction runs (and commits) now, synchronously; the promise resolves once it is on disk.
+    const results = this.realtime.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
+    await this.realtime.wal.sync();
+    return results;
   }
 
   private applyOne(w: RealtimeWrite): RealtimeResult {
     if (w.kind === 'profile') {
-      const exists = this.stmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+      const exists = this.rtStmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
         instanceId: w.instanceId,
         customerId: w.customerId,
       });
       if (!exists) return { status: 'customerNotFound', customerId: w.customerId };
-      const upsert = this.stmt(
+      const upsert = this.rtStmt(
         `INSERT INTO profile_overrides (instance_id, customer_id, attribute, value, caller, set_at, valid_until)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (instance_id, customer_id, attribute) DO UPDATE SET value = excluded.value, caller = excluded.caller,
@@ -380,12 +410,12 @@ class SqliteStore implements Store {
       return { status: 'updated', customerId: w.customerId, validUntil: w.validUntil };
     }
     const a = w.activity;
-    const exists = this.stmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+    const exists = this.rtStmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
       instanceId: w.instanceId,
       customerId: a.CustomerId,
     });
     if (!exists) return { status: 'customerNotFound', customerId: a.CustomerId };
-    const batch = this.stmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
+    const batch = this.rtStmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
       instanceId: w.instanceId,
       activityId: a.ActivityId,
     }) as Row | undefined;
@@ -394,19 +424,19 @@ class SqliteStore implements Store {
       const stored = JSON.parse(batch.data as string) as ActivityRecord;
       return activityContentHash(stored) === w.contentHash ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: a.ActivityId };
     }
-    const stored = this.stmt('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
+    const stored = this.rtStmt('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
       w.instanceId,
       a.ActivityId,
     ) as Row | undefined;
     // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
     if (stored && (stored.valid_until as string) <= w.createdAt) {
-      this.stmt('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').run(w.instanceId, a.ActivityId);
+      this.rtStmt('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').run(w.instanceId, a.ActivityId);
     } else if (stored) {
       return stored.content_hash === w.contentHash
         ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
         : { status: 'conflict', activityId: a.ActivityId };
     }
-    this.stmt(
+    this.rtStmt(
       `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
          source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
