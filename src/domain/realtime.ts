@@ -1,6 +1,6 @@
 // Real-time data is an overlay with an expiry: after validUntil, or once a refresh brings a newer
 // source record, the batch value counts again. Pure rules; no I/O.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ActivityRecord, CustomerRecord, FieldValue } from './profile.js';
 
 export const HOUR_MS = 3_600_000;
@@ -61,11 +61,16 @@ export function applyOverrides(
 
 /** What makes two postings of the same ActivityId "the same": everything but expiry and caller. */
 export function activityContentHash(a: ActivityRecord): string {
-  const { ValidUntil: _v, Origin: _o, ...content } = a;
-  const record = content as Record<string, unknown>;
-  // One string, keys sorted, hashed once: the same content always gives the same hash.
-  const canonical = JSON.stringify(Object.keys(record).sort().map((k) => [k, record[k] ?? null]));
-  return createHash('sha256').update(canonical).digest('hex');
+  const record = a as unknown as Record<string, unknown>;
+  // One string, keys sorted, hashed once: the same content always gives the same hash. The string
+  // is JSON.stringify([[key, value], ...]) written out by hand: this runs for every posted activity.
+  const keys = Object.keys(record).sort();
+  let canonical = '';
+  for (const k of keys) {
+    if (k === 'ValidUntil' || k === 'Origin') continue;
+    canonical += `${canonical ? ',' : ''}[${JSON.stringify(k)},${JSON.stringify(record[k] ?? null)}]`;
+  }
+  return hash('sha256', `[${canonical}]`);
 }
 
 export type RealtimeWrite =

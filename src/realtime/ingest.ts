@@ -10,7 +10,7 @@ import {
   resolveValidUntil,
   type RealtimeWrite,
 } from '../domain/realtime.js';
-import type { UnifiedSchema } from '../domain/unified-schema.js';
+import type { AttributeInfo, EntityInfo, UnifiedSchema } from '../domain/unified-schema.js';
 import { parseTimestamp, parseValue } from '../domain/values.js';
 
 export interface Problem {
@@ -66,6 +66,14 @@ function describe(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+// Built once per entity schema (schemas are rebuilt when a definition changes, so a WeakMap is enough).
+const byNameCache = new WeakMap<EntityInfo, Map<string, AttributeInfo>>();
+function attributesByName(entity: EntityInfo): Map<string, AttributeInfo> {
+  let map = byNameCache.get(entity);
+  if (!map) byNameCache.set(entity, (map = new Map(entity.attributes.map((a) => [a.name, a]))));
+  return map;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -86,7 +94,7 @@ export function prepareProfileUpdate(schema: UnifiedSchema, ctx: WriteContext, c
   if (!isPlainObject(body)) return reject(400, [{ target: 'body', message: `the body must be a JSON object of Customer attributes, not ${describe(body)}` }]);
   const entries = Object.entries(body);
   if (!entries.length) return reject(400, [{ target: 'body', message: 'the body has no attributes to change' }]);
-  const attributes = new Map(schema.customer.attributes.map((a) => [a.name, a]));
+  const attributes = attributesByName(schema.customer);
   const problems: Problem[] = [];
   const changes: Record<string, FieldValue> = {};
   for (const [name, value] of entries) {

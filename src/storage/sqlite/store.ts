@@ -424,36 +424,46 @@ class SqliteStore implements Store {
       const stored = JSON.parse(batch.data as string) as ActivityRecord;
       return activityContentHash(stored) === w.contentHash ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: a.ActivityId };
     }
+    // Insert first: a new ActivityId (the common case) costs one statement; only a repeated one is read back.
+    if (this.insertRealtimeActivity(w)) return { status: 'created', activity: a };
     const stored = this.rtStmt('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
       w.instanceId,
       a.ActivityId,
-    ) as Row | undefined;
+    ) as Row;
     // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
-    if (stored && (stored.valid_until as string) <= w.createdAt) {
+    if ((stored.valid_until as string) <= w.createdAt) {
       this.rtStmt('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').run(w.instanceId, a.ActivityId);
-    } else if (stored) {
-      return stored.content_hash === w.contentHash
-        ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
-        : { status: 'conflict', activityId: a.ActivityId };
+      this.insertRealtimeActivity(w);
+      return { status: 'created', activity: a };
     }
-    this.rtStmt(
-      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
-         source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      w.instanceId,
-      a.ActivityId,
-      a.CustomerId,
-      a.ActivityTime,
-      a.ValidUntil,
-      w.contentHash,
-      w.caller,
-      w.createdAt,
-      w.sourceCustomer?.dataSource ?? null,
-      w.sourceCustomer?.entity ?? null,
-      w.sourceCustomer?.key ?? null,
-      JSON.stringify(a),
+    return stored.content_hash === w.contentHash
+      ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
+      : { status: 'conflict', activityId: a.ActivityId };
+  }
+
+  /** Inserts a real-time activity unless one with its ActivityId is stored; true if inserted. */
+  private insertRealtimeActivity(w: Extract<RealtimeWrite, { kind: 'activity' }>): boolean {
+    const a = w.activity;
+    return (
+      this.rtStmt(
+        `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
+           source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (instance_id, activity_id) DO NOTHING`,
+      ).run(
+        w.instanceId,
+        a.ActivityId,
+        a.CustomerId,
+        a.ActivityTime,
+        a.ValidUntil,
+        w.contentHash,
+        w.caller,
+        w.createdAt,
+        w.sourceCustomer?.dataSource ?? null,
+        w.sourceCustomer?.entity ?? null,
+        w.sourceCustomer?.key ?? null,
+        JSON.stringify(a),
+      ).changes === 1
     );
-    return { status: 'created', activity: a };
   }
 
   async getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined> {
