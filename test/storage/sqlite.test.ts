@@ -71,6 +71,40 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
+  it('upgrades a database of an older version with its real-time activities intact (rowid table, unique ActivityId)', async () => {
+    const file = path.join(dir, 'old.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    for (const m of sqliteMigrations.filter((m) => m.version <= 2)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, ?)').run(m.version, m.name, '2026-01-01T00:00:00.000Z');
+    }
+    const activity = { ActivityId: 'rt-1', CustomerId: 'c1', ActivityTime: '2026-01-01T00:00:00.000Z', ActivityType: 'T', Origin: 'realtime' };
+    old
+      .prepare(
+        `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at, data)
+         VALUES ('shop', 'rt-1', 'c1', '2026-01-01T00:00:00.000Z', '2999-01-01T00:00:00.000Z', 'h', 'pos', '2026-01-01T00:00:00.000Z', ?)`,
+      )
+      .run(JSON.stringify(activity));
+    old.close();
+
+    const store = openSqliteStore({ file });
+    try {
+      assert.deepEqual(await store.getActivity('shop', 'rt-1', '2026-06-01T00:00:00.000Z'), activity);
+    } finally {
+      await store.close();
+    }
+    const db = new Database(file, { readonly: true });
+    try {
+      const table = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'realtime_activities'").get() as { sql: string };
+      assert.doesNotMatch(table.sql, /WITHOUT ROWID/);
+      const unique = db.prepare("SELECT \"unique\" AS u FROM pragma_index_list('realtime_activities') WHERE name = 'realtime_activities_id'").get() as { u: number };
+      assert.equal(unique.u, 1);
+    } finally {
+      db.close();
+    }
+  });
+
   it('works in memory', async () => {
     const store = openSqliteStore({ file: ':memory:' });
     try {

@@ -122,4 +122,36 @@ CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, c
 CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
+  {
+    version: 3,
+    name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',
+    // ActivityIds are random: as the primary key of a WITHOUT ROWID table every insert landed the
+    // whole row (JSON included) on a random page, and each grouped commit rewrote about a page per
+    // activity. Rows now append in insertion order; only the small index entries land at random.
+    sql: `
+CREATE TABLE realtime_activities_v8 (
+  instance_id TEXT NOT NULL,
+  activity_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  activity_time TEXT NOT NULL,
+  valid_until TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  caller TEXT,
+  created_at TEXT NOT NULL,
+  source_data_source TEXT,
+  source_entity TEXT,
+  source_key TEXT,
+  data TEXT NOT NULL
+);
+INSERT INTO realtime_activities_v8 (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
+  source_data_source, source_entity, source_key, data)
+  SELECT instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
+    source_data_source, source_entity, source_key, data FROM realtime_activities ORDER BY created_at;
+DROP TABLE realtime_activities;
+ALTER TABLE realtime_activities_v8 RENAME TO realtime_activities;
+CREATE UNIQUE INDEX realtime_activities_id ON realtime_activities (instance_id, activity_id);
+CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, customer_id, activity_time);
+CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
+`,
+  },
 ];
