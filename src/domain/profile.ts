@@ -1,5 +1,5 @@
 // Unified data as readers see it. Pure types and small rules; no I/O.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export type FieldValue = string | number | boolean | null;
 
@@ -39,7 +39,7 @@ export interface ActivityRecord {
 
 /** Formats 16 bytes of a hash as a UUID (version nibble 5, RFC 4122 variant) so IDs look like the reference's GUIDs. */
 function hashToUuid(digest: Buffer): string {
-  const b = Buffer.from(digest.subarray(0, 16));
+  const b = digest.subarray(0, 16);
   b[6] = (b[6] & 0x0f) | 0x50;
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -47,9 +47,9 @@ function hashToUuid(digest: Buffer): string {
 }
 
 export function deterministicId(...parts: string[]): string {
-  const hash = createHash('sha256');
-  for (const p of parts) hash.update(p).update('\u0000');
-  return hashToUuid(hash.digest());
+  // The bytes hashed are each part followed by NUL; one-shot hash(): this runs for every profile
+  // and activity of a refresh, and a Hash object per call costs more than the hashing.
+  return hashToUuid(hash('sha256', `${parts.join('\u0000')}\u0000`, 'buffer'));
 }
 
 /** The same source record always gets the same ActivityId. */
