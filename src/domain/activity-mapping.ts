@@ -25,7 +25,7 @@ export interface ActivityMapping {
   timeIndex: number;
   foreignKeyIndex: number;
   /** Builds the activity of a typed row whose customer and time are known. */
-  build(row: FieldValue[], key: string, customerId: string, timeMs: number): ActivityRecord;
+  build(row: FieldValue[], key: string, customerId: string, timeIso: string): ActivityRecord;
 }
 
 export function compileActivityMapping(instanceId: string, def: ActivityDef & { primaryKey: string }, entity: ResolvedEntity): ActivityMapping {
@@ -36,10 +36,10 @@ export function compileActivityMapping(instanceId: string, def: ActivityDef & { 
     keyIndex: entity.columnIndex.get(def.primaryKey)!,
     timeIndex: entity.columnIndex.get(def.timestamp)!,
     foreignKeyIndex: entity.columnIndex.get(def.customer.foreignKey)!,
-    build: (row, key, customerId, timeMs) => ({
+    build: (row, key, customerId, timeIso) => ({
       ActivityId: activityIdFor(instanceId, entity.dataSource, entity.name, key),
       CustomerId: customerId,
-      ActivityTime: new Date(timeMs).toISOString(),
+      ActivityTime: timeIso,
       ActivityType: def.type,
       ActivityTypeDisplay: def.typeDisplay ?? def.type,
       SourceEntityName: entity.name,

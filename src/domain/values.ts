@@ -52,6 +52,20 @@ function validDate(y: number, m: number, d: number): boolean {
 }
 
 /** ISO 8601 date or date-time (no zone = UTC) to ms since epoch; NaN when it is neither. */
+const CANONICAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
+/**
+ * A timestamp as canonical ISO 8601 (UTC, milliseconds), or null if it is not a valid date or
+ * date-time. Values the normalize stage wrote are canonical already and come back as they are:
+ * no parsing and formatting again for every activity of a refresh.
+ */
+export function isoTimestamp(text: string): string | null {
+  const c = CANONICAL_TIME.exec(text);
+  if (c && validDate(+c[1], +c[2], +c[3])) return text;
+  const ms = parseTimestamp(text);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
 export function parseTimestamp(text: string): number {
   const m = DATE.exec(text);
   if (m) return validDate(+m[1], +m[2], +m[3]) ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;

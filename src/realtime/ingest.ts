@@ -11,7 +11,7 @@ import {
   type RealtimeWrite,
 } from '../domain/realtime.js';
 import type { AttributeInfo, EntityInfo, UnifiedSchema } from '../domain/unified-schema.js';
-import { parseTimestamp, parseValue } from '../domain/values.js';
+import { isoTimestamp, parseValue } from '../domain/values.js';
 
 export interface Problem {
   target: string;
@@ -260,8 +260,8 @@ export async function prepareSourceActivity(
   const who = caller(ctx);
   if (!who.ok) problems.push(...who.problems);
   if (problems.length || !until.ok || !who.ok) return reject(400, problems);
-  const time = parseTimestamp(String(row[mapping.timeIndex]));
-  if (Number.isNaN(time)) return reject(400, [{ target: def.timestamp, message: `'${def.timestamp}' is not a date-time` }]);
+  const time = isoTimestamp(String(row[mapping.timeIndex]));
+  if (time === null) return reject(400, [{ target: def.timestamp, message: `'${def.timestamp}' is not a date-time` }]);
   const key = String(row[mapping.keyIndex]).trim();
   const foreignKey = String(row[mapping.foreignKeyIndex]).trim();
   const customerId = await findCustomer(customerEntity.dataSource, customerEntity.name, foreignKey);

@@ -2,7 +2,7 @@
 // foreign key and the key ring; events whose customer cannot be found are counted and reported.
 import { compileActivityMapping } from '../domain/activity-mapping.js';
 import type { ActivityRecord } from '../domain/profile.js';
-import { parseTimestamp } from '../domain/values.js';
+import { isoTimestamp } from '../domain/values.js';
 import type { KeyRing } from './merge.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 
@@ -50,8 +50,8 @@ export async function activities(
         unresolved++;
         continue;
       }
-      const time = row[ts] === null ? NaN : parseTimestamp(String(row[ts]));
-      if (Number.isNaN(time)) {
+      const time = row[ts] === null ? null : isoTimestamp(String(row[ts]));
+      if (time === null) {
         env.report.issues.add(`${def.entity}: activities without a valid ${def.timestamp} were set aside`, data.origin.at(i));
         unresolved++;
         continue;
