@@ -39,34 +39,47 @@ export function parseValue(text: string, type: ColumnType): ParseResult {
       return { ok: true, value: t };
     }
     case 'datetime': {
-      const ms = parseTimestamp(t);
-      if (Number.isNaN(ms)) return { ok: false, reason: 'is not a date-time (ISO 8601)' };
-      return { ok: true, value: new Date(ms).toISOString() };
+      const iso = isoTimestamp(t);
+      if (iso === null) return { ok: false, reason: 'is not a date-time (ISO 8601)' };
+      return { ok: true, value: iso };
     }
   }
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function validDate(y: number, m: number, d: number): boolean {
   if (m < 1 || m > 12 || d < 1) return false;
-  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (d <= 28) return true;
+  if (m === 2) return d === 29 && ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0);
+  return d <= DAYS_IN_MONTH[m - 1];
 }
 
-/** ISO 8601 date or date-time (no zone = UTC) to ms since epoch; NaN when it is neither. */
-const CANONICAL_TIME = /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+// The UTC forms sources and this code write most: …T12:34:56Z and …T12:34:56.789Z.
+const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(\.\d{3})?Z$/;
 
 /**
- * A timestamp as canonical ISO 8601 (UTC, milliseconds), or null if it is not a valid date or
- * date-time. Values the normalize stage wrote are canonical already and come back as they are:
- * no parsing and formatting again for every activity of a refresh.
+ * Canonical ISO 8601 (UTC, milliseconds) of a timestamp, or null if it is not a valid date or
+ * date-time. The common UTC forms are checked and completed as text, without a round trip through
+ * Date: this runs for every timestamp of every source record and every activity of a refresh.
  */
 export function isoTimestamp(text: string): string | null {
-  const c = CANONICAL_TIME.exec(text);
-  if (c && validDate(+c[1], +c[2], +c[3])) return text;
+  const c = UTC_TIME.exec(text);
+  if (c) {
+    if (!validDate(+c[1], +c[2], +c[3])) return null;
+    return c[7] === undefined ? `${text.slice(0, 19)}.000Z` : text;
+  }
   const ms = parseTimestamp(text);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
+/** ISO 8601 date or date-time (no zone = UTC) to ms since epoch; NaN when it is neither. */
 export function parseTimestamp(text: string): number {
+  const c = UTC_TIME.exec(text);
+  if (c) {
+    if (!validDate(+c[1], +c[2], +c[3])) return NaN;
+    return Date.UTC(+c[1], +c[2] - 1, +c[3], +c[4], +c[5], +c[6], c[7] === undefined ? 0 : +c[7].slice(1));
+  }
   const m = DATE.exec(text);
   if (m) return validDate(+m[1], +m[2], +m[3]) ? Date.UTC(+m[1], +m[2] - 1, +m[3]) : NaN;
   const dt = DATE_TIME.exec(text);

@@ -21,20 +21,19 @@ export async function normalize(env: StageEnv, pulled: Map<string, EntityRows>):
     const byKey = new Map<string, number>();
     for (let r = 0; r < data.rows.length; r++) {
       const raw = data.rows[r];
-      const at = () => data.origin.at(r);
       for (let c = 0; c < raw.length; c++) {
         const v = raw[c];
         if (v === null || types[c] === 'string') continue;
         const parsed = parseValue(v as string, types[c]);
         if (parsed.ok) raw[c] = parsed.value;
         else {
-          env.report.issues.add(`${ref}.${names[c]}: values that are not ${types[c]} were left empty`, `${at()}: '${v}' ${parsed.reason}`);
+          env.report.issues.add(`${ref}.${names[c]}: values that are not ${types[c]} were left empty`, `${data.origin.at(r)}: '${v}' ${parsed.reason}`);
           raw[c] = null;
         }
       }
       const keyValue = raw[entity.primaryKeyIndex];
       if (keyValue === null || String(keyValue).trim() === '') {
-        env.report.issues.add(`${ref}: rows without a primary key (${entity.primaryKey}) were set aside`, at());
+        env.report.issues.add(`${ref}: rows without a primary key (${entity.primaryKey}) were set aside`, data.origin.at(r));
         dropped++;
         continue;
       }
@@ -43,7 +42,7 @@ export async function normalize(env: StageEnv, pulled: Map<string, EntityRows>):
       const seen = byKey.get(key);
       if (seen !== undefined) {
         dropped++;
-        env.report.issues.add(`${ref}: duplicate primary keys; the most recently modified row was kept`, `${at()}: ${entity.primaryKey} '${key}' also at ${origin.at(seen)}`);
+        env.report.issues.add(`${ref}: duplicate primary keys; the most recently modified row was kept`, `${data.origin.at(r)}: ${entity.primaryKey} '${key}' also at ${origin.at(seen)}`);
         // Later rows win ties: a file appended to over time lists newer rows last.
         const newer = Number.isNaN(modified[seen]) || (!Number.isNaN(lm) && lm >= modified[seen]);
         if (newer) {
