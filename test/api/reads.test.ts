@@ -340,3 +340,43 @@ describe('reads see real-time profile updates', () => {
     assert.equal(rows.length, all.length, 'overrides add no rows');
   });
 });
+
+// Last: it adds real-time activities, which the counts of the tests above do not expect.
+describe('$expand=UnifiedActivity beyond one page', () => {
+  test('a profile with more than 100 activities gets the newest 100 and UnifiedActivity@odata.nextLink to the rest', async () => {
+    const customerId = all[0].CustomerId as string;
+    const batch = Array.from({ length: 130 }, (_, i) => ({
+      ActivityId: `expand-page-${i}`,
+      CustomerId: customerId,
+      ActivityTime: new Date(Date.UTC(2026, 5, 1) + i * 60_000).toISOString(),
+      ActivityType: 'PageView',
+    }));
+    const posted = await ws.request('POST', ws.url('/data/UnifiedActivity/$batch'), { body: batch });
+    assert.equal(posted.statusCode, 200, posted.body);
+    const own = (await get('UnifiedActivity', { $filter: `CustomerId eq '${customerId}'`, $top: '1000' })).value;
+    assert.ok(own.length > 130);
+
+    const one = await ws.request('GET', ws.url(`/data/Customer/${customerId}`), { key: ws.keys.viewer, query: { $expand: 'UnifiedActivity' } });
+    const first = one.json() as Row;
+    const page = first.UnifiedActivity as Row[];
+    assert.equal(page.length, 100);
+    const link = new URL(first['UnifiedActivity@odata.nextLink'] as string);
+    const rest: Row[] = [];
+    for (let next: URL | undefined = link; next; ) {
+      const res = await ws.request('GET', next.pathname, { key: ws.keys.viewer, query: Object.fromEntries(next.searchParams) });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json() as { value: Row[]; '@odata.nextLink'?: string };
+      rest.push(...body.value);
+      next = body['@odata.nextLink'] ? new URL(body['@odata.nextLink']) : undefined;
+    }
+    const seen = [...page, ...rest].map((a) => a.ActivityId as string);
+    assert.equal(new Set(seen).size, seen.length, 'no activity twice');
+    assert.deepEqual([...seen].sort(), own.map((a) => a.ActivityId as string).sort());
+    const times = [...page, ...rest].map((a) => a.ActivityTime as string);
+    assert.deepEqual(times, [...times].sort().reverse(), 'newest first across the link');
+
+    const collection = await get('Customer', { $filter: `CustomerId eq '${customerId}'`, $expand: 'UnifiedActivity' });
+    assert.equal((collection.value[0].UnifiedActivity as Row[]).length, 100);
+    assert.equal(collection.value[0]['UnifiedActivity@odata.nextLink'], first['UnifiedActivity@odata.nextLink']);
+  });
+});

@@ -152,6 +152,22 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       ? prepareSourceActivity(entry.schema, ctx, t.name, body, (ds, en, key) => store.findCustomerIdByKey(ctx.instanceId, ds, en, key))
       : prepareUnifiedActivity(ctx, body);
 
+  /**
+   * A customer's newest activities for $expand=UnifiedActivity: at most EXPAND_ACTIVITIES, and when
+   * there are more, `UnifiedActivity@odata.nextLink` to the rest (same order: newest first, then ActivityId).
+   */
+  const expandActivities = async (instanceId: string, customerId: string, base: string, now: string) => {
+    const activities = await store.activitiesOf(instanceId, customerId, { top: EXPAND_ACTIVITIES + 1 }, now);
+    if (activities.length <= EXPAND_ACTIVITIES) return { UnifiedActivity: activities };
+    activities.length = EXPAND_ACTIVITIES;
+    const params = new URLSearchParams({
+      $filter: `CustomerId eq '${customerId.replace(/'/g, "''")}'`,
+      $orderby: 'ActivityTime desc',
+      $skiptoken: Buffer.from(String(EXPAND_ACTIVITIES)).toString('base64url'),
+    });
+    return { UnifiedActivity: activities, 'UnifiedActivity@odata.nextLink': `${base}/api/instances/${instanceId}/data/UnifiedActivity?${params.toString()}` };
+  };
+
   app.get(
     '/instances/:instanceId/data/:entityName',
     {
@@ -199,11 +215,10 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const more = rows.length > options.top;
       if (more) rows.length = options.top;
       const value = rows.map((r) => project(r, options.select));
-      if (options.expand.length) {
-        for (let i = 0; i < rows.length; i++)
-          value[i].UnifiedActivity = await store.activitiesOf(instanceId, rows[i].CustomerId as string, { top: EXPAND_ACTIVITIES }, now);
-      }
       const base = `${request.protocol}://${request.host}`;
+      if (options.expand.length) {
+        for (let i = 0; i < rows.length; i++) Object.assign(value[i], await expandActivities(instanceId, rows[i].CustomerId as string, base, now));
+      }
       const body: { '@odata.context': string; '@odata.count'?: number; value: object[]; '@odata.nextLink'?: string } = {
         '@odata.context': `${base}/api/instances/${instanceId}/data/$metadata#${t.name}`,
         ...(count !== undefined ? { '@odata.count': count } : {}),
@@ -257,7 +272,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         const full: Record<string, unknown> = {};
         for (const a of t.info.attributes) full[a.name] = customer[a.name] ?? null;
         const out = project(full, options.select);
-        if (options.expand.includes('UnifiedActivity')) out.UnifiedActivity = await store.activitiesOf(instanceId, entityId, { top: EXPAND_ACTIVITIES }, now);
+        if (options.expand.includes('UnifiedActivity')) Object.assign(out, await expandActivities(instanceId, entityId, `${request.protocol}://${request.host}`, now));
         return out;
       }
       if (t.kind === 'unified' && t.name === 'UnifiedActivity') {
