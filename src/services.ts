@@ -28,6 +28,8 @@ export interface ServiceOptions {
   refreshInWorker?: boolean;
   /** Page cache of the store connection in MiB (the CLI's refresh writes through it). */
   pageCacheMiB?: number;
+  /** Run real-time writes in a thread of their own (the server does; see storage/sqlite/realtime-writer.ts). */
+  realtimeInWorker?: boolean;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
 }
@@ -35,7 +37,7 @@ export interface ServiceOptions {
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
   const file = path.join(dataDir, 'kindred.db');
-  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB });
+  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB, realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline' });
   const runner = new RefreshRunner({
     store,
     onProgress: options.onProgress,

@@ -1,12 +1,11 @@
 // How a queued run is executed: in this thread (CLI, tests) or in a worker thread (the server).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { RunRecord } from '../domain/run.js';
 import type { Store } from '../storage/store.js';
 import type { StageProgress } from './context.js';
 import { runRefresh } from './pipeline.js';
 import type { RefreshWorkerData, RefreshWorkerMessage } from './worker.js';
+import { startModuleWorker } from '../workers.js';
 
 export type RefreshExecutor = (run: RunRecord, signal: AbortSignal, onProgress?: StageProgress) => Promise<RunRecord>;
 
@@ -14,17 +13,8 @@ export function inlineExecutor(store: Store): RefreshExecutor {
   return (run, signal, onProgress) => runRefresh({ store, run, signal, onProgress });
 }
 
-/**
- * The worker beside this module: worker.js when built. Run from source (tests, tsx), it is
- * worker.ts, loaded through tsx's loader, which Node 20 does not pass on to worker threads.
- */
 function startWorker(workerData: RefreshWorkerData): Worker {
-  const js = new URL('./worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const ts = new URL('./worker.ts', import.meta.url).href;
-  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(ts)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData });
+  return startModuleWorker(new URL('./worker.js', import.meta.url), workerData);
 }
 
 export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['store']): RefreshExecutor {

@@ -46,7 +46,7 @@ export async function applyDemo(services: Services, log: (m: string) => void): P
 
 export async function serve(options: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const services = await openServices({ dataDir: options.dataDir, log, refreshInWorker: true });
+  const services = await openServices({ dataDir: options.dataDir, log, refreshInWorker: true, realtimeInWorker: true });
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);

@@ -41,7 +41,9 @@ export class WalSync {
         // The WAL exists once the first transaction ran; it keeps its inode while connections are open.
         fd = this.fd ??= openSync(this.walFile, 'r');
       } catch (err) {
-        reject(err);
+        // No WAL: nothing was committed through one (an empty group on a new database).
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') resolve();
+        else reject(err);
         return;
       }
       fdatasync(fd, (err) => (err ? reject(err) : resolve()));

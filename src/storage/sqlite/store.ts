@@ -10,10 +10,11 @@ import { activityContentHash, type ProfileOverride, type RealtimeResult, type Re
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
-import { WalSync } from './durability.js';
+import { RealtimeApplier } from './realtime-apply.js';
+import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
+import { cachedStatement, CURRENT, type Row } from './statements.js';
 import { sqliteMigrations } from './migrations.js';
 
-type Row = Record<string, unknown>;
 
 export interface SqliteStoreOptions {
   /** Database file, or ':memory:'. */
@@ -24,6 +25,11 @@ export interface SqliteStoreOptions {
    * commit spends longer truncating it, and commits slow down as the database grows.
    */
   pageCacheMiB?: number;
+  /**
+   * Where real-time writes run: 'inline' (default) on a connection in this thread, or 'worker' in
+   * a thread of their own (the server: SQLite work and lock waits stay off the event loop).
+   */
+  realtimeWriter?: 'inline' | 'worker';
 }
 
 const now = () => new Date().toISOString();
@@ -73,8 +79,6 @@ function toApiKey(r: Row): ApiKeyRecord {
   };
 }
 
-const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
-const STATEMENT_CACHE = 500;
 
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
@@ -86,13 +90,10 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.pageCacheMiB) db.pragma(`cache_size = ${-Math.round(options.pageCacheMiB * 1024)}`);
   migrate(db);
   if (options.file === ':memory:') return new SqliteStore(db, null);
-  // Real-time writes get a connection of their own whose commits do not wait for the disk on the
-  // main thread; applyRealtime awaits the WAL sync instead (durability.ts), so an acknowledged
-  // write is on disk all the same.
-  const realtime = new Database(options.file);
-  realtime.pragma('busy_timeout = 5000');
-  realtime.pragma('synchronous = NORMAL');
-  return new SqliteStore(db, { db: realtime, wal: new WalSync(`${path.resolve(options.file)}-wal`) });
+  // Real-time writes get a connection of their own (realtime-writer.ts), in this thread or in one
+  // of their own.
+  const file = path.resolve(options.file);
+  return new SqliteStore(db, options.realtimeWriter === 'worker' ? workerRealtimeWriter(file) : inlineRealtimeWriter(file));
 }
 
 function migrate(db: Database.Database): void {
@@ -108,45 +109,27 @@ function migrate(db: Database.Database): void {
   }
 }
 
-/** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
-function cachedStatement(db: Database.Database, cache: Map<string, Database.Statement>, sql: string): Database.Statement {
-  let s = cache.get(sql);
-  if (s) {
-    cache.delete(sql);
-  } else {
-    s = db.prepare(sql);
-    if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
-  }
-  cache.set(sql, s);
-  return s;
-}
-
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
 
-  private readonly realtimeStmts = new Map<string, Database.Statement>();
+  /** Real-time writes on the store's own connection: only for an in-memory database. */
+  private readonly sameConnection: RealtimeApplier | null;
 
   constructor(
     private readonly db: Database.Database,
-    /** The real-time writer (null for an in-memory database: one connection, synced commits). */
-    private readonly realtime: { db: Database.Database; wal: WalSync } | null,
-  ) {}
+    /** Where real-time writes run (null for an in-memory database: one connection, synced commits). */
+    private readonly realtime: RealtimeWriter | null,
+  ) {
+    this.sameConnection = realtime ? null : new RealtimeApplier(db);
+  }
 
   private stmt(sql: string): Database.Statement {
     return cachedStatement(this.db, this.stmts, sql);
   }
 
-  /** A statement on the real-time writer connection (the real-time write path only). */
-  private rtStmt(sql: string): Database.Statement {
-    return this.realtime ? cachedStatement(this.realtime.db, this.realtimeStmts, sql) : this.stmt(sql);
-  }
-
   async close(): Promise<void> {
-    if (this.realtime) {
-      this.realtime.wal.close();
-      this.realtime.db.close();
-    }
+    await this.realtime?.close();
     this.db.close();
   }
 
@@ -384,86 +367,7 @@ class SqliteStore implements Store {
   }
 
   async applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
-    if (!this.realtime) return this.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
-    // The transaction runs (and commits) now, synchronously; the promise resolves once it is on disk.
-    const results = this.realtime.db.transaction(() => writes.map((w) => this.applyOne(w))).immediate();
-    await this.realtime.wal.sync();
-    return results;
-  }
-
-  private applyOne(w: RealtimeWrite): RealtimeResult {
-    if (w.kind === 'profile') {
-      const exists = this.rtStmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
-        instanceId: w.instanceId,
-        customerId: w.customerId,
-      });
-      if (!exists) return { status: 'customerNotFound', customerId: w.customerId };
-      const upsert = this.rtStmt(
-        `INSERT INTO profile_overrides (instance_id, customer_id, attribute, value, caller, set_at, valid_until)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (instance_id, customer_id, attribute) DO UPDATE SET value = excluded.value, caller = excluded.caller,
-           set_at = excluded.set_at, valid_until = excluded.valid_until`,
-      );
-      for (const [attribute, value] of Object.entries(w.changes)) {
-        upsert.run(w.instanceId, w.customerId, attribute, JSON.stringify(value), w.caller, w.setAt, w.validUntil);
-      }
-      return { status: 'updated', customerId: w.customerId, validUntil: w.validUntil };
-    }
-    const a = w.activity;
-    const exists = this.rtStmt(`SELECT 1 FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
-      instanceId: w.instanceId,
-      customerId: a.CustomerId,
-    });
-    if (!exists) return { status: 'customerNotFound', customerId: a.CustomerId };
-    const batch = this.rtStmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
-      instanceId: w.instanceId,
-      activityId: a.ActivityId,
-    }) as Row | undefined;
-    if (batch) {
-      // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
-      const stored = JSON.parse(batch.data as string) as ActivityRecord;
-      return activityContentHash(stored) === w.contentHash ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: a.ActivityId };
-    }
-    // Insert first: a new ActivityId (the common case) costs one statement; only a repeated one is read back.
-    if (this.insertRealtimeActivity(w)) return { status: 'created', activity: a };
-    const stored = this.rtStmt('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').get(
-      w.instanceId,
-      a.ActivityId,
-    ) as Row;
-    // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
-    if ((stored.valid_until as string) <= w.createdAt) {
-      this.rtStmt('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?').run(w.instanceId, a.ActivityId);
-      this.insertRealtimeActivity(w);
-      return { status: 'created', activity: a };
-    }
-    return stored.content_hash === w.contentHash
-      ? { status: 'replayed', activity: JSON.parse(stored.data as string) }
-      : { status: 'conflict', activityId: a.ActivityId };
-  }
-
-  /** Inserts a real-time activity unless one with its ActivityId is stored; true if inserted. */
-  private insertRealtimeActivity(w: Extract<RealtimeWrite, { kind: 'activity' }>): boolean {
-    const a = w.activity;
-    return (
-      this.rtStmt(
-        `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
-           source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (instance_id, activity_id) DO NOTHING`,
-      ).run(
-        w.instanceId,
-        a.ActivityId,
-        a.CustomerId,
-        a.ActivityTime,
-        a.ValidUntil,
-        w.contentHash,
-        w.caller,
-        w.createdAt,
-        w.sourceCustomer?.dataSource ?? null,
-        w.sourceCustomer?.entity ?? null,
-        w.sourceCustomer?.key ?? null,
-        JSON.stringify(a),
-      ).changes === 1
-    );
+    return this.realtime ? this.realtime.apply(writes) : this.sameConnection!.apply(writes);
   }
 
   async getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined> {

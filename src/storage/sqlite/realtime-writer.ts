@@ -1,0 +1,108 @@
+// Where real-time writes run. Both writers commit on a connection of their own with
+// synchronous=NORMAL and resolve only once the WAL is synced (durability.ts), so an acknowledged
+// write is on disk either way:
+// - inline: in this thread; simple, used by the CLI and most tests;
+// - worker: in a thread of its own (the server). SQLite work and waits for locks held by a
+//   running refresh then never stop the event loop, and the inserts of one group run while the
+//   main thread parses and validates the next requests.
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
+import { startModuleWorker } from '../../workers.js';
+import { WalSync } from './durability.js';
+import { RealtimeApplier } from './realtime-apply.js';
+
+export interface RealtimeWriter {
+  /** Applies the writes in one transaction; resolves once they are on disk. */
+  apply(writes: RealtimeWrite[]): Promise<RealtimeResult[]>;
+  close(): Promise<void>;
+}
+
+/** The real-time connection: its commits do not wait for the disk; callers await WalSync instead. */
+export function openRealtimeConnection(file: string): Database.Database {
+  const db = new Database(file);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+export function inlineRealtimeWriter(file: string): RealtimeWriter {
+  const db = openRealtimeConnection(file);
+  const applier = new RealtimeApplier(db);
+  const wal = new WalSync(`${file}-wal`);
+  return {
+    async apply(writes) {
+      // The transaction runs (and commits) now, synchronously; the promise resolves once it is on disk.
+      const results = applier.apply(writes);
+      await wal.sync();
+      return results;
+    },
+    async close() {
+      wal.close();
+      db.close();
+    },
+  };
+}
+
+export interface RealtimeWorkerData {
+  file: string;
+}
+
+export type RealtimeWorkerRequest = { id: number; writes: RealtimeWrite[] };
+export type RealtimeWorkerReply = { id: number; results: RealtimeResult[] } | { id: number; error: string };
+
+/** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
+export function workerRealtimeWriter(file: string): RealtimeWriter {
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
+  const failAll = (message: string) => {
+    for (const p of pending.values()) p.reject(new Error(message));
+    pending.clear();
+  };
+  const start = (): Worker => {
+    const w = startModuleWorker(new URL('./realtime-worker.js', import.meta.url), { file } satisfies RealtimeWorkerData);
+    w.on('message', (m: RealtimeWorkerReply) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (!pending.size) w.unref();
+      if ('error' in m) p.reject(new Error(m.error));
+      else p.resolve(m.results);
+    });
+    w.on('error', (err) => {
+      worker = null;
+      failAll(`real-time writer failed: ${err.message}`);
+    });
+    w.on('exit', (code) => {
+      if (worker === w) worker = null;
+      failAll(`real-time writer stopped (exit code ${code})`);
+    });
+    // An idle thread must not keep the process alive; one with writes in flight does.
+    w.unref();
+    return w;
+  };
+  return {
+    apply(writes) {
+      worker ??= start();
+      const id = nextId++;
+      const w = worker;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        w.ref();
+        w.postMessage({ id, writes } satisfies RealtimeWorkerRequest);
+      });
+    },
+    async close() {
+      const w = worker;
+      worker = null;
+      if (!w) return;
+      // Everything sent has been answered (the write queue drains first); the thread closes its connection.
+      await new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.ref();
+        w.postMessage({ id: 0, writes: [] } satisfies RealtimeWorkerRequest);
+      });
+    },
+  };
+}

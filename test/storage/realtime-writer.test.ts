@@ -1,0 +1,91 @@
+// Real-time writes in the writer thread (the server's mode): the same outcomes as in-thread writes,
+// visible to the store's own connection as soon as they resolve, on disk across reopening.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { InstanceDefinition } from '../../src/config/schema.js';
+import type { ActivityRecord } from '../../src/domain/profile.js';
+import { prepareProfileUpdate, prepareUnifiedActivity } from '../../src/realtime/ingest.js';
+import { unifiedSchema } from '../../src/domain/unified-schema.js';
+import { resolveInstance } from '../../src/config/resolve.js';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import type { RealtimeWrite } from '../../src/domain/realtime.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'kindred-rt-writer-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const definition = {
+  id: 'shop',
+  dataSources: [{ name: 'S', type: 'csv', entities: [{ name: 'E', path: 'e.csv', primaryKey: 'Id', columns: [{ name: 'Id' }, { name: 'City' }] }] }],
+  unification: { matching: [{ entity: 'S.E' }] },
+} as InstanceDefinition;
+
+const ctx = { instanceId: 'shop', now: Date.now(), caller: 'pos' };
+function activity(id: string, customerId: string, title = 'hello'): RealtimeWrite {
+  const o = prepareUnifiedActivity(ctx, { ActivityId: id, CustomerId: customerId, ActivityTime: '2026-01-01T10:00:00Z', ActivityType: 'Visit', Title: title });
+  assert.ok(o.ok);
+  return o.value;
+}
+
+describe('real-time writer thread', () => {
+  it('applies writes with the same outcomes, visible at once and after reopening', async () => {
+    const file = path.join(dir, 'k.db');
+    const store = openSqliteStore({ file, realtimeWriter: 'worker' });
+    await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+    const { run } = await store.createRun('shop', 'cli');
+    const w = await store.beginGeneration('shop', run.jobId);
+    await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }, { CustomerId: 'c2', City: 'Bergen' }]);
+    await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+
+    const schema = unifiedSchema(resolveInstance(definition, dir));
+    const patch = prepareProfileUpdate(schema, ctx, 'c1', { City: 'Trondheim' });
+    assert.ok(patch.ok, JSON.stringify(patch));
+    const results = await store.applyRealtime([
+      patch.value,
+      activity('a1', 'c1'),
+      activity('a1', 'c1'),
+      activity('a1', 'c1', 'changed'),
+      activity('a2', 'nobody'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['updated', 'created', 'replayed', 'conflict', 'customerNotFound'],
+    );
+    // Read back on the store's own connection right after the promise resolved.
+    const now = new Date().toISOString();
+    assert.equal((await store.getProfile('shop', 'c1'))?.overrides[0]?.value, 'Trondheim');
+    assert.equal((await store.getActivity('shop', 'a1', now))?.Title, 'hello');
+
+    // Many groups in flight at once: each resolves with its own results.
+    const groups = await Promise.all(Array.from({ length: 40 }, (_, g) => store.applyRealtime([activity(`g${g}-1`, 'c2'), activity(`g${g}-2`, 'c2')])));
+    assert.ok(groups.every((r) => r.length === 2 && r.every((x) => x.status === 'created')));
+    await store.close();
+
+    const again = openSqliteStore({ file });
+    try {
+      const list = await again.activitiesOf('shop', 'c2', { top: 1000 }, new Date().toISOString());
+      assert.equal(list.length, 80);
+      assert.equal(((await again.getActivity('shop', 'a1', now)) as ActivityRecord).CustomerId, 'c1');
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('a write that fails in the thread rejects, and later writes still work', async () => {
+    const file = path.join(dir, 'k2.db');
+    const store = openSqliteStore({ file, realtimeWriter: 'worker' });
+    try {
+      // An instance without a generation: the customer cannot exist.
+      const [r] = await store.applyRealtime([activity('x', 'c1')]);
+      assert.equal(r.status, 'customerNotFound');
+      // A value the structured clone cannot carry is refused before it reaches the thread.
+      await assert.rejects(store.applyRealtime([{ ...activity('y', 'c1'), caller: (() => 1) as unknown as string }]));
+      const [again] = await store.applyRealtime([activity('z', 'c1')]);
+      assert.equal(again.status, 'customerNotFound');
+    } finally {
+      await store.close();
+    }
+  });
+});
