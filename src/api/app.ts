@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { authorize } from './auth.js';
+import { authorize, presentedKey } from './auth.js';
 import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
 import { dataRoutes } from './routes/data.js';
@@ -13,12 +13,16 @@ import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
 import type { RouteAuth } from './route-auth.js';
+import { webRoutes } from '../web/routes.js';
+import { SessionStore } from '../web/session.js';
 
 export interface AppOptions {
   services: Services;
   logger?: boolean;
   /** Largest request body in bytes (413 above it); default 1 MiB. */
   bodyLimit?: number;
+  /** Web UI sessions (in memory); a new store by default. */
+  sessions?: SessionStore;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -36,6 +40,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
+  const sessions = options.sessions ?? new SessionStore();
   let ready = false;
   app.addHook('onReady', async () => {
     ready = true;
@@ -51,7 +56,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
     if (!auth || auth.role === 'public') return;
     const instanceId = auth.scope === 'instance' ? (request.params as { instanceId?: string }).instanceId ?? null : null;
-    request.apiKey = await authorize(services.store, request, instanceId, auth.role);
+    // The web UI's session cookie stands for a key when no key is presented (EventSource sends no headers).
+    const sessionKeyHash = presentedKey(request) ? undefined : sessions.credentialOf(request);
+    request.apiKey = await authorize(services.store, request, instanceId, auth.role, sessionKeyHash);
   });
 
   // Clients send JSON as application/json or application/json-patch+json, and some send that
@@ -116,5 +123,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
+  await app.register(webRoutes, { services, sessions });
   return app;
 }
