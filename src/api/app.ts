@@ -6,12 +6,17 @@ import type { Services } from '../services.js';
 import { authorize, presentedKey } from './auth.js';
 import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
+import { cardRoutes } from './routes/card.js';
+import { changeRoutes } from './routes/changes.js';
 import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
 import { profileRoutes } from './routes/profile.js';
+import { searchRoutes } from './routes/search.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import type { RouteAuth } from './route-auth.js';
 import { webRoutes } from '../web/routes.js';
 import { SessionStore } from '../web/session.js';
@@ -120,9 +125,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
+  installTelemetryHooks(app, services);
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, changeRoutes, searchRoutes, cardRoutes, telemetryRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
+  await app.register(metricsRoutes, { services });
   await app.register(webRoutes, { services, sessions });
   return app;
 }

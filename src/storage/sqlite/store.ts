@@ -10,7 +10,13 @@ import { activityContentHash, type ProfileOverride, type RealtimeResult, type Re
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import type { CardStore } from '../card.js';
+import type { SearchStore } from '../search.js';
+import type { TelemetryStore } from '../telemetry.js';
+import { SqliteCardStore } from './card.js';
 import { sqliteMigrations } from './migrations.js';
+import { SqliteSearchStore } from './search.js';
+import { SqliteTelemetryStore } from './telemetry.js';
 
 type Row = Record<string, unknown>;
 
@@ -104,8 +110,15 @@ function migrate(db: Database.Database): void {
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
+  readonly telemetry: TelemetryStore;
+  readonly search: SqliteSearchStore & SearchStore;
+  readonly card: CardStore;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.telemetry = new SqliteTelemetryStore(db);
+    this.search = new SqliteSearchStore(db);
+    this.card = new SqliteCardStore(db);
+  }
 
   /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
   private stmt(sql: string): Database.Statement {
@@ -237,7 +250,7 @@ class SqliteStore implements Store {
     }).immediate();
 
     const insertCustomer = db.prepare(
-      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertKey = db.prepare(
       'INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)',
@@ -245,10 +258,10 @@ class SqliteStore implements Store {
     const insertActivity = db.prepare(
       'INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[]) => {
+    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) => {
       for (let i = 0; i < rows.length; i++) {
         const c = rows[i];
-        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null);
+        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null, sources?.[i] ?? null);
       }
     });
     const writeKeys = db.transaction((rows: AlternateKeyRecord[]) => {
@@ -263,7 +276,12 @@ class SqliteStore implements Store {
     };
     return {
       generation,
-      writeCustomers: async (rows, modified) => (assertOpen(), writeCustomers(rows, modified)),
+      writeCustomers: async (rows, modified, sources) => (assertOpen(), writeCustomers(rows, modified, sources)),
+      setFieldSourceLegend: async (legend) => {
+        assertOpen();
+        this.stmt('UPDATE generations SET field_source_legend = ? WHERE instance_id = ? AND generation = ?').run(JSON.stringify(legend), instanceId, generation);
+      },
+      buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
       writeAlternateKeys: async (rows) => (assertOpen(), writeKeys(rows)),
       writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
       commit: async (run) => {
@@ -290,7 +308,7 @@ class SqliteStore implements Store {
 
   private deleteGeneration(instanceId: string, generation: number): void {
     this.db.transaction(() => {
-      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'generations']) {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
     })();
