@@ -2,7 +2,7 @@
 // uPlot from node_modules, and the session endpoints (sign in with an API key, who am I, sign out).
 // The pages call the /api routes with the session cookie (see session.ts).
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,18 +53,20 @@ export interface WebOptions {
 
 export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services, sessions }) => {
   const { store } = services;
-  const cache = new Map<string, Asset | null>();
+  const cache = new Map<string, Asset & { mtimeMs: number }>();
 
-  /** Reads a file once; null when it does not exist. */
+  /** A file's bytes and ETag, read again only when it changed on disk; null when it does not exist. */
   const load = (file: string): Asset | null => {
-    let asset = cache.get(file);
-    if (asset !== undefined) return asset;
+    let mtimeMs: number;
     try {
-      const body = readFileSync(file);
-      asset = { body, type: TYPES[path.extname(file)] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+      mtimeMs = statSync(file).mtimeMs;
     } catch {
-      asset = null;
+      return null;
     }
+    const cached = cache.get(file);
+    if (cached && cached.mtimeMs === mtimeMs) return cached;
+    const body = readFileSync(file);
+    const asset = { body, mtimeMs, type: TYPES[path.extname(file)] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
     cache.set(file, asset);
     return asset;
   };

@@ -49,7 +49,9 @@ export function go(hash, { replace = false } = {}) {
 export function setQuery(params) {
   const { path } = parseHash();
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params)) {
+    for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined && item !== null && item !== '') q.append(k, String(item));
+  }
   const qs = q.toString();
   history.replaceState(null, '', `#${path}${qs ? `?${qs}` : ''}`);
 }

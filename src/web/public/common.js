@@ -20,7 +20,11 @@ export async function instanceCrumbs(ctx, rest) {
 export function highlight(text, needle) {
   const t = String(text ?? '');
   if (!needle) return t;
-  const i = t.toLowerCase().indexOf(String(needle).toLowerCase());
+  const lower = t.toLowerCase();
+  const n = String(needle).toLowerCase();
+  // Prefer a match at the start of a word (searches match word prefixes).
+  const word = new RegExp(`(^|[^\\p{L}\\p{N}])${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'u').exec(lower);
+  const i = word ? word.index + word[1].length : lower.indexOf(n);
   if (i < 0) return t;
   return [t.slice(0, i), h('mark', null, t.slice(i, i + needle.length)), t.slice(i + needle.length)];
 }

@@ -27,6 +27,7 @@ const ICONS = {
   tag: [['path', { d: 'M20.59 13.41l-7.17 7.17a2 2 0 0 1-2.83 0L2 12V2h10l8.59 8.59a2 2 0 0 1 0 2.82z' }], ['line', { x1: 7, y1: 7, x2: 7.01, y2: 7 }]],
   file: [['path', { d: 'M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z' }], ['polyline', { points: '14 2 14 8 20 8' }]],
   truck: [['rect', { x: 1, y: 3, width: 15, height: 13 }], ['polygon', { points: '16 8 20 8 23 11 23 16 16 16 16 8' }], ['circle', { cx: 5.5, cy: 18.5, r: 2.5 }], ['circle', { cx: 18.5, cy: 18.5, r: 2.5 }]],
+  pin: [['path', { d: 'M21 10c0 7-9 13-9 13s-9-6-9-13a9 9 0 0 1 18 0z' }], ['circle', { cx: 12, cy: 10, r: 3 }]],
   card: [['rect', { x: 1, y: 4, width: 22, height: 16, rx: 2 }], ['line', { x1: 1, y1: 10, x2: 23, y2: 10 }]],
 };
 

@@ -66,7 +66,9 @@ function row(instanceId, r, q) {
         h('span', { class: 'result-name' }, r.matchedOn === 'name' ? highlight(name, q) : name),
         h('span', { class: 'result-meta' }, [r.email && h('span', null, icon('mail', { size: 14 }), r.email), r.phone && h('span', null, icon('phone', { size: 14 }), r.phone)]),
       ),
-      matchedOn ? h('span', { class: 'result-match' }, h('span', { class: 'muted' }, `matched ${matchedOn}`), r.matchedValue ? h('code', null, highlight(r.matchedValue, q)) : null) : null,
+      matchedOn
+        ? h('span', { class: 'result-match' }, h('span', { class: 'muted' }, `matched ${matchedOn}`), r.matchedValue && r.matchedOn !== 'name' ? h('code', null, r.matchedValue) : null)
+        : null,
     ),
   );
 }
