@@ -141,11 +141,24 @@ function setSubnav(instanceId, active) {
   }
   nav.hidden = false;
   const base = `#/i/${encodeURIComponent(instanceId)}`;
-  const tab = (key, href, label, iconName) =>
-    h('a', { href, class: ['tab', active === key && 'active'], 'aria-current': active === key ? 'page' : null }, icon(iconName, { size: 16 }), h('span', null, label));
+  // On narrow screens the short label shows; the link's accessible name stays the long one.
+  const tab = (key, href, label, short, iconName) =>
+    h(
+      'a',
+      { href, class: ['tab', active === key && 'active'], 'aria-current': active === key ? 'page' : null, 'aria-label': label },
+      icon(iconName, { size: 16 }),
+      h('span', { class: short ? 'long' : null }, label),
+      short ? h('span', { class: 'short', 'aria-hidden': 'true' }, short) : null,
+    );
   fill(
     nav,
-    h('div', { class: 'subnav-inner' }, tab('customers', base, 'Customers', 'search'), tab('runs', `${base}/runs`, 'Refresh runs', 'refresh'), tab('telemetry', `${base}/telemetry`, 'Real-time telemetry', 'chart')),
+    h(
+      'div',
+      { class: 'subnav-inner' },
+      tab('customers', base, 'Customers', null, 'search'),
+      tab('runs', `${base}/runs`, 'Refresh runs', 'Runs', 'refresh'),
+      tab('telemetry', `${base}/telemetry`, 'Real-time telemetry', 'Telemetry', 'chart'),
+    ),
   );
 }
 

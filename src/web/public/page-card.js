@@ -10,6 +10,8 @@ import { icon, iconFor } from './icons.js';
 import { initials } from './page-search.js';
 
 const PAGE = 50;
+/** Most activities one read returns (the card API's top limit). */
+const MAX_RELOAD = 200;
 const NAME_FIELDS = [['FullName'], ['FirstName', 'LastName'], ['Name'], ['DisplayName'], ['Email'], ['EMail']];
 const HIDDEN_FIELDS = new Set(['CustomerId', 'PreviousCustomerId']);
 
@@ -47,8 +49,8 @@ export async function render(ctx) {
   fill(ctx.main, loading('Loading the customer…'));
 
   // ---- data --------------------------------------------------------------------------------
-  const query = (skip) => {
-    const q = new URLSearchParams({ top: String(PAGE), skip: String(skip) });
+  const query = (skip, top = PAGE) => {
+    const q = new URLSearchParams({ top: String(top), skip: String(skip) });
     if (state.filters.types.size) q.set('activityType', [...state.filters.types].join(','));
     if (state.filters.from) q.set('from', dayStart(state.filters.from));
     if (state.filters.to) q.set('to', dayStart(state.filters.to, 1));
@@ -87,11 +89,15 @@ export async function render(ctx) {
     if (page?.types) state.types = page.types;
   }
 
-  /** Re-reads the card after a change: fields and key ring replaced, new activities merged in on top. */
+  /**
+   * Re-reads the card after a change: fields and key ring replaced; the timeline read again as far
+   * as it was loaded (at most 200), so new activities appear on top and paging stays right.
+   */
   async function reload(changes) {
+    const loaded = state.activities.length;
     let card;
     try {
-      card = await api(query(0), { signal: ctx.signal });
+      card = await api(query(0, Math.min(MAX_RELOAD, Math.max(PAGE, loaded))), { signal: ctx.signal });
     } catch (err) {
       if (!ctx.signal.aborted) console.warn('card reload failed', err);
       return;
@@ -103,15 +109,22 @@ export async function render(ctx) {
     const page = card.activities?.value ?? [];
     const added = page.filter((a) => !known.has(a.ActivityId));
     state.fresh = new Set(added.map((a) => a.ActivityId));
-    // The first page is authoritative for the newest activities; older pages already loaded stay below it.
-    const inPage = new Set(page.map((a) => a.ActivityId));
-    const oldest = page.length ? Date.parse(page[page.length - 1].ActivityTime) : Infinity;
-    const older = card.activities?.nextSkip == null ? [] : state.activities.filter((a) => !inPage.has(a.ActivityId) && Date.parse(a.ActivityTime) <= oldest);
-    const hadAll = state.nextSkip === null;
+    let older = [];
+    if (loaded > MAX_RELOAD && card.activities?.nextSkip != null) {
+      // Beyond what one read returns, the pages loaded before stay below (in the rare case that
+      // this many are open at once).
+      const inPage = new Set(page.map((a) => a.ActivityId));
+      const oldest = page.length ? Date.parse(page[page.length - 1].ActivityTime) : Infinity;
+      older = state.activities.filter((a) => !inPage.has(a.ActivityId) && Date.parse(a.ActivityTime) <= oldest);
+    }
     state.activities = [...page, ...older];
-    // Skips count from the newest, so after new ones arrive the next page starts after what is loaded.
-    state.nextSkip = card.activities?.nextSkip == null || (hadAll && older.length > 0) ? null : state.activities.length;
-    if (card.activities?.types) state.types = card.activities.types;
+    state.nextSkip = card.activities?.nextSkip == null ? null : state.activities.length;
+    if (card.activities?.types && card.activities.types.join('\u0000') !== state.types.join('\u0000')) {
+      state.types = card.activities.types;
+      const focused = filterBar.contains(document.activeElement) ? document.activeElement.dataset.type : undefined;
+      renderFilters();
+      if (focused !== undefined) filterBar.querySelector(`[data-type="${CSS.escape(focused)}"]`)?.focus();
+    }
     renderHead();
     renderFields();
     renderKeyring();
@@ -137,7 +150,7 @@ export async function render(ctx) {
       const changes = batch;
       batch = [];
       void reload(changes);
-    }, 40);
+    }, 15);
   };
   let everOpen = false;
   const source = new EventSource(`${instancePath(instanceId, '/changes')}?customerId=${encodeURIComponent(customerId)}`);
@@ -307,8 +320,8 @@ export async function render(ctx) {
               'table',
               { class: 'keyring' },
               h('caption', { class: 'sr-only' }, 'Key ring: the source records unified into this profile'),
-              h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Data source'), h('th', { scope: 'col' }, 'Entity'), h('th', { scope: 'col' }, 'Key'))),
-              h('tbody', null, ring.map((k) => h('tr', null, h('td', null, k.DataSourceName), h('td', null, k.EntityName), h('td', null, h('code', null, k.AlternateValue))))),
+              h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Source'), h('th', { scope: 'col' }, 'Key'))),
+              h('tbody', null, ring.map((k) => h('tr', null, h('td', null, k.DataSourceName, h('span', { class: 'muted' }, ` › ${k.EntityName}`)), h('td', null, h('code', null, k.AlternateValue))))),
             ),
           )
         : h('p', { class: 'empty muted' }, 'No source keys.'),

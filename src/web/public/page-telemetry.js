@@ -223,14 +223,14 @@ export async function render(ctx) {
               'table',
               { class: 'groups', id: 'tm-group-table' },
               h('caption', { class: 'sr-only' }, `Requests by ${groupLabel.toLowerCase()}`),
-              h('thead', null, h('tr', null, h('th', { scope: 'col' }, groupLabel), h('th', { scope: 'col', class: 'num' }, 'Requests'), h('th', { scope: 'col', class: 'num' }, 'Errors'), h('th', { scope: 'col', class: 'num' }, 'Data in'))),
+              h('thead', null, h('tr', null, h('th', { scope: 'col' }, groupLabel), h('th', { scope: 'col', class: 'num' }, 'Requests'), h('th', { scope: 'col', class: 'num' }, 'Errors'), h('th', { scope: 'col', class: 'num opt' }, 'Data in'))),
               h(
                 'tbody',
                 null,
                 ranked.map((s, i) => {
                   const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
                   swatch.style.setProperty('background', colors[Math.min(i, shown.length - 1)] ?? 'transparent');
-                  return h('tr', { dataset: { key: s.key } }, h('th', { scope: 'row' }, swatch, s.key), h('td', { class: 'num' }, fmt.number(s.total)), h('td', { class: 'num' }, fmt.number(s.errors)), h('td', { class: 'num' }, fmt.bytes(s.bytesIn)));
+                  return h('tr', { dataset: { key: s.key } }, h('th', { scope: 'row' }, swatch, s.key), h('td', { class: 'num' }, fmt.number(s.total)), h('td', { class: 'num' }, fmt.number(s.errors)), h('td', { class: 'num opt' }, fmt.bytes(s.bytesIn)));
                 }),
               ),
             ),
