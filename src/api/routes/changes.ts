@@ -24,7 +24,7 @@ export const changeRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   const { catalog, feed, store, telemetry } = services;
   /** Open streams, ended when the app closes (a hijacked connection would keep close() waiting). */
   const open = new Set<() => void>();
-  app.addHook('onClose', async () => {
+  app.addHook('preClose', async () => {
     for (const end of [...open]) end();
   });
 
