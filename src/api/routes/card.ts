@@ -71,7 +71,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         operationId: 'Customer_Card',
         summary: 'A customer with field provenance, real-time overrides, key ring and a page of the activity timeline',
         tags: ['Data'],
-        params: Type.Object({ instanceId: InstanceId, customerId: Type.String({ minLength: 1, maxLength: 200 }) }),
+        params: Type.Object({ instanceId: InstanceId, customerId: Type.String({ minLength: 1, maxLength: 200, description: 'CustomerId' }) }),
         querystring: Type.Object({
           activityType: Type.Optional(Type.String({ maxLength: 1000, description: 'ActivityType, or several comma-separated' })),
           from: Type.Optional(Type.String({ description: 'RFC 3339: activities at or after' })),

@@ -172,6 +172,8 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
     {
       config: needs('Viewer', 'server'),
       schema: {
+        // Not part of the API document (which covers /api): an operations endpoint, like /healthz.
+        hide: true,
         operationId: 'Metrics_Get',
         summary: 'Prometheus metrics of the server (needs a server-wide API key)',
         tags: ['Operations'],
