@@ -70,7 +70,7 @@ describe('customer search and card (demo)', () => {
     const original = (accented.FullName as string).split(/\s+/).pop()!;
     for (const q of [last.slice(0, 4), original.slice(0, 5).toUpperCase(), `${words[0]} ${last.slice(0, 2)}`]) {
       const hits = await search(q, 100);
-      const hit = hits.find((h) => h.CustomerId === accented.CustomerId);
+      const hit: Hit | undefined = hits.find((h) => h.CustomerId === accented.CustomerId);
       assert.ok(hit, `'${q}' finds ${accented.FullName}: ${JSON.stringify(hits.slice(0, 3))}`);
       assert.equal(hit.matchedOn, 'name');
       assert.ok(hit.matchedValue.startsWith(foldText(q)), `${hit.matchedValue} starts with ${foldText(q)}`);
