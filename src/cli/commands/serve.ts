@@ -58,7 +58,6 @@ export async function serve(options: ServeOptions): Promise<void> {
   const app = await buildApp({ services });
   const address = await app.listen({ port: options.port, host: options.host });
   process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
-  process.stdout.write(`Web UI: ${address}/ (sign in with an API key)\n`);
   process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);
   if (options.demo) process.stdout.write(`Try: curl -H "Ocp-Apim-Subscription-Key: <key>" ${address}/api/instances/demo/workflows/main/jobs\n`);
 

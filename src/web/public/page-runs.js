@@ -116,7 +116,7 @@ export async function render(ctx) {
   const renderRuns = () => {
     if (!runs.length) return fill(list, h('p', { class: 'empty panel' }, 'No refresh has run yet.'));
     const focused = document.activeElement?.closest?.('[data-job-id]')?.dataset.jobId;
-    fill(list, h('h2', { class: 'sr-only' }, 'Recent runs'), history(runs), runs.map((r) => runItem(r)));
+    fill(list, h('h2', { class: 'sr-only' }, 'Recent runs'), durationHistory(runs), runs.map((r) => runItem(r)));
     if (focused) list.querySelector(`[data-job-id="${CSS.escape(focused)}"] summary`)?.focus();
   };
 
@@ -162,7 +162,7 @@ function label(key) {
 }
 
 /** Bars of the recent runs' durations, oldest to newest, coloured by status. */
-function history(runs) {
+function durationHistory(runs) {
   const done = runs.filter((r) => r.startTimestamp).slice(0, 30).reverse();
   if (done.length < 2) return null;
   const max = Math.max(...done.map((r) => runDuration(r) ?? 0), 1);
