@@ -32,6 +32,8 @@ describe('web UI in Chromium', { skip: reason ?? false }, () => {
   let ui: Ui;
   let page: Page;
   let customerId: string;
+  /** A run recorded as queued, for the cancel buttons. */
+  let queued = '';
   /** Real-time API requests this test made with caller=crm (the telemetry page must count them). */
   let requests = 0;
 
@@ -275,6 +277,11 @@ describe('web UI in Chromium', { skip: reason ?? false }, () => {
     await page.locator('#start-refresh').click();
     await page.waitForFunction((n) => document.querySelectorAll('details.run').length === n + 1, before);
     await page.waitForFunction(() => document.querySelector('details.run summary .badge')?.textContent === 'Succeeded', null, { timeout: 30_000 });
+    // A queued run (recorded, not yet picked up): Contributors are offered to cancel it.
+    queued = (await served.ws.services.store.createRun(served.ws.instanceId, 'api')).run.jobId;
+    await page.reload();
+    await page.locator(`[data-cancel="${queued}"]`).waitFor();
+    assert.equal(await page.locator('#start-refresh').isDisabled(), true, 'no second start while one is queued');
   });
 
   test('the cookie alone cannot change data: a write without X-Kindred-UI is refused', async () => {
@@ -292,8 +299,10 @@ describe('web UI in Chromium', { skip: reason ?? false }, () => {
       await viewer.page.goto(`/#/i/${served.ws.instanceId}/runs`);
       await viewer.page.locator('#role-note').waitFor();
       await viewer.page.locator('details.run').first().waitFor();
+      await viewer.page.locator('details.run .badge.queued').first().waitFor();
       assert.equal(await viewer.page.locator('#start-refresh').count(), 0);
-      assert.equal(await viewer.page.locator('[data-cancel]').count(), 0);
+      assert.equal(await viewer.page.locator('[data-cancel]').count(), 0, 'no cancel button on the queued run');
+      await served.ws.services.store.updateRun(served.ws.instanceId, queued, { status: 'cancelled', endedAt: new Date().toISOString(), error: 'cancelled by the test' });
       await viewer.page.goto(`/#/i/${served.ws.instanceId}/telemetry`);
       await viewer.page.locator('#tm-role-note').waitFor();
       assert.equal(await viewer.page.locator('#tm-volume canvas').count(), 0);
