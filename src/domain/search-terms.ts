@@ -1,13 +1,14 @@
 // Customer search terms: how names, emails and phone numbers are folded so that a search finds
 // them however they were written. The same functions build the stored terms and fold the query.
 import type { ResolvedInstance, ResolvedMergeField } from '../config/resolve.js';
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import { compileNormalizer, type Normalizer } from './normalize.js';
 
 /** Lower case, accents and symbols removed, whitespace collapsed: "Wiśniewski, Róbert" → "wisniewski robert". */
 export const foldText: Normalizer = compileNormalizer(['ascii', 'lowercase', 'symbols', 'whitespace']);
 
 /** Name words considered per name (terms start at each of them). */
-const MAX_NAME_WORDS = 4;
+export const MAX_NAME_WORDS = 4;
 
 /**
  * The stored terms of a name: the folded name from each of its first words on, so a prefix
@@ -25,18 +26,33 @@ export function nameTerms(name: string): string[] {
   return out;
 }
 
+/** Stored emails are trimmed with A-Z lowered (what SQL lower() does), so queries fold the same way. */
 export function emailTerm(email: string): string {
-  return email.trim().toLowerCase();
+  return email.trim().replace(/[A-Z]+/g, (m) => m.toLowerCase());
 }
 
-const phoneNormalizers = new Map<string, Normalizer>();
-
-/** E.164 when the number can be read (with the instance's default region), else its digits. */
-export function phoneTerm(phone: string, region?: string): string {
-  const key = region ?? '';
-  let fn = phoneNormalizers.get(key);
-  if (!fn) phoneNormalizers.set(key, (fn = compileNormalizer(['phone'], region ? { phoneRegion: region } : undefined)));
-  return fn(phone);
+/**
+ * Stored phones are their digits (separators removed; computed in SQL at refresh time, since
+ * parsing every number costs ~12 µs). A query is parsed once (E.164 with the instance's region)
+ * and looked up as each way its digits may have been written: with the country code, national,
+ * with a trunk 0, with the 00 international prefix, and as typed.
+ */
+export function phoneCandidates(phone: string, region?: string): { e164: string | null; digits: string[] } {
+  const typed = phone.replace(/\D/g, '');
+  let parsed;
+  try {
+    parsed = parsePhoneNumberFromString(phone, region && isSupportedCountry(region) ? { defaultCountry: region as CountryCode } : undefined);
+  } catch {
+    parsed = undefined;
+  }
+  const out = new Set<string>();
+  if (parsed) {
+    const nn = parsed.nationalNumber as string;
+    const cc = parsed.countryCallingCode as string;
+    for (const d of [`${cc}${nn}`, nn, `0${nn}`, `00${cc}${nn}`]) out.add(d);
+  }
+  if (typed.length >= 6) out.add(typed);
+  return { e164: parsed?.number ?? null, digits: [...out] };
 }
 
 /** Which merged Customer fields are searched as what (from their semantic types). */

@@ -8,17 +8,17 @@ export type MatchedOn = 'name' | 'email' | 'phone' | 'key';
 export interface SearchHit {
   customerId: string;
   matchedOn: MatchedOn;
-  /** The stored term or key that matched (folded name, lower-case email, E.164 phone, source key). */
+  /** The stored term or key that matched (folded name, lower-case email, phone digits, source key). */
   matchedValue: string;
 }
 
 export interface SearchQuery {
   /** Folded name prefix (domain/search-terms foldText). */
   namePrefix?: string;
-  /** Lower-case email. */
+  /** Email, trimmed, A-Z in lower case (domain/search-terms emailTerm). */
   email?: string;
-  /** Folded phone (domain/search-terms phoneTerm). */
-  phone?: string;
+  /** Digit strings a stored phone may have (domain/search-terms phoneCandidates). */
+  phones?: string[];
   /** A source key, looked up exactly in these customer entities. */
   key?: { value: string; entities: { dataSource: string; entity: string }[] };
 }

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import type { ActivityRecord, CustomerRecord } from '../../src/domain/profile.js';
 import { newStages } from '../../src/domain/run.js';
-import { foldText, phoneTerm } from '../../src/domain/search-terms.js';
+import { foldText, nameTerms, phoneCandidates } from '../../src/domain/search-terms.js';
 import type { Store } from '../../src/storage/store.js';
 import type { TelemetryMinute } from '../../src/storage/telemetry.js';
 
@@ -129,10 +129,20 @@ export function uiSubportConformance(name: string, open: () => Promise<OpenedUiS
         assert.deepEqual(await ids({ namePrefix: foldText('angst') }), ['name:c1']);
         assert.deepEqual(await ids({ namePrefix: 'zoe' }, 1), ['name:c2']);
         assert.deepEqual(await ids({ email: 'zoe@example.com' }), ['email:c1']);
-        assert.deepEqual(await ids({ phone: phoneTerm('415.555.0100', 'US') }), ['phone:c1']);
-        assert.deepEqual(await ids({ phone: phoneTerm('+442079460958') }), ['phone:c3']);
+        assert.deepEqual(await ids({ phones: phoneCandidates('415.555.0100', 'US').digits }), ['phone:c1']);
+        assert.deepEqual(await ids({ phones: phoneCandidates('020 7946 0958', 'GB').digits }), ['phone:c3']);
         assert.deepEqual(await ids({ key: { value: 'K-c3', entities: [{ dataSource: 'Shop', entity: 'Contacts' }] } }), ['key:c3']);
         assert.deepEqual(await ids({ key: { value: 'K-c3', entities: [{ dataSource: 'Shop', entity: 'Contacts' }] }, namePrefix: 'zoe' }), ['key:c3', 'name:c2', 'name:c1']);
+        // Every term of nameTerms() finds its customer, however the name is written.
+        const names = ['Karen White', "O'Brien-Smith, Mary Ann", '  JOSÉ   da  Silva ', 'Åsa Öberg', 'Łukasz Wiśniewski', 'Ng', 'A B C D E F'];
+        await commit(store, names.map((n, i) => ({ CustomerId: `n${i}`, FullName: n })), []);
+        for (const [i, n] of names.entries()) {
+          for (const term of nameTerms(n)) {
+            const found = await ids({ namePrefix: term }, 100);
+            assert.ok(found.includes(`name:n${i}`), `'${term}' finds '${n}': ${found}`);
+          }
+        }
+        assert.deepEqual(await ids({ namePrefix: 'e f' }), [], 'terms start at the first 4 words only');
         // A new generation replaces the terms.
         await commit(store, [{ CustomerId: 'c9', FullName: 'Zoe New' }], []);
         assert.deepEqual(await ids({ namePrefix: 'zoe' }), ['name:c9']);

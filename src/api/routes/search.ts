@@ -4,7 +4,9 @@
 //   q (1..200 characters): matched, in this order, as
 //     key   - any source key, exactly (AlternateKey value of any customer entity),
 //     email - exactly, case-insensitive (when q contains '@'),
-//     phone - normalised to E.164 with the instance's defaultPhoneRegion (when q looks like a number),
+//     phone - (when q looks like a number) parsed to E.164 with the instance's defaultPhoneRegion and
+//             matched however the stored number was written (+1 213-898-5977, (213) 898-5977, 0049...);
+//             matchedValue is the E.164 form,
 //     name  - prefix of the name or of any of its words, case- and accent-insensitive
 //             ("wis" finds "Robert Wiśniewski"; "robert w" too).
 //   top: 1..100, default 20. One result per customer.
@@ -17,7 +19,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ResolvedInstance } from '../../config/resolve.js';
 import { applyOverrides } from '../../domain/realtime.js';
-import { emailTerm, foldText, phoneTerm, searchSpecOf, type SearchSpec } from '../../domain/search-terms.js';
+import { emailTerm, foldText, phoneCandidates, searchSpecOf, type SearchSpec } from '../../domain/search-terms.js';
 import type { Services } from '../../services.js';
 import type { SearchQuery } from '../../storage/search.js';
 import { needs } from '../route-auth.js';
@@ -72,11 +74,15 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       const entry = await catalog.require(instanceId);
       const spec = specOf(entry.resolved);
       const query: SearchQuery = {};
+      let phone: ReturnType<typeof phoneCandidates> | undefined;
       if (q) {
         query.key = { value: q, entities: entry.resolved.customerEntities.map((e) => ({ dataSource: e.dataSource, entity: e.name })) };
         const digits = q.replace(/\D/g, '').length;
         if (q.includes('@')) query.email = emailTerm(q);
-        else if (PHONE_LIKE.test(q) && digits >= 6) query.phone = phoneTerm(q, spec.phoneRegion) || undefined;
+        else if (PHONE_LIKE.test(q) && digits >= 6) {
+          phone = phoneCandidates(q, spec.phoneRegion);
+          query.phones = phone.digits;
+        }
         else query.namePrefix = foldText(q) || undefined;
       }
       const hits = q ? await store.search.find(instanceId, query, top) : [];
@@ -96,7 +102,8 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
           email: first(spec.emailFields),
           phone: first(spec.phoneFields),
           matchedOn: hit.matchedOn,
-          matchedValue: hit.matchedValue,
+          // Phones are stored as digits; show the number searched for, in E.164 when it parses.
+          matchedValue: hit.matchedOn === 'phone' && phone?.e164 ? phone.e164 : hit.matchedValue,
         });
       }
       return { value };
