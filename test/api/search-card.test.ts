@@ -110,6 +110,8 @@ describe('customer search and card (demo)', () => {
     assert.equal(hits[0]?.CustomerId, id);
     assert.equal(hits[0].matchedOn, 'key');
     assert.equal(hits[0].matchedValue, 'LOY13014788');
+    const byId = await search(id);
+    assert.deepEqual([byId[0].CustomerId, byId[0].matchedOn, byId[0].matchedValue], [id, 'key', id]);
   });
 
   it('limits results and validates parameters', async () => {

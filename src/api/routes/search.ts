@@ -2,7 +2,7 @@
 //
 // GET /api/instances/{instanceId}/search?q=&top=   (Viewer)
 //   q (1..200 characters): matched, in this order, as
-//     key   - any source key, exactly (AlternateKey value of any customer entity),
+//     key   - a CustomerId or any source key, exactly (AlternateKey value of any customer entity),
 //     email - exactly, case-insensitive (when q contains '@'),
 //     phone - (when q looks like a number) parsed to E.164 with the instance's defaultPhoneRegion and
 //             matched however the stored number was written (+1 213-898-5977, (213) 898-5977, 0049...);
@@ -86,6 +86,11 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         else query.namePrefix = foldText(q) || undefined;
       }
       const hits = q ? await store.search.find(instanceId, query, top) : [];
+      // A CustomerId pasted into the box finds its customer first.
+      if (q && !hits.some((h) => h.customerId === q) && (await store.getCustomer(instanceId, q))) {
+        hits.unshift({ customerId: q, matchedOn: 'key', matchedValue: q });
+        if (hits.length > top) hits.length = top;
+      }
       const now = new Date().toISOString();
       const value = [];
       for (const hit of hits) {
