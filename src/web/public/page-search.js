@@ -16,7 +16,7 @@ export async function render(ctx) {
     { class: 'search-form', role: 'search', 'aria-label': 'Customers' },
     h('label', { for: 'search-q' }, 'Find a customer'),
     h('div', { class: 'input-row' }, input, h('button', { type: 'submit', class: 'button primary' }, icon('search', { size: 16 }), h('span', null, 'Search'))),
-    h('p', { id: 'search-help', class: 'help' }, 'Matches the start of names and emails, phone numbers in any format, and exact source keys or CustomerIds.'),
+    h('p', { id: 'search-help', class: 'help' }, 'Finds names by the start of any word, emails exactly, phone numbers in any format, and any source key or CustomerId.'),
   );
   const results = h('div', { id: 'search-results', class: 'results', 'aria-live': 'polite' });
   fill(ctx.main, h('div', { class: 'page-head' }, h('h1', null, 'Customers')), h('section', { class: 'panel' }, form), results);
