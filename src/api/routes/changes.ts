@@ -19,6 +19,7 @@ import { needs } from '../route-auth.js';
 import { errors, InstanceId } from '../schemas.js';
 
 export const HEARTBEAT_MS = 15_000;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 export const changeRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { catalog, feed, store, telemetry } = services;
@@ -66,6 +67,9 @@ export const changeRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       res.write(': connected\n\n');
       let n = 0;
       const send = (change: Change) => {
+        // A client that stops reading is let go rather than buffered for without limit; an
+        // EventSource reconnects by itself.
+        if (res.writableLength > MAX_BUFFERED_BYTES) return end();
         n++;
         res.write(`id: ${n}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`);
       };
