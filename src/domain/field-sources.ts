@@ -1,7 +1,7 @@
-import type { ResolvedInstance } from '../config/resolve.js';
 // Which source column each merged field of a profile came from, stored compactly: per customer a
 // string with one character per merged field (the index of the winning column in that field's
 // source list, '-' when no source had a value), explained by one legend per generation.
+import type { ResolvedInstance } from '../config/resolve.js';
 
 export interface FieldSourceLegend {
   fields: { name: string; from: { dataSource: string; entity: string; column: string }[] }[];

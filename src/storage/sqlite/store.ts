@@ -11,7 +11,6 @@ import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
 import type { CardStore } from '../card.js';
-import type { SearchStore } from '../search.js';
 import type { TelemetryStore } from '../telemetry.js';
 import { SqliteCardStore } from './card.js';
 import { sqliteMigrations } from './migrations.js';
@@ -111,7 +110,7 @@ class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
   readonly telemetry: TelemetryStore;
-  readonly search: SqliteSearchStore & SearchStore;
+  readonly search: SqliteSearchStore;
   readonly card: CardStore;
 
   constructor(private readonly db: Database.Database) {
