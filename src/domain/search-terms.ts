@@ -1,5 +1,6 @@
 // Customer search terms: how names, emails and phone numbers are folded so that a search finds
-// them however they were written. The same functions build the stored terms and fold the query.
+// them however they were written. Queries are folded here the way the store builds its terms at
+// refresh time (SQLite: src/storage/sqlite/search.ts, in SQL, calling foldText for unusual names).
 import type { ResolvedInstance, ResolvedMergeField } from '../config/resolve.js';
 import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import { compileNormalizer, type Normalizer } from './normalize.js';
