@@ -65,6 +65,8 @@ async function capture(): Promise<Captured> {
             },
             writeAlternateKeys: async (rows) => void got.keys.push(...rows),
             writeActivities: async (rows) => void got.activities.push(...rows),
+            setFieldSourceLegend: async () => {},
+            buildSearchTerms: async () => 0,
             commit: (run) => real.commit(run),
             abort: () => real.abort(),
           };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InstanceCatalog } from './api/catalog.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
+import { TelemetryRecorder } from './realtime/telemetry.js';
 import { WriteQueue } from './realtime/write-queue.js';
 import { workerExecutor } from './refresh/executors.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
@@ -17,6 +18,8 @@ export interface Services {
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
+  /** Real-time API telemetry (per-minute cells flushed to the store) and the /metrics counters. */
+  telemetry: TelemetryRecorder;
   close(): Promise<void>;
 }
 
@@ -32,6 +35,8 @@ export interface ServiceOptions {
   realtimeInWorker?: boolean;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
+  /** How often telemetry is written to the store (ms; default 5000); 0: only when read or closed. */
+  telemetryFlushMs?: number;
 }
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
@@ -47,6 +52,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
+  const telemetry = new TelemetryRecorder(store.telemetry, { flushMs: options.telemetryFlushMs, log: options.log });
   return {
     dataDir,
     store,
@@ -55,8 +61,10 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     feed,
     writes,
     sweeper,
+    telemetry,
     async close() {
       sweeper.stop();
+      await telemetry.close();
       await runner.close();
       await writes.drain();
       await feed.close();

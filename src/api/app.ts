@@ -3,22 +3,31 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { authorize } from './auth.js';
+import { authorize, presentedKey } from './auth.js';
 import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
+import { cardRoutes } from './routes/card.js';
+import { changeRoutes } from './routes/changes.js';
 import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
+import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
 import { profileRoutes } from './routes/profile.js';
+import { searchRoutes } from './routes/search.js';
+import { telemetryRoutes } from './routes/telemetry.js';
 import type { RouteAuth } from './route-auth.js';
+import { webRoutes } from '../web/routes.js';
+import { SessionStore } from '../web/session.js';
 
 export interface AppOptions {
   services: Services;
   logger?: boolean;
   /** Largest request body in bytes (413 above it); default 1 MiB. */
   bodyLimit?: number;
+  /** Web UI sessions (in memory); a new store by default. */
+  sessions?: SessionStore;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
@@ -36,6 +45,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
+  const sessions = options.sessions ?? new SessionStore();
   let ready = false;
   app.addHook('onReady', async () => {
     ready = true;
@@ -51,7 +61,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
     if (!auth || auth.role === 'public') return;
     const instanceId = auth.scope === 'instance' ? (request.params as { instanceId?: string }).instanceId ?? null : null;
-    request.apiKey = await authorize(services.store, request, instanceId, auth.role);
+    // The web UI's session cookie stands for a key when no key is presented (EventSource sends no headers).
+    const sessionKeyHash = presentedKey(request) ? undefined : sessions.credentialOf(request);
+    request.apiKey = await authorize(services.store, request, instanceId, auth.role, sessionKeyHash);
   });
 
   // Clients send JSON as application/json or application/json-patch+json, and some send that
@@ -113,8 +125,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
+  installTelemetryHooks(app, services);
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, changeRoutes, searchRoutes, cardRoutes, telemetryRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
+  await app.register(metricsRoutes, { services });
+  await app.register(webRoutes, { services, sessions });
   return app;
 }

@@ -44,11 +44,15 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** Checks the caller's key for an instance (null: server-wide) and role; throws 401/403. */
-export async function authorize(store: Store, request: FastifyRequest, instanceId: string | null, least: Role): Promise<ApiKeyRecord> {
+/**
+ * Checks the caller's key for an instance (null: server-wide) and role; throws 401/403.
+ * `sessionKeyHash`: the hash of the key a web UI session stands for, used when no key is presented.
+ */
+export async function authorize(store: Store, request: FastifyRequest, instanceId: string | null, least: Role, sessionKeyHash?: string): Promise<ApiKeyRecord> {
   const key = presentedKey(request);
-  if (!key) throw new ApiError('Unauthorized', 'an API key is required in the Ocp-Apim-Subscription-Key header or as Authorization: Bearer');
-  const record = await store.findApiKeyByHash(hashKey(key));
+  const keyHash = key ? hashKey(key) : sessionKeyHash;
+  if (!keyHash) throw new ApiError('Unauthorized', 'an API key is required in the Ocp-Apim-Subscription-Key header or as Authorization: Bearer');
+  const record = await store.findApiKeyByHash(keyHash);
   const t = new Date().toISOString();
   if (!record || record.revokedAt || (record.expiresAt && record.expiresAt <= t))
     throw new ApiError('Unauthorized', 'the API key is not valid (unknown, revoked or expired)');

@@ -5,6 +5,7 @@ import type { WinnerPolicy } from '../config/schema.js';
 import { assignCustomerIds, type ClusterIdentity } from '../domain/customer-ids.js';
 import type { AlternateKeyRecord, CustomerRecord, FieldValue } from '../domain/profile.js';
 import { recordKey } from '../domain/profile.js';
+import { encodeSourceIndex } from '../domain/field-sources.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 import type { Unification } from './unification.js';
 
@@ -22,6 +23,8 @@ export interface MergeOutput {
   customers: CustomerRecord[];
   /** Newest last-modified time of each customer's source records (ISO), or null. */
   sourceModified: (string | null)[];
+  /** Per customer: which source column each merged field came from (domain/field-sources.ts). */
+  fieldSources: string[];
   /** Retired CustomerId → the id that absorbed it. */
   remap: [string, string][];
   alternateKeys: AlternateKeyRecord[];
@@ -126,6 +129,8 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
   const fields = instance.mergeFields.map((f) => ({ ...f, from: f.from.map((s) => ({ ...s, pos: position.get(s.entity)! })) }));
   const customers: CustomerRecord[] = new Array(identities.length);
   const sourceModified: (string | null)[] = new Array(identities.length);
+  const fieldSources: string[] = new Array(identities.length);
+  const pick = { source: -1 };
   const alternateKeys: AlternateKeyRecord[] = [];
   const keyRing: KeyRing = new Map(u.entities.map((data) => [data.entity.ref, new Map<string, string>()]));
   const rings = u.entities.map((data) => keyRing.get(data.entity.ref)!);
@@ -133,7 +138,12 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     const id = assignment.ids[gi];
     const perEntity = members[gi];
     const c: CustomerRecord = { CustomerId: id };
-    for (const f of fields) c[f.name] = pickValue(f, u.entities, perEntity);
+    let sources = '';
+    for (const f of fields) {
+      c[f.name] = pickValue(f, u.entities, perEntity, pick);
+      sources += encodeSourceIndex(pick.source);
+    }
+    fieldSources[gi] = sources;
     let newest = -Infinity;
     for (let e = 0; e < entityCount; e++) {
       const data = u.entities[e];
@@ -155,19 +165,24 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     }
   }
   env.report.counts.alternateKeys = alternateKeys.length;
-  return { customers, sourceModified, remap: assignment.remap, alternateKeys, keyRing };
+  return { customers, sourceModified, fieldSources, remap: assignment.remap, alternateKeys, keyRing };
 }
 
 type FieldWithPositions = ResolvedMergeField & { from: (ResolvedMergeField['from'][number] & { pos: number })[] };
 
 /** The merged value of one field: first non-empty value by importance, or by time for mostRecent / leastRecent. */
-function pickValue(f: FieldWithPositions, entities: TypedEntityRows[], perEntity: number[][]): FieldValue {
+function pickValue(f: FieldWithPositions, entities: TypedEntityRows[], perEntity: number[][], pick: { source: number }): FieldValue {
+  pick.source = -1;
   if (f.policy === 'importance') {
-    for (const s of f.from) {
+    for (let si = 0; si < f.from.length; si++) {
+      const s = f.from[si];
       const data = entities[s.pos];
       for (const local of perEntity[s.pos]) {
         const v = data.rows[local][s.index];
-        if (v !== null) return v;
+        if (v !== null) {
+          pick.source = si;
+          return v;
+        }
       }
     }
     return null;
@@ -176,7 +191,8 @@ function pickValue(f: FieldWithPositions, entities: TypedEntityRows[], perEntity
   let best: FieldValue = null;
   let bestTime = newest ? -Infinity : Infinity;
   let found = false;
-  for (const s of f.from) {
+  for (let si = 0; si < f.from.length; si++) {
+    const s = f.from[si];
     const data = entities[s.pos];
     for (const local of perEntity[s.pos]) {
       const v = data.rows[local][s.index];
@@ -186,6 +202,7 @@ function pickValue(f: FieldWithPositions, entities: TypedEntityRows[], perEntity
       const better = !found || (!Number.isNaN(t) && (newest ? t > bestTime : t < bestTime));
       if (better) {
         best = v;
+        pick.source = si;
         bestTime = Number.isNaN(t) ? bestTime : t;
         found = true;
       }

@@ -98,6 +98,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       await write(env, writer, {
         customers: merged.customers,
         sourceModified: merged.sourceModified,
+        fieldSources: merged.fieldSources,
         alternateKeys: merged.alternateKeys,
         activities: acts,
       });

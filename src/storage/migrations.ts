@@ -6,8 +6,14 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * Versions must rise. Gaps are allowed: parallel branches are assigned version numbers up front,
+ * and a branch may be merged before one with a lower number; pending versions run in order.
+ */
 export function checkMigrationList(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration ${m.name} has version ${m.version}, expected ${i + 1}`);
+    if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`migration ${m.name} has version ${m.version}, expected a positive integer`);
+    if (i > 0 && m.version <= migrations[i - 1].version)
+      throw new Error(`migration ${m.name} has version ${m.version}, expected more than ${migrations[i - 1].version}`);
   });
 }

@@ -7,6 +7,11 @@ import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
+import type { FieldSourceLegend } from '../domain/field-sources.js';
+import type { SearchSpec } from '../domain/search-terms.js';
+import type { CardStore } from './card.js';
+import type { SearchStore } from './search.js';
+import type { TelemetryStore } from './telemetry.js';
 
 export interface InstanceRecord {
   id: string;
@@ -70,7 +75,12 @@ export interface ProfileView {
 export interface GenerationWriter {
   readonly generation: number;
   /** sourceModified[i]: newest last-modified time among rows[i]'s source records (ISO), or null. */
-  writeCustomers(rows: CustomerRecord[], sourceModified?: (string | null)[]): Promise<void>;
+  /** fieldSources[i]: where rows[i]'s merged fields came from (domain/field-sources.ts), or null. */
+  writeCustomers(rows: CustomerRecord[], sourceModified?: (string | null)[], fieldSources?: (string | null)[]): Promise<void>;
+  /** The legend that explains the customers' fieldSources strings. */
+  setFieldSourceLegend(legend: FieldSourceLegend): Promise<void>;
+  /** Builds the customer search terms from the customers written; call after the last writeCustomers. */
+  buildSearchTerms(spec: SearchSpec): Promise<number>;
   writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
   /**
@@ -90,6 +100,12 @@ export interface GenerationWriter {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Real-time API telemetry per minute (storage/telemetry.ts). */
+  readonly telemetry: TelemetryStore;
+  /** Customer search (storage/search.ts). */
+  readonly search: SearchStore;
+  /** Reads of the customer card (storage/card.ts). */
+  readonly card: CardStore;
   close(): Promise<void>;
 
   putInstance(instance: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'>;

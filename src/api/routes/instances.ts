@@ -14,11 +14,20 @@ const InstanceInfo = Type.Object(
     createdTime: Type.String(),
     lastModifiedTime: Type.String(),
     currentGeneration: Nullable(Type.Integer()),
+    schedule: Nullable(
+      Type.Object({
+        cron: Type.String({ description: 'Cron expression of the scheduled refresh' }),
+        timezone: Nullable(Type.String()),
+        nextRun: Nullable(Type.String({ description: 'When the next scheduled refresh starts (ISO), if this server runs the schedule' })),
+      }),
+      { description: 'The refresh schedule, or null when refreshes run only on demand' },
+    ),
   },
   { description: 'An instance' },
 );
 
-export function instanceInfo(i: InstanceRecord) {
+export function instanceInfo(i: InstanceRecord, nextRun: Date | null = null) {
+  const schedule = i.definition.schedule;
   return {
     instanceId: i.id,
     name: i.name,
@@ -26,6 +35,7 @@ export function instanceInfo(i: InstanceRecord) {
     createdTime: i.createdAt,
     lastModifiedTime: i.updatedAt,
     currentGeneration: i.currentGeneration,
+    schedule: schedule ? { cron: schedule.cron, timezone: schedule.timezone ?? null, nextRun: nextRun?.toISOString() ?? null } : null,
   };
 }
 
@@ -46,7 +56,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     async (request) => {
       const key = request.apiKey!;
       const all = await store.listInstances();
-      return all.filter((i) => key.instanceId === null || key.instanceId === i.id).map(instanceInfo);
+      return all.filter((i) => key.instanceId === null || key.instanceId === i.id).map((i) => instanceInfo(i, services.runner.nextScheduled(i.id)));
     },
   );
 
@@ -66,7 +76,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
       const { instanceId } = request.params;
       const instance = await store.getInstance(instanceId);
       if (!instance) throw new ApiError('NotFound', `instance '${instanceId}' does not exist`, 'instanceId');
-      return instanceInfo(instance);
+      return instanceInfo(instance, services.runner.nextScheduled(instanceId));
     },
   );
 };

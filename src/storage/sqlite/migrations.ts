@@ -123,7 +123,44 @@ CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
   {
-    version: 3,
+    version: 4,
+    name: 'customer search terms, merged-field provenance, real-time telemetry per minute',
+    sql: `
+-- Search terms of a generation (folded name words, email, E.164 phone), built in one sorted
+-- INSERT ... SELECT just before the generation commits; removed with the generation.
+CREATE TABLE search_terms (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('name', 'email', 'phone')),
+  term TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, kind, term, customer_id)
+) WITHOUT ROWID;
+-- Which source column each merged field came from: per customer one character per merged field
+-- (index into that field's source list, '-' for none), explained by the generation's legend.
+ALTER TABLE customers ADD COLUMN field_sources TEXT;
+ALTER TABLE generations ADD COLUMN field_source_legend TEXT;
+-- Real-time API telemetry: one row per (instance, minute, method, entity, caller, status, error
+-- code) with counts, bytes and a log-scale latency histogram ("index:count" pairs).
+CREATE TABLE telemetry_minutes (
+  instance_id TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  caller TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  error_code TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  bytes_in INTEGER NOT NULL,
+  bytes_out INTEGER NOT NULL,
+  latency_histogram TEXT NOT NULL,
+  PRIMARY KEY (instance_id, minute, method, entity, caller, status, error_code)
+) WITHOUT ROWID;
+CREATE INDEX telemetry_minutes_age ON telemetry_minutes (minute);
+`,
+  },
+  {
+    version: 8,
     name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',
     // ActivityIds are random: as the primary key of a WITHOUT ROWID table every insert landed the
     // whole row (JSON included) on a random page, and each grouped commit rewrote about a page per

@@ -13,7 +13,12 @@ import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page,
 import { RealtimeApplier } from './realtime-apply.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import { cachedStatement, CURRENT, type Row } from './statements.js';
+import type { CardStore } from '../card.js';
+import type { TelemetryStore } from '../telemetry.js';
+import { SqliteCardStore } from './card.js';
 import { sqliteMigrations } from './migrations.js';
+import { SqliteSearchStore } from './search.js';
+import { SqliteTelemetryStore } from './telemetry.js';
 
 
 export interface SqliteStoreOptions {
@@ -112,6 +117,9 @@ function migrate(db: Database.Database): void {
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
+  readonly telemetry: TelemetryStore;
+  readonly search: SqliteSearchStore;
+  readonly card: CardStore;
 
   /** Real-time writes on the store's own connection: only for an in-memory database. */
   private readonly sameConnection: RealtimeApplier | null;
@@ -122,6 +130,9 @@ class SqliteStore implements Store {
     private readonly realtime: RealtimeWriter | null,
   ) {
     this.sameConnection = realtime ? null : new RealtimeApplier(db);
+    this.telemetry = new SqliteTelemetryStore(db);
+    this.search = new SqliteSearchStore(db);
+    this.card = new SqliteCardStore(db);
   }
 
   private stmt(sql: string): Database.Statement {
@@ -246,7 +257,7 @@ class SqliteStore implements Store {
     }).immediate();
 
     const insertCustomer = db.prepare(
-      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertKey = db.prepare(
       'INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)',
@@ -254,10 +265,10 @@ class SqliteStore implements Store {
     const insertActivity = db.prepare(
       'INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[]) => {
+    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) => {
       for (let i = 0; i < rows.length; i++) {
         const c = rows[i];
-        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null);
+        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null, sources?.[i] ?? null);
       }
     });
     const writeKeys = db.transaction((rows: AlternateKeyRecord[]) => {
@@ -272,7 +283,12 @@ class SqliteStore implements Store {
     };
     return {
       generation,
-      writeCustomers: async (rows, modified) => (assertOpen(), writeCustomers(rows, modified)),
+      writeCustomers: async (rows, modified, sources) => (assertOpen(), writeCustomers(rows, modified, sources)),
+      setFieldSourceLegend: async (legend) => {
+        assertOpen();
+        this.stmt('UPDATE generations SET field_source_legend = ? WHERE instance_id = ? AND generation = ?').run(JSON.stringify(legend), instanceId, generation);
+      },
+      buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
       writeAlternateKeys: async (rows) => (assertOpen(), writeKeys(rows)),
       writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
       commit: async (run) => {
@@ -299,7 +315,7 @@ class SqliteStore implements Store {
 
   private deleteGeneration(instanceId: string, generation: number): void {
     this.db.transaction(() => {
-      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'generations']) {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
     })();

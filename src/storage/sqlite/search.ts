@@ -1,0 +1,100 @@
+// SQLite adapter of the search sub-port. Terms are built in one INSERT ... SELECT over the new
+// generation's customers, sorted by the primary key so the B-tree is appended, not reshuffled.
+// The folding runs in JavaScript functions registered on the connection (no index depends on
+// them, so other tools can still open the database).
+import type Database from 'better-sqlite3';
+import { foldText, MAX_NAME_WORDS, PREFIX_END, type SearchSpec } from '../../domain/search-terms.js';
+import type { SearchHit, SearchQuery, SearchStore } from '../search.js';
+
+const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
+
+const field = (name: string) => `json_extract(c.data, '$."${name.replace(/"/g, '""')}"')`;
+
+/** Letters, digits and single inner spaces only: lower() folds it as foldText would. */
+const isPlain = (v: string) => `(${v} NOT GLOB '*[^A-Za-z0-9 ]*' AND ${v} NOT GLOB '*  *' AND ${v} NOT GLOB ' *' AND ${v} NOT GLOB '* ')`;
+
+/** The digits of a phone written with the usual separators (domain/search-terms phoneDigits). */
+const digits = (v: string) =>
+  `replace(replace(replace(replace(replace(replace(replace(replace(${v}, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', ''), '/', ''), char(160), '')`;
+const isPhoneDigits = (v: string) => `(length(${v}) >= 6 AND ${v} NOT GLOB '*[^0-9]*')`;
+
+export class SqliteSearchStore implements SearchStore {
+  constructor(private readonly db: Database.Database) {
+    // Only names that are not plain (letters, digits, single spaces) come here: accents, commas,
+    // apostrophes. Plain names are folded by SQLite's lower(), which gives the same result.
+    db.function('kindred_fold', { deterministic: true }, (v: unknown) => {
+      const s = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+      return foldText(s) || null;
+    });
+  }
+
+  /**
+   * One INSERT ... SELECT over the new generation's customers: name terms (the folded name from
+   * each of its first 4 words on), lower-case emails, phone digits; sorted by the primary key.
+   * Cost is in the refresh's write stage (see README, customer search).
+   */
+  async buildTerms(instanceId: string, generation: number, spec: SearchSpec): Promise<number> {
+    const from = 'FROM customers c WHERE c.instance_id = @instanceId AND c.generation = @generation';
+    const names = spec.nameFields.map((f) => `SELECT c.customer_id, ${field(f)} AS v ${from}`);
+    const parts: string[] = [];
+    if (names.length)
+      parts.push(`SELECT 'name' AS kind, term, customer_id FROM words WHERE term != ''`);
+    for (const f of spec.emailFields) parts.push(`SELECT 'email', lower(trim(${field(f)})) AS term, c.customer_id ${from} AND term != ''`);
+    for (const f of spec.phoneFields) parts.push(`SELECT 'phone', ${digits(field(f))} AS term, c.customer_id ${from} AND ${isPhoneDigits('term')}`);
+    if (!parts.length) return 0;
+    const ctes = names.length
+      ? `WITH RECURSIVE folded AS MATERIALIZED (
+           SELECT customer_id, CASE WHEN ${isPlain('v')} THEN lower(v) ELSE kindred_fold(v) END AS f
+           FROM (${names.join(' UNION ALL ')}) WHERE v IS NOT NULL),
+         words(customer_id, term, depth) AS (
+           SELECT customer_id, f, 1 FROM folded WHERE f IS NOT NULL
+           UNION ALL
+           SELECT customer_id, substr(term, instr(term, ' ') + 1), depth + 1 FROM words WHERE depth < ${MAX_NAME_WORDS} AND instr(term, ' ') > 0)`
+      : '';
+    const sql = `${ctes} INSERT OR IGNORE INTO search_terms (instance_id, generation, kind, term, customer_id)
+      SELECT @instanceId, @generation, kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`;
+    return this.db.transaction(() => this.db.prepare(sql).run({ instanceId, generation }).changes)();
+  }
+
+  async find(instanceId: string, query: SearchQuery, top: number): Promise<SearchHit[]> {
+    const hits: SearchHit[] = [];
+    const seen = new Set<string>();
+    const add = (customerId: string, matchedOn: SearchHit['matchedOn'], matchedValue: string) => {
+      if (hits.length >= top || seen.has(customerId)) return;
+      seen.add(customerId);
+      hits.push({ customerId, matchedOn, matchedValue });
+    };
+    if (query.key) {
+      const stmt = this.db.prepare(
+        `SELECT customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}
+         AND data_source = @dataSource AND entity = @entity AND alternate_value = @value`,
+      );
+      for (const e of query.key.entities) {
+        const r = stmt.get({ instanceId, dataSource: e.dataSource, entity: e.entity, value: query.key.value }) as { customer_id: string } | undefined;
+        if (r) add(r.customer_id, 'key', query.key.value);
+      }
+    }
+    const exact = this.db.prepare(
+      `SELECT customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
+       ORDER BY customer_id LIMIT @limit`,
+    );
+    const exactTerms: ['email' | 'phone', string][] = [];
+    if (query.email) exactTerms.push(['email', query.email]);
+    for (const p of query.phones ?? []) exactTerms.push(['phone', p]);
+    for (const [kind, term] of exactTerms) {
+      if (hits.length >= top) break;
+      for (const r of exact.all({ instanceId, kind, term, limit: top }) as { customer_id: string }[]) add(r.customer_id, kind, term);
+    }
+    if (query.namePrefix && hits.length < top) {
+      // A customer can match with several of its terms: read a few more than needed.
+      const rows = this.db
+        .prepare(
+          `SELECT term, customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = 'name'
+           AND term >= @low AND term < @high ORDER BY term, customer_id LIMIT @limit`,
+        )
+        .all({ instanceId, low: query.namePrefix, high: query.namePrefix + PREFIX_END, limit: top * 4 }) as { term: string; customer_id: string }[];
+      for (const r of rows) add(r.customer_id, 'name', r.term);
+    }
+    return hits;
+  }
+}
