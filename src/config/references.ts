@@ -1,6 +1,7 @@
 // Checks what a schema cannot: that names refer to things that exist and rules make sense.
 import { Cron } from 'croner';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { checkOutputReferences } from './outputs-references.js';
 import type { ConditionDef, EntityDef, InstanceDefinition } from './schema.js';
 
 export interface ReferenceProblem {
@@ -175,5 +176,7 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
       add('/schedule', `invalid schedule: ${(err as Error).message}`);
     }
   }
+  // Enrichment, exports and notifications refer to the unified schema: checked once the rest holds.
+  if (!problems.length) checkOutputReferences(def, add);
   return problems;
 }

@@ -1,6 +1,7 @@
 // The instance definition schema: the contract between a YAML/JSON file and the pipeline.
 // TypeBox gives both the JSON Schema (for validation with paths) and the static types.
 import { Type, type Static } from 'typebox';
+import { EnrichmentSchema, ExportSchema, NotificationSchema } from './outputs.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z][A-Za-z0-9]*$' });
 /** "DataSource.Entity" */
@@ -176,6 +177,9 @@ export const InstanceSchema = Type.Object(
     dataSources: Type.Array(DataSourceSchema, { minItems: 1 }),
     unification: UnificationSchema,
     activities: Type.Optional(Type.Array(ActivitySchema)),
+    enrichment: Type.Optional(EnrichmentSchema),
+    exports: Type.Optional(Type.Array(ExportSchema)),
+    notifications: Type.Optional(Type.Array(NotificationSchema)),
   },
   { additionalProperties: false },
 );

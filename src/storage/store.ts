@@ -7,6 +7,9 @@ import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
+import type { EnrichmentStore } from './enrichment.js';
+import type { ExportRunStore } from './exports.js';
+import type { NotificationStore } from './notifications.js';
 
 export interface InstanceRecord {
   id: string;
@@ -40,7 +43,7 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
-export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey';
+export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey' | 'CustomerEnrichment';
 
 export interface Page {
   skip?: number;
@@ -90,6 +93,12 @@ export interface GenerationWriter {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** CustomerEnrichment rows per generation. */
+  readonly enrichment: EnrichmentStore;
+  /** Recorded export runs. */
+  readonly exportRuns: ExportRunStore;
+  /** Webhook deliveries and threshold state. */
+  readonly notifications: NotificationStore;
   close(): Promise<void>;
 
   putInstance(instance: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'>;

@@ -122,4 +122,60 @@ CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, c
 CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
+  {
+    version: 6,
+    name: 'customer enrichments, export runs, notification deliveries',
+    sql: `
+-- One row per customer and generation, written by the enrich stage before the generation's commit.
+CREATE TABLE customer_enrichments (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE export_runs (
+  instance_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  export_name TEXT NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('refresh', 'schedule', 'manual')),
+  job_id TEXT,
+  generation INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('running', 'successful', 'failed')),
+  target TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  rows INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER,
+  error TEXT,
+  PRIMARY KEY (instance_id, run_id)
+);
+CREATE INDEX export_runs_recent ON export_runs (instance_id, export_name, started_at);
+CREATE TABLE notification_deliveries (
+  instance_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  notification TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  response_status INTEGER,
+  last_error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (instance_id, delivery_id)
+);
+CREATE INDEX notification_deliveries_recent ON notification_deliveries (instance_id, created_at);
+-- Last value of each threshold subject (segment size, business measure) per notification.
+CREATE TABLE notification_thresholds (
+  instance_id TEXT NOT NULL,
+  notification TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  value REAL NOT NULL,
+  observed_at TEXT NOT NULL,
+  PRIMARY KEY (instance_id, notification, subject)
+) WITHOUT ROWID;
+`,
+  },
 ];

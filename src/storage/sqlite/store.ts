@@ -10,7 +10,10 @@ import { activityContentHash, type ProfileOverride, type RealtimeResult, type Re
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import { SqliteEnrichmentStore } from './enrichment.js';
+import { SqliteExportRunStore } from './exports.js';
 import { sqliteMigrations } from './migrations.js';
+import { SqliteNotificationStore } from './notifications.js';
 
 type Row = Record<string, unknown>;
 
@@ -105,7 +108,15 @@ class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  readonly enrichment: SqliteEnrichmentStore;
+  readonly exportRuns: SqliteExportRunStore;
+  readonly notifications: SqliteNotificationStore;
+
+  constructor(private readonly db: Database.Database) {
+    this.enrichment = new SqliteEnrichmentStore(db);
+    this.exportRuns = new SqliteExportRunStore(db);
+    this.notifications = new SqliteNotificationStore(db);
+  }
 
   /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
   private stmt(sql: string): Database.Statement {
@@ -290,7 +301,7 @@ class SqliteStore implements Store {
 
   private deleteGeneration(instanceId: string, generation: number): void {
     this.db.transaction(() => {
-      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'customer_enrichments', 'generations']) {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
     })();
@@ -638,6 +649,7 @@ const TABLES: Record<
     select: ['customer_id'],
     toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
   },
+  CustomerEnrichment: { table: 'customer_enrichments', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
 };
 
 /**
@@ -696,5 +708,19 @@ const SOURCES: Record<
     key: 'data_source, entity, alternate_value',
     columns: { DataSourceName: 'data_source', EntityName: 'entity', AlternateValue: 'alternate_value', CustomerId: 'customer_id' },
     toRecord: (row) => ({ DataSourceName: row[0], EntityName: row[1], AlternateValue: row[2], CustomerId: row[3] }),
+  },
+  // Enrichments come from the batch only: real-time updates never change them.
+  CustomerEnrichment: {
+    from: `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    toRecord: (row, attributes) => {
+      const data = JSON.parse(row[0] as string) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
   },
 };
