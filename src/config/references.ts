@@ -3,6 +3,7 @@ import { Cron } from 'croner';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { checkOutputReferences } from './outputs-references.js';
 import type { ConditionDef, EntityDef, InstanceDefinition } from './schema.js';
+import { analyticsProblems } from '../domain/segments.js';
 
 export interface ReferenceProblem {
   path: string;
@@ -178,5 +179,7 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
   }
   // Enrichment, exports and notifications refer to the unified schema: checked once the rest holds.
   if (!problems.length) checkOutputReferences(def, add);
+  // Measures and segments refer to unified fields and activity types, known once the rest holds.
+  if (!problems.length) problems.push(...analyticsProblems(def));
   return problems;
 }

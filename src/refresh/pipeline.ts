@@ -7,9 +7,11 @@ import { activities } from './activities.js';
 import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
 import { dedupe } from './dedupe.js';
 import { match } from './match.js';
+import { measures, writeMeasures } from './measures.js';
 import { merge, type KeyRing } from './merge.js';
 import { normalize } from './normalize.js';
 import { pull } from './pull.js';
+import { segments, writeSegments } from './segments.js';
 import { write } from './write.js';
 
 export interface RefreshOptions {
@@ -92,9 +94,23 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await endStage('merge');
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
     await endStage('activities');
+    // Measures and segments see the batch only (never real-time data); windows end at the run's start.
+    const refreshTime = Date.parse(startedAt);
+    const measured = await stage('measures', instance, (env) =>
+      measures(env, { customers: merged.customers, activities: acts, typed, keyRing: merged.keyRing, refreshTime }),
+    );
+    await endStage('measures');
+    const segmented = await stage('segments', instance, (env) =>
+      segments(env, { customers: merged.customers, activities: acts, measures: measured, refreshTime }),
+    );
+    await endStage('segments');
     typed.clear();
     await stage('write', instance, async (env) => {
       writer = await options.store.beginGeneration(instance.id, run.jobId);
+      const target = { instanceId: instance.id, generation: writer.generation, jobId: run.jobId, computedAt: startedAt };
+      // Measures and segments go in first: write() sorts the activities that the segments stage indexed.
+      await writeMeasures(env, store.analytics, target, merged.customers, measured);
+      await writeSegments(env, store.analytics, target, segmented);
       await write(env, writer, {
         customers: merged.customers,
         sourceModified: merged.sourceModified,
@@ -105,6 +121,8 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
+    summary.measures = measured.plans.length;
+    summary.segments = segmented.segments.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
     const endedAt = now();
     await writer!.commit({ stages, summary, endedAt, remap: merged.remap });

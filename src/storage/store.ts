@@ -7,6 +7,7 @@ import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
+import type { AnalyticsStore } from './analytics.js';
 import type { EnrichmentStore } from './enrichment.js';
 import type { ExportRunStore } from './exports.js';
 import type { NotificationStore } from './notifications.js';
@@ -43,7 +44,7 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
-export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey' | 'CustomerEnrichment';
+export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey' | 'CustomerEnrichment' | 'Customer_Measure';
 
 export interface Page {
   skip?: number;
@@ -95,6 +96,8 @@ export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** CustomerEnrichment rows per generation. */
   readonly enrichment: EnrichmentStore;
+  /** Measures (Customer_Measure, business values) and segment membership per generation. */
+  readonly analytics: AnalyticsStore;
   /** Recorded export runs. */
   readonly exportRuns: ExportRunStore;
   /** Webhook deliveries and threshold state. */

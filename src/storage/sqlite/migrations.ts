@@ -123,6 +123,39 @@ CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
   {
+    version: 5,
+    name: 'measures and segments: Customer_Measure rows, segment members, values per run',
+    sql: `
+CREATE TABLE customer_measures (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE segment_members (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  segment TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, segment, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX segment_members_customer ON segment_members (instance_id, generation, customer_id);
+-- Business measure values, customer measure coverage and segment sizes, one row per run.
+CREATE TABLE analytics_history (
+  instance_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('measure', 'segment')),
+  name TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  computed_at TEXT NOT NULL,
+  value TEXT,
+  count INTEGER,
+  PRIMARY KEY (instance_id, kind, name, generation)
+) WITHOUT ROWID;
+`,
+  },
+  {
     version: 6,
     name: 'customer enrichments, export runs, notification deliveries',
     sql: `

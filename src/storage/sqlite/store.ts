@@ -10,6 +10,7 @@ import { activityContentHash, type ProfileOverride, type RealtimeResult, type Re
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import { SqliteAnalyticsStore } from './analytics.js';
 import { SqliteEnrichmentStore } from './enrichment.js';
 import { SqliteExportRunStore } from './exports.js';
 import { sqliteMigrations } from './migrations.js';
@@ -109,6 +110,7 @@ class SqliteStore implements Store {
   private readonly stmts = new Map<string, Database.Statement>();
 
   readonly enrichment: SqliteEnrichmentStore;
+  readonly analytics: SqliteAnalyticsStore;
   readonly exportRuns: SqliteExportRunStore;
   readonly notifications: SqliteNotificationStore;
 
@@ -116,6 +118,7 @@ class SqliteStore implements Store {
     this.enrichment = new SqliteEnrichmentStore(db);
     this.exportRuns = new SqliteExportRunStore(db);
     this.notifications = new SqliteNotificationStore(db);
+    this.analytics = new SqliteAnalyticsStore(db);
   }
 
   /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
@@ -301,6 +304,7 @@ class SqliteStore implements Store {
 
   private deleteGeneration(instanceId: string, generation: number): void {
     this.db.transaction(() => {
+      this.analytics.deleteGeneration(instanceId, generation);
       for (const table of ['customers', 'alternate_keys', 'activities', 'customer_enrichments', 'generations']) {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
@@ -490,7 +494,9 @@ class SqliteStore implements Store {
     for (const [name, type] of Object.entries(query.attributes)) {
       attributes[name] = { sql: source.columns[name] ?? `json_extract(data, '$."${name.replace(/"/g, '""')}"')`, type };
     }
-    const where = compileFilter(query.filter, attributes);
+    const where = compileFilter(query.filter, attributes, {
+      segment: entity === 'Customer' ? (name, ctx) => this.analytics.segmentCondition(ctx.param(name)) : undefined,
+    });
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
     const rows = this.stmt(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
@@ -650,6 +656,7 @@ const TABLES: Record<
     toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
   },
   CustomerEnrichment: { table: 'customer_enrichments', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
+  Customer_Measure: { table: 'customer_measures', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
 };
 
 /**
@@ -712,6 +719,20 @@ const SOURCES: Record<
   // Enrichments come from the batch only: real-time updates never change them.
   CustomerEnrichment: {
     from: `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    toRecord: (row, attributes) => {
+      const data = JSON.parse(row[0] as string) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
+  },
+  // Measures come from the batch only: real-time updates never change them.
+  Customer_Measure: {
+    from: `WITH src AS (SELECT customer_id, data FROM customer_measures WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
