@@ -13,6 +13,9 @@ import { normalize } from './normalize.js';
 import { pull } from './pull.js';
 import { segments, writeSegments } from './segments.js';
 import { write } from './write.js';
+import { enrich } from './enrich.js';
+import { exportAfterRefresh } from './export.js';
+import { notifyRefreshEnded } from '../notify/refresh.js';
 
 export interface RefreshOptions {
   store: Store;
@@ -118,6 +121,10 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         activities: acts,
       });
     });
+    // Enrichments go into the generation being built: they become visible with its commit.
+    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
+    await endStage('enrich');
+    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
@@ -128,7 +135,17 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await writer!.commit({ stages, summary, endedAt, remap: merged.remap });
     options.onStage?.(stageRecord('write'));
     await store.pruneGenerations(instance.id);
-    return { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };
+    // The run is successful from here on: exports and notifications report, they cannot undo it.
+    try {
+      await stage('export', instance, (env) => exportAfterRefresh(env, { store, jobId: run.jobId }));
+    } catch (err) {
+      Object.assign(stageRecord('export'), { status: signal.aborted ? 'cancelled' : 'failed', error: errorMessage(err) });
+    }
+    current = undefined;
+    await endStage('export');
+    const done: RunRecord = { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };
+    await notifyRefreshEnded(store, done, signal);
+    return done;
   } catch (err) {
     const cancelled = err instanceof RefreshCancelled || signal.aborted;
     const message = cancelled ? 'cancelled' : errorMessage(err);
@@ -142,7 +159,9 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     const endedAt = now();
     const status = cancelled ? 'cancelled' : 'failed';
     await store.updateRun(run.instanceId, run.jobId, { status, endedAt, error: cancelled ? null : message, stages, summary });
-    return { ...run, status, startedAt, endedAt, stages, summary, error: cancelled ? null : message };
+    const ended: RunRecord = { ...run, status, startedAt, endedAt, stages, summary, error: cancelled ? null : message };
+    if (!cancelled) await notifyRefreshEnded(store, ended);
+    return ended;
   }
 }
 

@@ -23,7 +23,7 @@ export interface ExportRunRecord {
 
 export interface ExportRunStore {
   createRun(run: ExportRunRecord): Promise<void>;
-  finishRun(instanceId: string, runId: string, patch: Pick<ExportRunRecord, 'status' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void>;
+  finishRun(instanceId: string, runId: string, patch: Pick<ExportRunRecord, 'status' | 'target' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void>;
   getRun(instanceId: string, runId: string): Promise<ExportRunRecord | undefined>;
   /** Newest first. */
   listRuns(instanceId: string, exportName?: string, limit?: number): Promise<ExportRunRecord[]>;

@@ -33,13 +33,13 @@ export class SqliteExportRunStore implements ExportRunStore {
       .run(run);
   }
 
-  async finishRun(instanceId: string, runId: string, p: Pick<ExportRunRecord, 'status' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void> {
+  async finishRun(instanceId: string, runId: string, p: Pick<ExportRunRecord, 'status' | 'target' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void> {
     this.db
       .prepare(
-        `UPDATE export_runs SET status = @status, ended_at = @endedAt, rows = @rows, batches = @batches, duration_ms = @durationMs, error = @error
+        `UPDATE export_runs SET status = @status, target = @target, ended_at = @endedAt, rows = @rows, batches = @batches, duration_ms = @durationMs, error = @error
          WHERE instance_id = @instanceId AND run_id = @runId`,
       )
-      .run({ ...p, instanceId, runId });
+      .run({ status: p.status, target: p.target, endedAt: p.endedAt, rows: p.rows, batches: p.batches, durationMs: p.durationMs, error: p.error, instanceId, runId });
   }
 
   async getRun(instanceId: string, runId: string): Promise<ExportRunRecord | undefined> {
