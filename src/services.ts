@@ -1,6 +1,8 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
 import { InstanceCatalog } from './api/catalog.js';
+import { ExportService } from './exports/service.js';
+import { DefinitionEditor } from './api/definition-edits.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { WriteQueue } from './realtime/write-queue.js';
@@ -14,6 +16,8 @@ export interface Services {
   store: Store;
   runner: RefreshRunner;
   catalog: InstanceCatalog;
+  /** API edits of an instance definition (measures, segments), one at a time per instance. */
+  definitions: DefinitionEditor;
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
@@ -44,12 +48,14 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   });
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
+  const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
   return {
     dataDir,
     store,
     runner,
-    catalog: new InstanceCatalog(store),
+    catalog,
+    definitions: new DefinitionEditor(store, catalog),
     feed,
     writes,
     sweeper,

@@ -12,7 +12,9 @@ import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
+import { measureRoutes } from './routes/measures.js';
 import type { RouteAuth } from './route-auth.js';
+import { segmentRoutes } from './routes/segments.js';
 
 export interface AppOptions {
   services: Services;
@@ -113,7 +115,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, measureRoutes, segmentRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
   return app;
