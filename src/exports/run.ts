@@ -58,6 +58,8 @@ export interface ExportRunOptions {
   /** The refresh that produced the generation (trigger 'refresh'). */
   jobId?: string | null;
   signal?: AbortSignal;
+  /** Called once the run is recorded (status running), before any row is read. */
+  onStart?: (run: ExportRunRecord) => void;
 }
 
 const now = () => new Date().toISOString();
@@ -89,6 +91,7 @@ export async function runExport(o: ExportRunOptions): Promise<ExportRunRecord> {
     error: null,
   };
   await store.exportRuns.createRun(run);
+  o.onStart?.({ ...run });
   const t0 = performance.now();
   let sink: ExportSink | undefined;
   try {
