@@ -53,15 +53,21 @@ export interface EnrichmentPlan {
 export function enrichmentPlan(instance: ResolvedInstance): EnrichmentPlan {
   const config = instance.definition.enrichment ?? {};
   const enabled = config.enabled ?? true;
-  const semantic = new Map<string, string | undefined>();
+  // A field has the semantic types of all its source columns (Email may come from a typed
+  // column in one entity and an untyped one in another).
+  const semantic = new Map<string, Set<string>>();
   for (const f of instance.mergeFields) {
-    const first = f.from[0];
-    semantic.set(f.name, instance.entities.get(first.entity)?.columns[first.index]?.semanticType);
+    const types = new Set<string>();
+    for (const c of f.from) {
+      const t = instance.entities.get(c.entity)?.columns[c.index]?.semanticType;
+      if (t) types.add(t);
+    }
+    semantic.set(f.name, types);
   }
   const inputs: EnrichmentInput[] = [];
   if (enabled) {
     for (const kind of ENRICHER_KINDS) {
-      const fields = config[kind] ?? [...semantic].filter(([, t]) => t && DEFAULT_SEMANTIC_TYPES[kind].includes(t)).map(([name]) => name);
+      const fields = config[kind] ?? [...semantic].filter(([, types]) => DEFAULT_SEMANTIC_TYPES[kind].some((t) => types.has(t))).map(([name]) => name);
       for (const field of fields) inputs.push({ kind, field, attributes: OUTPUTS[kind].map(([suffix]) => `${field}${suffix}`) });
     }
   }
