@@ -28,8 +28,8 @@ const MeasureDetail = Type.Object({}, { additionalProperties: true, description:
 const MeasureList = Type.Object({ instanceId: Type.String(), measures: Type.Array(Measure) }, { description: 'The measures of the instance' });
 
 /** The run's value when it is from the generation readers see; otherwise the measure awaits the next refresh. */
-function present(entry: CatalogEntry, def: MeasureDef, history: MeasureHistoryEntry[]) {
-  const latest = history[0] && history[0].generation === entry.record.currentGeneration ? history[0] : null;
+function present(entry: CatalogEntry, generation: number | null, def: MeasureDef, history: MeasureHistoryEntry[]) {
+  const latest = history[0] && history[0].generation === generation ? history[0] : null;
   const kind = def.kind ?? 'customer';
   return {
     ...def,
@@ -44,6 +44,8 @@ function present(entry: CatalogEntry, def: MeasureDef, history: MeasureHistoryEn
 export const measureRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store, catalog, definitions } = services;
 
+  /** The generation readers see now (the catalog's copy of the record may be a little older). */
+  const generationOf = async (entry: CatalogEntry) => (await store.getInstance(entry.record.id))?.currentGeneration ?? null;
   const find = (entry: CatalogEntry, name: string): MeasureDef => {
     const def = entry.record.definition.measures?.find((m) => m.name === name);
     if (!def) throw new ApiError('NotFound', `measure '${name}' does not exist in instance '${entry.record.id}'`, 'name');
@@ -66,7 +68,7 @@ export const measureRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { instanceId } = request.params;
       const entry = await catalog.require(instanceId);
       const measures = [];
-      for (const def of entry.record.definition.measures ?? []) measures.push(present(entry, def, await store.analytics.measureHistory(instanceId, def.name, 1)));
+      for (const def of entry.record.definition.measures ?? []) measures.push(present(entry, await generationOf(entry), def, await store.analytics.measureHistory(instanceId, def.name, 1)));
       return { instanceId, measures };
     },
   );
@@ -91,7 +93,7 @@ export const measureRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const history = await store.analytics.measureHistory(instanceId, name, request.query.top ?? 50);
       const kind = def.kind ?? 'customer';
       return {
-        ...present(entry, def, history),
+        ...present(entry, await generationOf(entry), def, history),
         history: history.map((h) =>
           kind === 'business'
             ? { value: h.value, computedAt: h.computedAt, jobId: h.jobId, generation: h.generation }
@@ -124,7 +126,7 @@ export const measureRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       });
       const entry = await catalog.require(instanceId);
       reply.header('Location', `/api/instances/${instanceId}/manage/measures/${encodeURIComponent(item.name as string)}`);
-      return reply.status(201).send(present(entry, find(entry, item.name as string), []));
+      return reply.status(201).send(present(entry, await generationOf(entry), find(entry, item.name as string), []));
     },
   );
 
@@ -152,7 +154,7 @@ export const measureRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
         return { items: next, index, result: undefined };
       });
       const entry = await catalog.require(instanceId);
-      return present(entry, find(entry, name), await store.analytics.measureHistory(instanceId, name, 1));
+      return present(entry, await generationOf(entry), find(entry, name), await store.analytics.measureHistory(instanceId, name, 1));
     },
   );
 

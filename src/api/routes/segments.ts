@@ -26,8 +26,8 @@ const SegmentDetail = Type.Object({}, { additionalProperties: true, description:
 const SegmentList = Type.Object({ instanceId: Type.String(), segments: Type.Array(Segment) }, { description: 'The segments of the instance' });
 
 /** The size is current when it is from the generation readers see; otherwise the segment awaits the next refresh. */
-function present(entry: CatalogEntry, def: SegmentDef, history: SegmentHistoryEntry[]) {
-  const latest = history[0] && history[0].generation === entry.record.currentGeneration ? history[0] : null;
+function present(entry: CatalogEntry, generation: number | null, def: SegmentDef, history: SegmentHistoryEntry[]) {
+  const latest = history[0] && history[0].generation === generation ? history[0] : null;
   const active = def.active ?? true;
   return {
     ...def,
@@ -42,6 +42,8 @@ function present(entry: CatalogEntry, def: SegmentDef, history: SegmentHistoryEn
 export const segmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = async (app, { services }) => {
   const { store, catalog, definitions } = services;
 
+  /** The generation readers see now (the catalog's copy of the record may be a little older). */
+  const generationOf = async (entry: CatalogEntry) => (await store.getInstance(entry.record.id))?.currentGeneration ?? null;
   const find = (entry: CatalogEntry, name: string): SegmentDef => {
     const def = entry.record.definition.segments?.find((s) => s.name === name);
     if (!def) throw new ApiError('NotFound', `segment '${name}' does not exist in instance '${entry.record.id}'`, 'name');
@@ -49,7 +51,7 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
   };
   const current = async (instanceId: string, name: string) => {
     const entry = await catalog.require(instanceId);
-    return present(entry, find(entry, name), await store.analytics.segmentHistory(instanceId, name, 1));
+    return present(entry, await generationOf(entry), find(entry, name), await store.analytics.segmentHistory(instanceId, name, 1));
   };
   /** Changes one segment in place (PUT, activate, deactivate). */
   const replace = (instanceId: string, name: string, make: (old: SegmentDef) => unknown) =>
@@ -77,7 +79,7 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const { instanceId } = request.params;
       const entry = await catalog.require(instanceId);
       const segments = [];
-      for (const def of entry.record.definition.segments ?? []) segments.push(present(entry, def, await store.analytics.segmentHistory(instanceId, def.name, 1)));
+      for (const def of entry.record.definition.segments ?? []) segments.push(present(entry, await generationOf(entry), def, await store.analytics.segmentHistory(instanceId, def.name, 1)));
       return { instanceId, segments };
     },
   );
@@ -100,7 +102,7 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = 
       const entry = await catalog.require(instanceId);
       const def = find(entry, name);
       const history = await store.analytics.segmentHistory(instanceId, name, request.query.top ?? 50);
-      return { ...present(entry, def, history), history: history.map((h) => ({ size: h.size, computedAt: h.computedAt, jobId: h.jobId, generation: h.generation })) };
+      return { ...present(entry, await generationOf(entry), def, history), history: history.map((h) => ({ size: h.size, computedAt: h.computedAt, jobId: h.jobId, generation: h.generation })) };
     },
   );
 
