@@ -34,17 +34,10 @@ export function entityFields(resolved: ResolvedInstance, entity: string): { fiel
   return undefined;
 }
 
-/** The store's measures-and-segments sub-port, when this build has one. */
-interface SegmentMembers {
-  segmentMembers(instanceId: string, segment: string, page?: { skip?: number; top?: number }): Promise<string[]>;
-}
-
 async function membersOf(store: Store, instanceId: string, segment: string): Promise<Set<string>> {
-  const analytics = (store as unknown as { analytics?: SegmentMembers }).analytics;
-  if (!analytics) throw new Error(`segment '${segment}': this build stores no segment memberships`);
   const members = new Set<string>();
   for (let skip = 0; ; skip += MEMBER_PAGE) {
-    const page = await analytics.segmentMembers(instanceId, segment, { skip, top: MEMBER_PAGE });
+    const page = await store.analytics.segmentMembers(instanceId, segment, { skip, top: MEMBER_PAGE });
     for (const id of page) members.add(id);
     if (page.length < MEMBER_PAGE) return members;
   }

@@ -149,16 +149,10 @@ export class Notifier {
   }
 }
 
-/** Segment sizes and business measure values of the current generation, from the measures-and-segments sub-port when the store has one. */
+/** Segment sizes and business measure values of the current generation (measures-and-segments sub-port). */
 export async function thresholdValues(store: Store, instance: InstanceRecord): Promise<ThresholdValues> {
   const values: ThresholdValues = { segments: new Map(), measures: new Map() };
-  const analytics = (store as unknown as {
-    analytics?: {
-      segmentHistory(instanceId: string, segment: string, limit?: number): Promise<{ generation: number; size: number }[]>;
-      measureHistory(instanceId: string, measure: string, limit?: number): Promise<{ generation: number; value: unknown }[]>;
-    };
-  }).analytics;
-  if (!analytics) return values;
+  const { analytics } = store;
   const wanted = (instance.definition.notifications ?? []).flatMap((n) => n.thresholds ?? []);
   for (const t of wanted) {
     if (t.segment !== undefined && !values.segments.has(t.segment)) {

@@ -242,3 +242,35 @@ test('file exports replace the file atomically (path of the folder is relative t
     await ws.close();
   }
 });
+
+test("a segment's members only: the export filters by the membership of the refreshed generation", async () => {
+  const ws = await workspace({ definition: REALTIME_FIXTURE, copy: true });
+  try {
+    ws.append(
+      'instance.yaml',
+      `
+segments:
+  - name: Gold
+    rules:
+      - conditions:
+          - { field: Tier, operator: eq, value: Gold }
+exports:
+  - { name: gold, entity: Customer, segment: Gold, fields: [CustomerId, FullName, Tier], target: { type: file, folder: out, format: jsonl } }
+  - { name: goldEnriched, entity: CustomerEnrichment, segment: Gold, target: { type: file, folder: out, format: csv } }
+`,
+    );
+    await ws.apply();
+    await ws.refresh();
+    const bob = await customerOf(ws, 'Shop', 'Contacts', 'C3');
+    const rows = ws.read('out/gold.jsonl').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows, [{ CustomerId: bob, FullName: 'Bob Stone', Tier: 'Gold' }]);
+    const csv = parseCsv(ws.read('out/goldEnriched.csv'));
+    assert.equal(csv.length, 2);
+    assert.equal(csv[1][0], bob);
+    ws.replace('loyalty.csv', 'L2,Dan Eve,dan@example.com,,Silver', 'L2,Dan Eve,dan@example.com,,Gold');
+    await ws.refresh();
+    assert.equal(ws.read('out/gold.jsonl').trim().split('\n').length, 2, 'the new member is exported after the refresh that made him one');
+  } finally {
+    await ws.close();
+  }
+});

@@ -139,3 +139,47 @@ notifications:
     await hook.close();
   }
 });
+
+test('a business measure falling below a threshold sends measureThreshold', async () => {
+  const hook = await receiver();
+  const ws = await workspace({ definition: REALTIME_FIXTURE, copy: true });
+  try {
+    ws.append(
+      'instance.yaml',
+      `
+measures:
+  - name: Revenue
+    kind: business
+    aggregation: sum
+    source: { entity: Shop.Purchases }
+    field: Total
+notifications:
+  - name: revenue
+    url: ${hook.url}/revenue
+    secret: ${SECRET}
+    events: [measureThreshold]
+    thresholds:
+      - { measure: Revenue, below: 50 }
+    retry: { attempts: 2, baseDelayMs: 10 }
+`,
+    );
+    await ws.apply();
+    await ws.refresh(); // the first refresh only records the value
+    assert.equal(hook.received.length, 0);
+    const [history] = await ws.services.store.analytics.measureHistory(ws.instanceId, 'Revenue', 1);
+    const first = Number(history.value);
+    assert.ok(first >= 50, `revenue starts at or above 50 (${first})`);
+    ws.replace('purchases.csv', 'P4,C3,2026-01-13,Kettle,45\n', '');
+    await ws.refresh();
+    assert.equal(hook.received.length, 1);
+    const body = hook.received[0].json as { event: string; measure: string; crossing: { direction: string; previous: number; value: number } };
+    assert.equal(body.event, 'measureThreshold');
+    assert.equal(body.measure, 'Revenue');
+    assert.equal(body.crossing.direction, 'below');
+    assert.equal(body.crossing.previous, first);
+    assert.ok(body.crossing.value < 50);
+  } finally {
+    await ws.close();
+    await hook.close();
+  }
+});
