@@ -21,6 +21,8 @@ export interface Services {
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
+  /** Exports started by hand or on their own schedule (after-refresh exports run in the refresh). */
+  exports: ExportService;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const writes = new WriteQueue(store, feed);
   const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
+  const exports = new ExportService(store, options.log);
   return {
     dataDir,
     store,
@@ -59,8 +62,10 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     feed,
     writes,
     sweeper,
+    exports,
     async close() {
       sweeper.stop();
+      await exports.close();
       await runner.close();
       await writes.drain();
       await feed.close();

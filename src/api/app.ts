@@ -9,12 +9,13 @@ import { ApiError } from './errors.js';
 import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
+import { exportRoutes } from './routes/exports.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
-import { profileRoutes } from './routes/profile.js';
 import { measureRoutes } from './routes/measures.js';
-import type { RouteAuth } from './route-auth.js';
+import { profileRoutes } from './routes/profile.js';
 import { segmentRoutes } from './routes/segments.js';
+import type { RouteAuth } from './route-auth.js';
 
 export interface AppOptions {
   services: Services;
@@ -115,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, measureRoutes, segmentRoutes]) {
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, measureRoutes, segmentRoutes, exportRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
   return app;
