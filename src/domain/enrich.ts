@@ -7,7 +7,7 @@ import type { ColumnType } from '../config/schema.js';
 import { EmailEnricher } from './enrich-email.js';
 import { CountryNormalizer, normalizePostalCode } from './enrich-location.js';
 import { splitName } from './enrich-name.js';
-import { enrichPhone } from './enrich-phone.js';
+import { enrichPhone, phoneCacheKey } from './enrich-phone.js';
 import type { CustomerRecord, FieldValue } from './profile.js';
 
 export const ENRICHMENT_ENTITY = 'CustomerEnrichment';
@@ -171,6 +171,8 @@ export class Enricher {
           }
           const key = `${country ?? ''}\u0000${text}`;
           values = this.caches.postalCode.get(key, () => this.compute('postalCode', text, country ?? null));
+        } else if (input.kind === 'phone') {
+          values = this.caches.phone.get(phoneCacheKey(text), () => this.compute('phone', text, null));
         } else {
           values = this.caches[input.kind].get(text, (v) => this.compute(input.kind, v, null));
         }
