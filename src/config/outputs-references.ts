@@ -11,6 +11,12 @@ import type { InstanceDefinition } from './schema.js';
 
 type Add = (path: string, message: string) => void;
 
+/** Keys of the exportable entities (others: CustomerId). */
+const ENTITY_KEYS: Record<string, string[]> = {
+  UnifiedActivity: ['ActivityId'],
+  AlternateKey: ['DataSourceName', 'EntityName', 'AlternateValue'],
+};
+
 const TARGET_PROPERTIES: Record<ExportTargetDef['type'], (keyof ExportTargetDef)[]> = {
   file: ['type', 'folder', 'format', 'fileName'],
   postgres: ['type', 'connectionString', 'connectionStringEnv', 'schema', 'table'],
@@ -86,10 +92,11 @@ export function checkOutputReferences(def: InstanceDefinition, add: Add): void {
         else if (!segments.has(x.segment))
           add(`${at}/segment`, `unknown segment '${x.segment}'${segments.size ? ` (segments: ${[...segments].join(', ')})` : ' (the definition has no segments)'}`);
       }
-      if (x.target.type === 'postgres' && !attributes.includes('CustomerId') && x.entity !== 'UnifiedActivity')
-        add(`${at}/target`, `a PostgreSQL export upserts by CustomerId; ${x.entity} has none`);
-      if (x.target.type === 'postgres' && x.fields && !x.fields.includes(attributes.includes('CustomerId') && x.entity !== 'UnifiedActivity' ? 'CustomerId' : 'ActivityId'))
-        add(`${at}/fields`, `a PostgreSQL export needs the key among its fields (${x.entity === 'UnifiedActivity' ? 'ActivityId' : 'CustomerId'})`);
+      // PostgreSQL upserts by the entity's key (CustomerId for profiles): the key must be exported.
+      const keys = ENTITY_KEYS[x.entity] ?? ['CustomerId'];
+      const missing = keys.filter((k) => x.fields && !x.fields.includes(k));
+      if (x.target.type === 'postgres' && missing.length)
+        add(`${at}/fields`, `a PostgreSQL export upserts by ${keys.join(', ')}: add ${missing.join(', ')} to the fields (the key must be among them)`);
     }
     if (x.schedule) checkCron(add, `${at}/schedule`, x.schedule);
     const t = x.target;
