@@ -78,7 +78,7 @@ describe('kindred serve --demo', () => {
     assert.equal(jobs[0].jobStatus, 'successful');
     assert.deepEqual(
       jobs[0].tasks.map((t) => t.name),
-      ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'write'],
+      ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'measures', 'segments', 'write', 'enrich', 'export'],
     );
   });
 
