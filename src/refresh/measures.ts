@@ -26,6 +26,13 @@ export interface MeasuresOutput {
   activityGroups: Int32Array;
   customer: { plan: MeasurePlan; values: FieldValue[] }[];
   business: { plan: MeasurePlan; value: FieldValue }[];
+  /** Customer indexes in CustomerId order (rows are written in key order); sorted once, on first use. */
+  sortedOrder(): number[];
+}
+
+function sortedOrderOf(customers: CustomerRecord[]): () => number[] {
+  let order: number[] | undefined;
+  return () => (order ??= customers.map((_, i) => i).sort((a, b) => (customers[a].CustomerId < customers[b].CustomerId ? -1 : 1)));
 }
 
 /** Everything the measures and segments stages share, built once. */
@@ -43,7 +50,7 @@ export async function measures(env: StageEnv, input: MeasuresInput): Promise<Mea
   const { customers, activities } = input;
   const n = customers.length;
   const { customerIndex, activityGroups } = customerIndexes(customers, activities);
-  const out: MeasuresOutput = { plans, customerIndex, activityGroups, customer: [], business: [] };
+  const out: MeasuresOutput = { plans, customerIndex, activityGroups, customer: [], business: [], sortedOrder: sortedOrderOf(customers) };
   env.report.counts.measures = plans.length;
   env.report.counts.customers = n;
   if (!plans.length) return out;
@@ -173,7 +180,7 @@ export async function writeMeasures(
 ): Promise<void> {
   const { instanceId, generation } = target;
   if (result.customer.length) {
-    const order = customers.map((_, i) => i).sort((a, b) => (customers[a].CustomerId < customers[b].CustomerId ? -1 : 1));
+    const order = result.sortedOrder();
     for (let from = 0; from < order.length; from += BATCH) {
       throwIfCancelled(env.signal);
       const batch: CustomerMeasureRow[] = [];

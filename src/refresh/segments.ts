@@ -47,7 +47,7 @@ export async function segments(env: StageEnv, input: SegmentsInput): Promise<Seg
     },
   };
   // Members in CustomerId order (B-tree appends when written): one sort for every segment.
-  const order = customers.map((_, i) => i).sort((a, b) => (customers[a].CustomerId < customers[b].CustomerId ? -1 : 1));
+  const order = input.measures.sortedOrder();
   let done = 0;
   for (const plan of active) {
     throwIfCancelled(env.signal);
