@@ -188,7 +188,7 @@ export const exportRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         operationId: 'Exports_GetRun',
         summary: 'Get one run of an export',
         tags: ['Exports'],
-        params: Type.Object({ instanceId: InstanceId, exportName: Type.String(), runId: Type.String({ description: 'Run id' }) }),
+        params: Type.Object({ instanceId: InstanceId, exportName: Type.String({ description: 'Export name' }), runId: Type.String({ description: 'Run id' }) }),
         response: { 200: ExportRun, ...errors(401, 403, 404) },
       },
     },
