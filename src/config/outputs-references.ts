@@ -25,16 +25,12 @@ const TARGET_PROPERTIES: Record<ExportTargetDef['type'], (keyof ExportTargetDef)
 
 /** Attribute names of each entity an export may read (Customer_Measure when measures exist). */
 export function exportableEntities(def: InstanceDefinition, baseDir = '.'): Map<string, string[]> {
-  const resolved = resolveInstance(def, baseDir);
-  const schema = unifiedSchema(resolved);
-  const out = new Map<string, string[]>([
-    ['Customer', schema.customer.attributes.map((a) => a.name)],
-    ['UnifiedActivity', schema.activity.attributes.map((a) => a.name)],
-    ['AlternateKey', schema.alternateKey.attributes.map((a) => a.name)],
-    ['CustomerEnrichment', enrichmentPlan(resolved).attributes.map(([name]) => name)],
-  ]);
-  const customerMeasures = (def.measures ?? []).filter((m) => (m.kind ?? 'customer') === 'customer').map((m) => m.name);
-  if (customerMeasures.length) out.set('Customer_Measure', ['CustomerId', ...customerMeasures]);
+  const schema = unifiedSchema(resolveInstance(def, baseDir));
+  const out = new Map<string, string[]>();
+  for (const e of [schema.customer, schema.activity, schema.alternateKey, schema.enrichment, schema.customerMeasure]) {
+    if (e === schema.customerMeasure && e.attributes.length === 1) continue;
+    out.set(e.name, e.attributes.map((a) => a.name));
+  }
   return out;
 }
 

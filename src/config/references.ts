@@ -177,9 +177,10 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
       add('/schedule', `invalid schedule: ${(err as Error).message}`);
     }
   }
-  // Enrichment, exports and notifications refer to the unified schema: checked once the rest holds.
-  if (!problems.length) checkOutputReferences(def, add);
   // Measures and segments refer to unified fields and activity types, known once the rest holds.
   if (!problems.length) problems.push(...analyticsProblems(def));
+  // Enrichment, exports and notifications refer to the unified schema and to measures and segments:
+  // checked once the rest holds.
+  if (!problems.length) checkOutputReferences(def, add);
   return problems;
 }

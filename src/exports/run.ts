@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ExportDef } from '../config/outputs.js';
 import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
-import { enrichmentPlan, ENRICHMENT_ENTITY } from '../domain/enrich.js';
 import { unifiedSchema } from '../domain/unified-schema.js';
 import type { ExportRunRecord, ExportTrigger } from '../storage/exports.js';
 import type { InstanceRecord, Store, UnifiedEntityName } from '../storage/store.js';
@@ -20,18 +19,8 @@ const MEMBER_PAGE = 50_000;
 /** Attributes with their types, and the key, of an entity an export may read. */
 export function entityFields(resolved: ResolvedInstance, entity: string): { fields: ExportField[]; keys: string[] } | undefined {
   const schema = unifiedSchema(resolved);
-  const info = [schema.customer, schema.activity, schema.alternateKey].find((e) => e.name === entity);
-  if (info) return { fields: info.attributes.map((a) => ({ name: a.name, type: a.type })), keys: info.keys };
-  if (entity === ENRICHMENT_ENTITY) return { fields: enrichmentPlan(resolved).attributes.map(([name, type]) => ({ name, type })), keys: ['CustomerId'] };
-  if (entity === 'Customer_Measure') {
-    const measures = (resolved.definition.measures ?? []).filter((m) => (m.kind ?? 'customer') === 'customer');
-    // Counts are whole numbers; other aggregations may be decimals, dates or text: text keeps them all.
-    return {
-      fields: [{ name: 'CustomerId', type: 'string' }, ...measures.map((m) => ({ name: m.name, type: m.aggregation === 'count' ? ('integer' as const) : ('string' as const) }))],
-      keys: ['CustomerId'],
-    };
-  }
-  return undefined;
+  const info = [schema.customer, schema.activity, schema.alternateKey, schema.enrichment, schema.customerMeasure].find((e) => e.name === entity);
+  return info && { fields: info.attributes.map((a) => ({ name: a.name, type: a.type })), keys: info.keys };
 }
 
 async function membersOf(store: Store, instanceId: string, segment: string): Promise<Set<string>> {
