@@ -72,9 +72,11 @@ export function enrichPhone(value: string, region?: string): PhoneEnrichment {
   } catch {
     return INVALID;
   }
-  if (!parsed || !parsed.isValid()) return INVALID;
+  if (!parsed) return INVALID;
+  // With the max metadata, isValid() is exactly "getType() finds a type": ask once.
   const type = parsed.getType();
-  return { e164: parsed.number, country: parsed.country ?? null, lineType: type ? (LINE_TYPES[type] ?? type.toLowerCase()) : null, valid: true };
+  if (!type) return INVALID;
+  return { e164: parsed.number, country: parsed.country ?? null, lineType: LINE_TYPES[type] ?? type.toLowerCase(), valid: true };
 }
 
 /** Formatting that does not change what a number is: variants share one cache entry. */

@@ -7,7 +7,7 @@ import type { ColumnType } from '../config/schema.js';
 import { EmailEnricher } from './enrich-email.js';
 import { CountryNormalizer, normalizePostalCode } from './enrich-location.js';
 import { splitName } from './enrich-name.js';
-import { enrichPhone, phoneCacheKey } from './enrich-phone.js';
+import { enrichPhone, phoneCacheKey, phoneParser } from './enrich-phone.js';
 import type { CustomerRecord, FieldValue } from './profile.js';
 
 export const ENRICHMENT_ENTITY = 'CustomerEnrichment';
@@ -129,6 +129,8 @@ export class Enricher {
 
   constructor(readonly plan: EnrichmentPlan) {
     this.countryField = plan.inputs.find((i) => i.kind === 'country')?.field;
+    // Load the phone metadata now, not in the middle of the first batch.
+    if (plan.inputs.some((i) => i.kind === 'phone')) phoneParser();
   }
 
   private compute(kind: EnricherKind, value: string, country: string | null): FieldValue[] {
