@@ -24,6 +24,8 @@ export class ExportService {
 
   /** Starts a run; resolves once it is recorded, with the record (status running) and its end. */
   async start(instance: InstanceRecord, def: ExportDef, trigger: 'manual' | 'schedule'): Promise<{ run: ExportRunRecord; done: Promise<ExportRunRecord> }> {
+    // The generation to export is the one current now (callers may hold an older record).
+    instance = (await this.store.getInstance(instance.id)) ?? instance;
     const key = `${instance.id}\u0000${def.name}`;
     const active = this.running.get(key);
     if (active) throw new ExportAlreadyRunning(active.runId ?? '(starting)');

@@ -274,3 +274,31 @@ exports:
     await ws.close();
   }
 });
+
+test('an export on its own cron schedule runs without a refresh and is recorded as scheduled', async () => {
+  const ws = await workspace({ definition: REALTIME_FIXTURE, copy: true });
+  try {
+    ws.append(
+      'instance.yaml',
+      `\nexports:\n  - { name: frequent, entity: Customer, afterRefresh: false, schedule: { cron: "* * * * * *" }, target: { type: file, folder: out, format: csv } }\n`,
+    );
+    await ws.apply();
+    await ws.refresh();
+    assert.ok(!existsSync(ws.file('out/frequent.csv')), 'not after the refresh');
+    const record = (await ws.services.store.getInstance(ws.instanceId))!;
+    ws.services.exports.schedule(record);
+    const list = (await ws.request('GET', ws.url('/manage/exports'), { key: ws.keys.admin })).json();
+    assert.ok(Date.parse(list.exports[0].nextScheduledRun) > Date.now() - 1000, 'the next run is shown');
+    let runs: Awaited<ReturnType<typeof ws.services.store.exportRuns.listRuns>> = [];
+    for (let i = 0; i < 100 && !runs.some((r) => r.status === 'successful'); i++) {
+      await sleep(50);
+      runs = await ws.services.store.exportRuns.listRuns(ws.instanceId, 'frequent');
+    }
+    const done = runs.find((r) => r.status === 'successful');
+    assert.ok(done, 'a scheduled run succeeded');
+    assert.equal(done.trigger, 'schedule');
+    assert.equal(parseCsv(ws.read('out/frequent.csv')).length - 1, await ws.services.store.count(ws.instanceId, 'Customer'));
+  } finally {
+    await ws.close();
+  }
+});
