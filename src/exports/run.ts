@@ -103,6 +103,11 @@ export async function runExport(o: ExportRunOptions): Promise<ExportRunRecord> {
       await sink.write(rows);
       run.rows += rows.length;
     }
+    // A refresh that committed meanwhile prunes the generation being read: the rows would be
+    // incomplete, so the destination keeps what it had.
+    const latest = await store.getInstance(instance.id);
+    if (latest?.currentGeneration !== instance.currentGeneration)
+      throw new Error(`a refresh replaced generation ${instance.currentGeneration} while it was exported; run the export again`);
     await sink.complete();
     run.status = 'successful';
   } catch (err) {
