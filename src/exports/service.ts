@@ -44,6 +44,8 @@ export class ExportService {
         started(run);
       },
     }).finally(() => this.running.delete(key));
+    // Callers may not wait for the end: a failure to record it must not go unhandled.
+    entry.done.catch((err) => this.log?.(`export ${instance.id}/${def.name}: ${(err as Error).message}`));
     // A failure before the run is recorded (the store refusing it) surfaces to the caller.
     const run = await Promise.race([recorded, entry.done.then((r) => r)]);
     return { run, done: entry.done };
