@@ -1,6 +1,8 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
 import { InstanceCatalog } from './api/catalog.js';
+import { ExportService } from './exports/service.js';
+import { DefinitionEditor } from './api/definition-edits.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
@@ -15,11 +17,15 @@ export interface Services {
   store: Store;
   runner: RefreshRunner;
   catalog: InstanceCatalog;
+  /** API edits of an instance definition (measures, segments), one at a time per instance. */
+  definitions: DefinitionEditor;
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
   /** Real-time API telemetry (per-minute cells flushed to the store) and the /metrics counters. */
   telemetry: TelemetryRecorder;
+  /** Exports started by hand or on their own schedule (after-refresh exports run in the refresh). */
+  exports: ExportService;
   close(): Promise<void>;
 }
 
@@ -51,19 +57,24 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   });
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
+  const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
   const telemetry = new TelemetryRecorder(store.telemetry, { flushMs: options.telemetryFlushMs, log: options.log });
+  const exports = new ExportService(store, options.log);
   return {
     dataDir,
     store,
     runner,
-    catalog: new InstanceCatalog(store),
+    catalog,
+    definitions: new DefinitionEditor(store, catalog),
     feed,
     writes,
     sweeper,
     telemetry,
+    exports,
     async close() {
       sweeper.stop();
+      await exports.close();
       await telemetry.close();
       await runner.close();
       await writes.drain();

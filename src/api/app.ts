@@ -11,11 +11,14 @@ import { changeRoutes } from './routes/changes.js';
 import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
+import { exportRoutes } from './routes/exports.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
 import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
+import { measureRoutes } from './routes/measures.js';
 import { profileRoutes } from './routes/profile.js';
 import { searchRoutes } from './routes/search.js';
+import { segmentRoutes } from './routes/segments.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import type { RouteAuth } from './route-auth.js';
 import { webRoutes } from '../web/routes.js';
@@ -126,7 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { status: 'ok' };
   });
   installTelemetryHooks(app, services);
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, changeRoutes, searchRoutes, cardRoutes, telemetryRoutes]) {
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, changeRoutes, searchRoutes, cardRoutes, telemetryRoutes, measureRoutes, segmentRoutes, exportRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
   await app.register(metricsRoutes, { services });

@@ -60,7 +60,7 @@ export function buildCli(): Command {
 
   program
     .command('export <entity>')
-    .description('write Customer, UnifiedActivity or AlternateKey of an instance')
+    .description('write Customer, UnifiedActivity, AlternateKey, CustomerEnrichment or Customer_Measure of an instance')
     .requiredOption('--instance <id>', 'instance id')
     .option('--format <format>', 'csv or jsonl', 'csv')
     .option('--out <file>', 'output file (default: standard output)')

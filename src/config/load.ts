@@ -132,6 +132,16 @@ export function parseInstanceDefinition(text: string, file: string): LoadedDefin
   return { definition, file, baseDir: path.dirname(path.resolve(file)) };
 }
 
+/**
+ * Schema, then reference problems of a definition given as a value (the API's edits of measures
+ * and segments); paths are JSON pointers. Empty when the definition is valid.
+ */
+export function definitionProblems(value: unknown): { path: string; message: string }[] {
+  const schemaErrors = schemaProblems(value);
+  if (schemaErrors.length) return schemaErrors;
+  return checkReferences(value as InstanceDefinition);
+}
+
 export function loadInstanceDefinition(file: string): LoadedDefinition {
   let text: string;
   try {

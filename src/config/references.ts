@@ -1,7 +1,9 @@
 // Checks what a schema cannot: that names refer to things that exist and rules make sense.
 import { Cron } from 'croner';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { checkOutputReferences } from './outputs-references.js';
 import type { ConditionDef, EntityDef, InstanceDefinition } from './schema.js';
+import { analyticsProblems } from '../domain/segments.js';
 
 export interface ReferenceProblem {
   path: string;
@@ -175,5 +177,10 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
       add('/schedule', `invalid schedule: ${(err as Error).message}`);
     }
   }
+  // Measures and segments refer to unified fields and activity types, known once the rest holds.
+  if (!problems.length) problems.push(...analyticsProblems(def));
+  // Enrichment, exports and notifications refer to the unified schema and to measures and segments:
+  // checked once the rest holds.
+  if (!problems.length) checkOutputReferences(def, add);
   return problems;
 }

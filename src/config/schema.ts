@@ -1,6 +1,7 @@
 // The instance definition schema: the contract between a YAML/JSON file and the pipeline.
 // TypeBox gives both the JSON Schema (for validation with paths) and the static types.
 import { Type, type Static } from 'typebox';
+import { EnrichmentSchema, ExportSchema, NotificationSchema } from './outputs.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z][A-Za-z0-9]*$' });
 /** "DataSource.Entity" */
@@ -161,6 +162,116 @@ export const ActivitySchema = Type.Object(
   { additionalProperties: false },
 );
 
+// Measures and segments: what marketers compute over the unified profiles in each refresh.
+export const AGGREGATIONS = ['sum', 'average', 'count', 'countDistinct', 'min', 'max', 'first', 'last', 'argMax', 'argMin'] as const;
+export const CONDITION_OPERATORS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'in', 'notIn', 'contains', 'startsWith', 'isNull', 'isNotNull'] as const;
+export const WINDOW_UNITS = ['hours', 'days', 'weeks', 'months', 'years'] as const;
+export const SEGMENT_COMBINATIONS = ['union', 'intersect', 'except'] as const;
+
+const ConditionValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
+
+/** A simple condition on one attribute: `{ field, operator, value }`. */
+export const FieldConditionSchema = Type.Object(
+  {
+    field: Type.String({ minLength: 1 }),
+    operator: literals(CONDITION_OPERATORS),
+    /** Not for isNull / isNotNull; a list for in / notIn. */
+    value: Type.Optional(Type.Union([ConditionValue, Type.Array(ConditionValue, { minItems: 1, maxItems: 1000 })])),
+  },
+  { additionalProperties: false },
+);
+
+/** A time window relative to the refresh time: the last N units. */
+export const WindowSchema = Type.Object(
+  {
+    last: Type.Integer({ minimum: 1, maximum: 100000 }),
+    unit: Type.Optional(literals(WINDOW_UNITS)),
+  },
+  { additionalProperties: false },
+);
+
+export const MeasureSourceSchema = Type.Object(
+  {
+    /** Unified activities of these ActivityTypes (one name or a list). */
+    activity: Type.Optional(Type.Union([Name, Type.Array(Name, { minItems: 1 })])),
+    /** Rows of a source entity ("DataSource.Entity") related to the customer. */
+    entity: Type.Optional(EntityRef),
+    /** For an entity that is neither a customer entity nor an activity: how its rows find their customer. */
+    customer: Type.Optional(
+      Type.Object({ entity: EntityRef, foreignKey: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
+    /** Column that dates an entity's rows (windows, first, last); defaults to the activity timestamp or lastModified. */
+    timestamp: Type.Optional(Type.String({ minLength: 1 })),
+    /** Business measures only: the values of a customer measure, one per customer. */
+    measure: Type.Optional(Name),
+    /** Business measures only: the unified Customer profiles. */
+    profiles: Type.Optional(Type.Literal(true)),
+  },
+  { additionalProperties: false },
+);
+
+export const MeasureSchema = Type.Object(
+  {
+    /** Also the column name in Customer_Measure. */
+    name: Name,
+    description: Type.Optional(Type.String()),
+    /** customer (default): one value per customer, in Customer_Measure; business: one value per run. */
+    kind: Type.Optional(literals(['customer', 'business'] as const)),
+    aggregation: literals(AGGREGATIONS),
+    source: MeasureSourceSchema,
+    /** The attribute aggregated (every aggregation but count). */
+    field: Type.Optional(Type.String({ minLength: 1 })),
+    /** argMax / argMin: the attribute whose largest / smallest value picks the row. */
+    by: Type.Optional(Type.String({ minLength: 1 })),
+    /** Conditions every counted row meets (AND). */
+    filter: Type.Optional(Type.Array(FieldConditionSchema)),
+    window: Type.Optional(WindowSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const SegmentConditionSchema = Type.Object(
+  {
+    /** A unified Customer field. */
+    field: Type.Optional(Type.String({ minLength: 1 })),
+    /** A customer measure. */
+    measure: Type.Optional(Name),
+    /** Has activities of this ActivityType (at least one unless operator/value say otherwise). */
+    activity: Type.Optional(Name),
+    /** For activity conditions: only activities in this window count. */
+    window: Type.Optional(WindowSchema),
+    /** For activity conditions: conditions on the activities' attributes. */
+    filter: Type.Optional(Type.Array(FieldConditionSchema)),
+    /** For field and measure conditions, or compares the activity count (default ge 1). */
+    operator: Type.Optional(literals(CONDITION_OPERATORS)),
+    value: Type.Optional(Type.Union([ConditionValue, Type.Array(ConditionValue, { minItems: 1, maxItems: 1000 })])),
+  },
+  { additionalProperties: false },
+);
+
+export const SegmentRuleSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    /** How the rule's conditions are joined (default and). */
+    join: Type.Optional(literals(['and', 'or'] as const)),
+    conditions: Type.Array(SegmentConditionSchema, { minItems: 1 }),
+    /** How this rule combines with the rules before it (default union; ignored on the first). */
+    combine: Type.Optional(literals(SEGMENT_COMBINATIONS)),
+  },
+  { additionalProperties: false },
+);
+
+export const SegmentSchema = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Type.String()),
+    /** Inactive segments are not computed (default true). */
+    active: Type.Optional(Type.Boolean()),
+    rules: Type.Array(SegmentRuleSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
 export const InstanceSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$' }),
@@ -176,6 +287,11 @@ export const InstanceSchema = Type.Object(
     dataSources: Type.Array(DataSourceSchema, { minItems: 1 }),
     unification: UnificationSchema,
     activities: Type.Optional(Type.Array(ActivitySchema)),
+    measures: Type.Optional(Type.Array(MeasureSchema)),
+    segments: Type.Optional(Type.Array(SegmentSchema)),
+    enrichment: Type.Optional(EnrichmentSchema),
+    exports: Type.Optional(Type.Array(ExportSchema)),
+    notifications: Type.Optional(Type.Array(NotificationSchema)),
   },
   { additionalProperties: false },
 );
@@ -196,3 +312,13 @@ export type MergeDef = Static<typeof MergeSchema>;
 export type MergeFieldDef = Static<typeof MergeFieldSchema>;
 export type ActivityDef = Static<typeof ActivitySchema>;
 export type InstanceDefinition = Static<typeof InstanceSchema>;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+export type ConditionOperator = (typeof CONDITION_OPERATORS)[number];
+export type WindowUnit = (typeof WINDOW_UNITS)[number];
+export type SegmentCombination = (typeof SEGMENT_COMBINATIONS)[number];
+export type FieldConditionDef = Static<typeof FieldConditionSchema>;
+export type WindowDef = Static<typeof WindowSchema>;
+export type MeasureDef = Static<typeof MeasureSchema>;
+export type SegmentConditionDef = Static<typeof SegmentConditionSchema>;
+export type SegmentRuleDef = Static<typeof SegmentRuleSchema>;
+export type SegmentDef = Static<typeof SegmentSchema>;

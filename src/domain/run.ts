@@ -2,7 +2,9 @@
 export type RunStatus = 'queued' | 'running' | 'successful' | 'failed' | 'cancelled';
 export type StageStatus = 'pending' | 'running' | 'successful' | 'failed' | 'cancelled' | 'skipped';
 
-export const STAGE_NAMES = ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'write'] as const;
+// enrich (like measures and segments) writes into the generation before its commit; export reads
+// the committed generation, after the run is recorded successful.
+export const STAGE_NAMES = ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'measures', 'segments', 'write', 'enrich', 'export'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export interface StageRecord {

@@ -3,6 +3,8 @@
 import type { ResolvedEntity, ResolvedInstance } from '../config/resolve.js';
 import type { ActivityDef, ColumnType } from '../config/schema.js';
 import { compileActivityMapping, type ActivityMapping } from './activity-mapping.js';
+import { measureTypeOf } from './measures.js';
+import { ENRICHMENT_ENTITY, enrichmentPlan } from './enrich.js';
 
 export type EdmType = 'Edm.String' | 'Edm.Int64' | 'Edm.Decimal' | 'Edm.Boolean' | 'Edm.Date' | 'Edm.DateTimeOffset';
 /** How filters compare values (see api/odata/sql.ts). */
@@ -21,7 +23,7 @@ export interface EntityInfo {
   name: string;
   qualifiedEntityName: string;
   dataSourceName: string | null;
-  entityType: 'profile' | 'unifiedActivity' | 'activity' | 'alternateKey';
+  entityType: 'profile' | 'unifiedActivity' | 'activity' | 'alternateKey' | 'measure' | 'enrichment';
   attributes: AttributeInfo[];
   keys: string[];
   timestampAttribute: string | null;
@@ -42,6 +44,10 @@ export interface UnifiedSchema {
   customer: EntityInfo;
   activity: EntityInfo;
   alternateKey: EntityInfo;
+  /** CustomerId plus one attribute per customer measure (computed by the refresh). */
+  customerMeasure: EntityInfo;
+  /** CustomerEnrichment: CustomerId plus what the enrichers derive (computed by the refresh). */
+  enrichment: EntityInfo;
   /** Source entities configured as activities, by `{DataSource}_{Entity}`. */
   sourceActivities: Map<string, SourceActivity>;
   sourceActivityEntities: EntityInfo[];
@@ -171,5 +177,28 @@ export function unifiedSchema(instance: ResolvedInstance): UnifiedSchema {
       ],
     }));
   }
-  return { customer, activity, alternateKey, sourceActivities, sourceActivityEntities, keyColumns };
+  const customerMeasure = withTypes({
+    name: 'Customer_Measure',
+    qualifiedEntityName: 'Customer_Measure',
+    dataSourceName: null,
+    entityType: 'measure',
+    attributes: [
+      attr('CustomerId', 'string'),
+      ...(instance.definition.measures ?? []).filter((m) => (m.kind ?? 'customer') === 'customer').map((m) => attr(m.name, measureTypeOf(m, instance))),
+    ],
+    keys: ['CustomerId'],
+    timestampAttribute: null,
+    relationships: [{ name: 'Customer_Measure_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
+  });
+  const enrichment = withTypes({
+    name: ENRICHMENT_ENTITY,
+    qualifiedEntityName: ENRICHMENT_ENTITY,
+    dataSourceName: null,
+    entityType: 'enrichment',
+    attributes: enrichmentPlan(instance).attributes.map(([name, type]) => attr(name, type)),
+    keys: ['CustomerId'],
+    timestampAttribute: null,
+    relationships: [{ name: 'CustomerEnrichment_Customer', fromAttribute: 'CustomerId', toEntity: 'Customer', toAttribute: 'CustomerId' }],
+  });
+  return { customer, activity, alternateKey, customerMeasure, enrichment, sourceActivities, sourceActivityEntities, keyColumns };
 }

@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type { RunRecord } from '../domain/run.js';
 import type { Store } from '../storage/store.js';
 import type { StageProgress } from './context.js';
+import { notifyRefreshEnded } from '../notify/refresh.js';
 import { runRefresh } from './pipeline.js';
 import type { RefreshWorkerData, RefreshWorkerMessage } from './worker.js';
 import { startModuleWorker } from '../workers.js';
@@ -31,7 +32,10 @@ export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['sto
         settled = true;
         const endedAt = new Date().toISOString();
         await store.updateRun(run.instanceId, run.jobId, { status: 'failed', endedAt, error: message }).catch(() => {});
-        resolve({ ...run, status: 'failed', endedAt, error: message });
+        const failed: RunRecord = { ...run, status: 'failed', endedAt, error: message };
+        // The worker could not send refreshFailed itself.
+        await notifyRefreshEnded(store, failed);
+        resolve(failed);
       };
       worker.on('message', (m: RefreshWorkerMessage) => {
         if (m.type === 'progress') onProgress?.(m.stage as never, m.done, m.total);

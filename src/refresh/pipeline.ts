@@ -7,10 +7,15 @@ import { activities } from './activities.js';
 import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
 import { dedupe } from './dedupe.js';
 import { match } from './match.js';
+import { measures, writeMeasures } from './measures.js';
 import { merge, type KeyRing } from './merge.js';
 import { normalize } from './normalize.js';
 import { pull } from './pull.js';
+import { segments, writeSegments } from './segments.js';
 import { write } from './write.js';
+import { enrich } from './enrich.js';
+import { exportAfterRefresh } from './export.js';
+import { notifyRefreshEnded } from '../notify/refresh.js';
 
 export interface RefreshOptions {
   store: Store;
@@ -92,9 +97,23 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await endStage('merge');
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
     await endStage('activities');
+    // Measures and segments see the batch only (never real-time data); windows end at the run's start.
+    const refreshTime = Date.parse(startedAt);
+    const measured = await stage('measures', instance, (env) =>
+      measures(env, { customers: merged.customers, activities: acts, typed, keyRing: merged.keyRing, refreshTime }),
+    );
+    await endStage('measures');
+    const segmented = await stage('segments', instance, (env) =>
+      segments(env, { customers: merged.customers, activities: acts, measures: measured, refreshTime }),
+    );
+    await endStage('segments');
     typed.clear();
     await stage('write', instance, async (env) => {
       writer = await options.store.beginGeneration(instance.id, run.jobId);
+      const target = { instanceId: instance.id, generation: writer.generation, jobId: run.jobId, computedAt: startedAt };
+      // Measures and segments go in first: write() sorts the activities that the segments stage indexed.
+      await writeMeasures(env, store.analytics, target, merged.customers, measured);
+      await writeSegments(env, store.analytics, target, segmented);
       await write(env, writer, {
         customers: merged.customers,
         sourceModified: merged.sourceModified,
@@ -103,15 +122,31 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         activities: acts,
       });
     });
+    // Enrichments go into the generation being built: they become visible with its commit.
+    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
+    await endStage('enrich');
+    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
+    summary.measures = measured.plans.length;
+    summary.segments = segmented.segments.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
     const endedAt = now();
     await writer!.commit({ stages, summary, endedAt, remap: merged.remap });
     options.onStage?.(stageRecord('write'));
     await store.pruneGenerations(instance.id);
-    return { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };
+    // The run is successful from here on: exports and notifications report, they cannot undo it.
+    try {
+      await stage('export', instance, (env) => exportAfterRefresh(env, { store, jobId: run.jobId }));
+    } catch (err) {
+      Object.assign(stageRecord('export'), { status: signal.aborted ? 'cancelled' : 'failed', error: errorMessage(err) });
+    }
+    current = undefined;
+    await endStage('export');
+    const done: RunRecord = { ...run, status: 'successful', startedAt, endedAt, stages, summary, generation: writer!.generation };
+    await notifyRefreshEnded(store, done, signal);
+    return done;
   } catch (err) {
     const cancelled = err instanceof RefreshCancelled || signal.aborted;
     const message = cancelled ? 'cancelled' : errorMessage(err);
@@ -125,7 +160,9 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     const endedAt = now();
     const status = cancelled ? 'cancelled' : 'failed';
     await store.updateRun(run.instanceId, run.jobId, { status, endedAt, error: cancelled ? null : message, stages, summary });
-    return { ...run, status, startedAt, endedAt, stages, summary, error: cancelled ? null : message };
+    const ended: RunRecord = { ...run, status, startedAt, endedAt, stages, summary, error: cancelled ? null : message };
+    if (!cancelled) await notifyRefreshEnded(store, ended);
+    return ended;
   }
 }
 

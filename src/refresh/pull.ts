@@ -20,7 +20,9 @@ const YIELD_EVERY = 20_000;
 
 export async function pull(env: StageEnv): Promise<Map<string, EntityRows>> {
   const out = new Map<string, EntityRows>();
-  const used = [...env.instance.entities.values()].filter((e) => e.role !== 'unused');
+  // Entities that are neither customers nor activities are read when a measure aggregates them.
+  const measured = new Set((env.instance.definition.measures ?? []).flatMap((m) => (m.source.entity ? [m.source.entity] : [])));
+  const used = [...env.instance.entities.values()].filter((e) => e.role !== 'unused' || measured.has(e.ref));
   let total = 0;
   for (const entity of used) {
     throwIfCancelled(env.signal);

@@ -7,13 +7,13 @@ export interface Migration {
 }
 
 /**
- * Versions must rise. Gaps are allowed: parallel branches are assigned version numbers up front,
- * and a branch may be merged before one with a lower number; pending versions run in order.
+ * Versions strictly increase. Gaps are allowed: versions are assigned to branches up front, and a
+ * branch may be tested (and merged) before the one holding a lower version.
  */
 export function checkMigrationList(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
-    if (!Number.isInteger(m.version) || m.version < 1) throw new Error(`migration ${m.name} has version ${m.version}, expected a positive integer`);
-    if (i > 0 && m.version <= migrations[i - 1].version)
-      throw new Error(`migration ${m.name} has version ${m.version}, expected more than ${migrations[i - 1].version}`);
+    const previous = i === 0 ? 0 : migrations[i - 1].version;
+    if (!Number.isInteger(m.version) || m.version <= previous)
+      throw new Error(`migration ${m.name} has version ${m.version}, expected a version above ${previous}`);
   });
 }

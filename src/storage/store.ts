@@ -12,6 +12,10 @@ import type { SearchSpec } from '../domain/search-terms.js';
 import type { CardStore } from './card.js';
 import type { SearchStore } from './search.js';
 import type { TelemetryStore } from './telemetry.js';
+import type { AnalyticsStore } from './analytics.js';
+import type { EnrichmentStore } from './enrichment.js';
+import type { ExportRunStore } from './exports.js';
+import type { NotificationStore } from './notifications.js';
 
 export interface InstanceRecord {
   id: string;
@@ -45,7 +49,7 @@ export interface ApiKeyRecord {
   revokedAt: string | null;
 }
 
-export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey';
+export type UnifiedEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey' | 'CustomerEnrichment' | 'Customer_Measure';
 
 export interface Page {
   skip?: number;
@@ -106,6 +110,14 @@ export interface Store {
   readonly search: SearchStore;
   /** Reads of the customer card (storage/card.ts). */
   readonly card: CardStore;
+  /** CustomerEnrichment rows per generation. */
+  readonly enrichment: EnrichmentStore;
+  /** Measures (Customer_Measure, business values) and segment membership per generation. */
+  readonly analytics: AnalyticsStore;
+  /** Recorded export runs. */
+  readonly exportRuns: ExportRunStore;
+  /** Webhook deliveries and threshold state. */
+  readonly notifications: NotificationStore;
   close(): Promise<void>;
 
   putInstance(instance: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'>;

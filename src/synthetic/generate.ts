@@ -1158,6 +1158,8 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
   const EC = `eCommerce.${L.eCommerce.contacts.entity}`;
   const LOY = `Loyalty.${L.Loyalty.customers.entity}`;
   const WEB = `Website.${L.Website.users.entity}`;
+  const PURCHASES = `eCommerce.${L.eCommerce.purchases.entity}`;
+  const REVIEWS = `Website.${L.Website.reviews.entity}`;
   const def: InstanceDefinition = {
     id: meta.id,
     ...(meta.name !== undefined ? { name: meta.name } : {}),
@@ -1362,6 +1364,83 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
         url: 'https://www.example.com/reviews/{ReviewId}',
         icon: 'star',
         showInTimeline: true,
+      },
+    ],
+    // What marketers compute in each refresh (windows end at the refresh time; the data ends at BASE_MS).
+    measures: [
+      { name: 'TotalSpend', description: 'Total purchase amount', aggregation: 'sum', source: { entity: PURCHASES }, field: 'TotalPrice' },
+      { name: 'PurchaseCount', description: 'Number of purchases', aggregation: 'count', source: { activity: 'Purchase' } },
+      {
+        name: 'PurchasesLast12Months',
+        description: 'Purchases in the last 12 months',
+        aggregation: 'count',
+        source: { activity: 'Purchase' },
+        window: { last: 12, unit: 'months' },
+      },
+      { name: 'LastPurchaseDate', description: 'Date of the latest purchase', aggregation: 'max', source: { activity: 'Purchase' }, field: 'ActivityTime' },
+      {
+        name: 'BiggestPurchase',
+        description: 'Product of the most expensive purchase',
+        aggregation: 'argMax',
+        source: { entity: PURCHASES },
+        field: 'ProductName',
+        by: 'TotalPrice',
+      },
+      { name: 'AverageRating', description: "Average rating of the customer's reviews", aggregation: 'average', source: { entity: REVIEWS }, field: 'Rating' },
+      { name: 'ProductsReviewed', description: 'Distinct products reviewed', aggregation: 'countDistinct', source: { entity: REVIEWS }, field: 'ProductName' },
+      { name: 'TotalRevenue', description: 'Revenue of all purchases', kind: 'business', aggregation: 'sum', source: { entity: PURCHASES }, field: 'TotalPrice' },
+      { name: 'AverageSpend', description: 'Average total spend of customers who bought', kind: 'business', aggregation: 'average', source: { measure: 'TotalSpend' } },
+      {
+        name: 'LargeOrdersLast12Months',
+        description: 'Orders over 200 in the last 12 months',
+        kind: 'business',
+        aggregation: 'count',
+        source: { entity: PURCHASES },
+        filter: [{ field: 'TotalPrice', operator: 'gt', value: 200 }],
+        window: { last: 12, unit: 'months' },
+      },
+    ],
+    segments: [
+      { name: 'BigSpenders', description: 'Customers who spent 500 or more', rules: [{ conditions: [{ measure: 'TotalSpend', operator: 'ge', value: 500 }] }] },
+      {
+        name: 'RecentReviewers',
+        description: 'Wrote a review in the last 12 months',
+        rules: [{ conditions: [{ activity: 'Review', window: { last: 12, unit: 'months' } }] }],
+      },
+      {
+        name: 'LapsedBuyers',
+        description: 'Bought before, but not in the last 12 months',
+        rules: [
+          {
+            join: 'and',
+            conditions: [
+              { measure: 'PurchaseCount', operator: 'ge', value: 1 },
+              { activity: 'Purchase', window: { last: 12, unit: 'months' }, operator: 'eq', value: 0 },
+            ],
+          },
+        ],
+      },
+      {
+        name: 'Vip',
+        description: 'Big spenders or Gold members, with an email address to reach them',
+        rules: [
+          { conditions: [{ measure: 'TotalSpend', operator: 'ge', value: 1000 }] },
+          { combine: 'union', conditions: [{ field: 'LoyaltyTier', operator: 'eq', value: 'Gold' }] },
+          { combine: 'except', conditions: [{ field: 'Email', operator: 'isNull' }] },
+        ],
+      },
+      {
+        name: 'HappyReviewers',
+        description: 'Average rating of 4 or more, or a 5-star review',
+        rules: [
+          {
+            join: 'or',
+            conditions: [
+              { measure: 'AverageRating', operator: 'ge', value: 4 },
+              { activity: 'Review', filter: [{ field: 'Title', operator: 'contains', value: '5/5' }] },
+            ],
+          },
+        ],
       },
     ],
   };

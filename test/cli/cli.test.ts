@@ -78,7 +78,7 @@ describe('kindred serve --demo', () => {
     assert.equal(jobs[0].jobStatus, 'successful');
     assert.deepEqual(
       jobs[0].tasks.map((t) => t.name),
-      ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'write'],
+      ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'measures', 'segments', 'write', 'enrich', 'export'],
     );
   });
 
@@ -154,6 +154,11 @@ describe('kindred instance, refresh and export', () => {
     const customers = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(customers.length, 5);
     assert.ok(customers.every((c) => typeof c.CustomerId === 'string' && 'Shop_Contacts_ContactId' in c));
+    const enriched = kindred(['export', 'CustomerEnrichment', '--instance', 'tiny', '--data-dir', dataDir]);
+    assert.equal(enriched.code, 0, enriched.stderr);
+    const rows = enriched.stdout.trim().split('\n');
+    assert.equal(rows.length, 6);
+    assert.ok(rows[0].startsWith('CustomerId,PhoneE164,PhoneCountry,PhoneLineType,PhoneIsValid,EmailDomain,'), rows[0]);
   });
 
   test('unknown entity and unknown instance give clear errors', () => {

@@ -270,7 +270,9 @@ describe('web UI in Chromium', { skip: reason ?? false }, () => {
     assert.match(await page.locator('#schedule').innerText(), /0 3 \* \* \*.*next/s);
     const first = page.locator('details.run').first();
     assert.equal(await first.getAttribute('open'), '');
-    assert.equal(await first.locator('.gantt-bar').count(), 7, 'one bar per stage');
+    const [latest] = await served.ws.services.store.listRuns(served.ws.instanceId, 1);
+    assert.ok(latest.stages.length >= 7);
+    assert.equal(await first.locator('.gantt-bar').count(), latest.stages.length, 'one bar per stage');
     assert.match(await first.locator('summary').innerText(), /Succeeded/);
     assert.match(await first.locator('summary').innerText(), /376 profiles/);
     const before = await page.locator('details.run').count();

@@ -22,7 +22,7 @@ const EXPAND_ACTIVITIES = 100;
 
 const EntityParams = Type.Object({
   instanceId: InstanceId,
-  entityName: Type.String({ description: 'Customer, UnifiedActivity, AlternateKey, or a source activity entity as DataSource_Entity' }),
+  entityName: Type.String({ description: 'Customer, UnifiedActivity, AlternateKey, Customer_Measure, CustomerEnrichment, or a source activity entity as DataSource_Entity' }),
 });
 const RecordParams = Type.Object({
   instanceId: InstanceId,
@@ -38,7 +38,7 @@ const ODataQuery = Type.Object({
   $skiptoken: Type.Optional(Type.String({ description: 'Continuation token from @odata.nextLink' })),
   $count: Type.Optional(Type.String({ description: 'true: include @odata.count' })),
   $search: Type.Optional(Type.String({ description: 'Text searched in every string attribute' })),
-  $expand: Type.Optional(Type.String({ description: 'UnifiedActivity (on Customer)' })),
+  $expand: Type.Optional(Type.String({ description: 'UnifiedActivity, Customer_Measure, CustomerEnrichment (on Customer)' })),
 });
 const Collection = Type.Object(
   {
@@ -68,10 +68,46 @@ function target(entry: CatalogEntry, entityName: string): Target {
   if (entityName === 'Customer') return { kind: 'unified', name: 'Customer', info: schema.customer };
   if (entityName === 'UnifiedActivity') return { kind: 'unified', name: 'UnifiedActivity', info: schema.activity };
   if (entityName === 'AlternateKey') return { kind: 'unified', name: 'AlternateKey', info: schema.alternateKey };
+  if (entityName === 'Customer_Measure') return { kind: 'unified', name: 'Customer_Measure', info: schema.customerMeasure };
+  if (entityName === 'CustomerEnrichment') return { kind: 'unified', name: 'CustomerEnrichment', info: schema.enrichment };
   const source = schema.sourceActivityEntities.find((e) => e.qualifiedEntityName === entityName);
   if (source) return { kind: 'sourceActivity', name: entityName, info: source };
-  const known = ['Customer', 'UnifiedActivity', 'AlternateKey', ...schema.sourceActivityEntities.map((e) => e.qualifiedEntityName)];
+  const known = ['Customer', 'UnifiedActivity', 'AlternateKey', 'Customer_Measure', 'CustomerEnrichment', ...schema.sourceActivityEntities.map((e) => e.qualifiedEntityName)];
   throw new ApiError('NotFound', `entity '${entityName}' does not exist in this instance (entities: ${known.join(', ')})`, 'entityName');
+}
+
+/** Entities on Customer that $expand may add. */
+const CUSTOMER_EXPANSIONS = ['UnifiedActivity', 'Customer_Measure', 'CustomerEnrichment'];
+
+/** Customer_Measure is computed by each refresh: real-time writes never change it. */
+function computedOnly(t: { name: string }, method: string): void {
+  if (t.name === 'CustomerEnrichment')
+    throw ApiError.methodNotAllowed('GET', `${method} is not allowed on CustomerEnrichment: enrichments are computed by each refresh from the source data, never by real-time writes`);
+  if (t.name === 'Customer_Measure')
+    throw ApiError.methodNotAllowed('GET', `${method} is not allowed on Customer_Measure: measures are computed by each refresh from the source data, never by real-time writes`);
+}
+
+/** IsMemberOfSegment('Name') must name an active segment of the instance. */
+function checkSegments(entry: CatalogEntry, node: FilterNode): void {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      for (const o of node.operands) checkSegments(entry, o);
+      return;
+    case 'not':
+      checkSegments(entry, node.operand);
+      return;
+    case 'segment': {
+      const segments = entry.record.definition.segments ?? [];
+      const s = segments.find((x) => x.name === node.name);
+      if (!s)
+        throw new ApiError('InvalidParameter', `$filter: IsMemberOfSegment: no segment '${node.name}' (segments: ${segments.map((x) => x.name).join(', ') || 'none'})`, '$filter');
+      if (s.active === false) throw new ApiError('InvalidParameter', `$filter: IsMemberOfSegment: segment '${node.name}' is not active`, '$filter');
+      return;
+    }
+    default:
+      return;
+  }
 }
 
 function rejected(outcome: Extract<Outcome<unknown>, { ok: false }>): ApiError {
@@ -127,6 +163,21 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   const { store, catalog, writes } = services;
 
   const instance = (instanceId: string): Promise<CatalogEntry> => catalog.require(instanceId);
+  /** A customer's measures for $expand=Customer_Measure: every customer measure attribute, null when not computed. */
+  const measuresOf = async (entry: CatalogEntry, customerId: string): Promise<Record<string, unknown>> => {
+    const stored = (await store.analytics.measuresOf(entry.record.id, customerId)) ?? {};
+    const out: Record<string, unknown> = {};
+    for (const a of entry.schema.customerMeasure.attributes) out[a.name] = a.name === 'CustomerId' ? customerId : (stored[a.name] ?? null);
+    return out;
+  };
+
+  /** A customer's enrichment (batch only): every CustomerEnrichment attribute, null when not computed. */
+  const enrichmentOf = async (entry: CatalogEntry, customerId: string, known?: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const stored: Record<string, unknown> = known ?? (await store.enrichment.of(entry.record.id, customerId)) ?? {};
+    const out: Record<string, unknown> = {};
+    for (const a of entry.schema.enrichment.attributes) out[a.name] = a.name === 'CustomerId' ? customerId : (stored[a.name] ?? null);
+    return out;
+  };
 
   /** Submits writes; a store that cannot take them now answers 503 with Retry-After. */
   const commit = async (list: RealtimeWrite[]): Promise<RealtimeResult[]> => {
@@ -192,8 +243,8 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const attributeMap: AttributeMap = Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }]));
       checkSelect(options.select, attributeMap);
       for (const e of options.expand) {
-        if (t.name !== 'Customer' || e !== 'UnifiedActivity')
-          throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? " (only 'UnifiedActivity')" : ''}`, '$expand');
+        if (t.name !== 'Customer' || !CUSTOMER_EXPANSIONS.includes(e))
+          throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? ` (only ${CUSTOMER_EXPANSIONS.map((x) => `'${x}'`).join(', ')})` : ''}`, '$expand');
       }
       let skip = options.skip;
       if (options.skiptoken !== undefined) {
@@ -203,6 +254,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         if (!Number.isSafeInteger(n) || n < 0) throw new ApiError('InvalidParameter', '$skiptoken: not a token this server issued', '$skiptoken');
         skip = n;
       }
+      if (options.filter) checkSegments(entry, options.filter);
       const filter = withSearch(options.filter, options.search, t.info);
       const now = new Date().toISOString();
       const { rows, count } = await store.queryEntity(
@@ -216,8 +268,14 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (more) rows.length = options.top;
       const value = rows.map((r) => project(r, options.select));
       const base = `${request.protocol}://${request.host}`;
-      if (options.expand.length) {
+      if (options.expand.includes('UnifiedActivity')) {
         for (let i = 0; i < rows.length; i++) Object.assign(value[i], await expandActivities(instanceId, rows[i].CustomerId as string, base, now));
+      }
+      if (options.expand.includes('Customer_Measure')) {
+        for (let i = 0; i < rows.length; i++) value[i].Customer_Measure = await measuresOf(entry, rows[i].CustomerId as string);
+      }
+      if (options.expand.includes('CustomerEnrichment')) {
+        for (let i = 0; i < rows.length; i++) value[i].CustomerEnrichment = await enrichmentOf(entry, rows[i].CustomerId as string);
       }
       const body: { '@odata.context': string; '@odata.count'?: number; value: object[]; '@odata.nextLink'?: string } = {
         '@odata.context': `${base}/api/instances/${instanceId}/data/$metadata#${t.name}`,
@@ -245,7 +303,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         params: RecordParams,
         querystring: Type.Object({
           $select: Type.Optional(Type.String({ description: 'Comma-separated attributes' })),
-          $expand: Type.Optional(Type.String({ description: 'UnifiedActivity (on Customer)' })),
+          $expand: Type.Optional(Type.String({ description: 'UnifiedActivity, Customer_Measure, CustomerEnrichment (on Customer)' })),
         }),
         response: { 200: Type.Object({}, { additionalProperties: true, description: 'The record' }), ...errors(400, 401, 403, 404) },
       },
@@ -260,8 +318,8 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         const types = t.info.queryTypes;
         checkSelect(options.select, Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }])));
         for (const e of options.expand) {
-          if (t.name !== 'Customer' || e !== 'UnifiedActivity')
-            throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? " (only 'UnifiedActivity')" : ''}`, '$expand');
+          if (t.name !== 'Customer' || !CUSTOMER_EXPANSIONS.includes(e))
+            throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? ` (only ${CUSTOMER_EXPANSIONS.map((x) => `'${x}'`).join(', ')})` : ''}`, '$expand');
         }
       }
       const now = new Date().toISOString();
@@ -273,7 +331,19 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         for (const a of t.info.attributes) full[a.name] = customer[a.name] ?? null;
         const out = project(full, options.select);
         if (options.expand.includes('UnifiedActivity')) Object.assign(out, await expandActivities(instanceId, entityId, `${request.protocol}://${request.host}`, now));
+        if (options.expand.includes('Customer_Measure')) out.Customer_Measure = await measuresOf(entry, entityId);
+        if (options.expand.includes('CustomerEnrichment')) out.CustomerEnrichment = await enrichmentOf(entry, entityId);
         return out;
+      }
+      if (t.kind === 'unified' && t.name === 'CustomerEnrichment') {
+        const enriched = await store.enrichment.of(instanceId, entityId);
+        if (!enriched) throw new ApiError('NotFound', `customer '${entityId}' has no enrichment (no such customer in the current generation)`, 'entityId');
+        return project(await enrichmentOf(entry, entityId, enriched), options.select);
+      }
+      if (t.kind === 'unified' && t.name === 'Customer_Measure') {
+        const measures = await store.analytics.measuresOf(instanceId, entityId);
+        if (!measures) throw new ApiError('NotFound', `customer '${entityId}' has no measures (no such customer, or no refresh since measures were defined)`, 'entityId');
+        return project(measures, options.select);
       }
       if (t.kind === 'unified' && t.name === 'UnifiedActivity') {
         const activity = await store.getActivity(instanceId, entityId, now);
@@ -302,6 +372,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const { instanceId, entityName, entityId } = request.params;
       const entry = await instance(instanceId);
       const t = target(entry, entityName);
+      computedOnly(t, 'PATCH');
       if (t.name !== 'Customer') {
         const why = t.name === 'AlternateKey' ? 'the key ring changes only through a refresh' : 'activities are immutable; post a new one instead';
         throw ApiError.methodNotAllowed(t.name === 'AlternateKey' ? 'GET' : 'GET, POST', `PATCH is not allowed on ${entityName}: ${why}`);
@@ -340,6 +411,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (t.name === 'Customer')
         throw ApiError.methodNotAllowed('GET', 'POST is not allowed on Customer: profiles are created only by a refresh from the data sources; change one with PATCH');
       if (t.name === 'AlternateKey') throw ApiError.methodNotAllowed('GET', 'POST is not allowed on AlternateKey: the key ring changes only through a refresh');
+      computedOnly(t, 'POST');
       const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
       const outcome = await prepareActivity(entry, t, ctx, unwrapBody(request.body));
       if (!outcome.ok) throw rejected(outcome);
@@ -373,6 +445,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const entry = await instance(instanceId);
       const t = target(entry, entityName);
       if (t.name === 'AlternateKey') throw ApiError.methodNotAllowed('GET', 'AlternateKey changes only through a refresh');
+      computedOnly(t, 'POST');
       const items = batchItems(request.body);
       const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
       // A bad validUntil concerns the whole request, not each item.
@@ -419,6 +492,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         `${request.method} is not allowed on Customer: profiles are created and deleted only by a refresh from the data sources${hasId ? '; change attributes with PATCH' : ''}`,
       );
     if (entityName === 'AlternateKey') throw ApiError.methodNotAllowed('GET', `${request.method} is not allowed on AlternateKey: the key ring changes only through a refresh`);
+    if (entityName === 'Customer_Measure' || entityName === 'CustomerEnrichment') computedOnly({ name: entityName }, request.method);
     throw ApiError.methodNotAllowed(hasId ? 'GET' : 'GET, POST', `${request.method} is not allowed on ${entityName}: activities are immutable`);
   };
   const hidden = { hide: true } as const;

@@ -26,7 +26,7 @@ export const entityRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   const { catalog } = services;
   const schemaOf = async (instanceId: string) => {
     const s = (await catalog.require(instanceId)).schema;
-    return [s.customer, s.activity, s.alternateKey, ...s.sourceActivityEntities];
+    return [s.customer, s.activity, s.alternateKey, s.customerMeasure, s.enrichment, ...s.sourceActivityEntities];
   };
 
   app.get(

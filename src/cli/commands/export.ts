@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolveInstance } from '../../config/resolve.js';
+import { entityFields } from '../../exports/run.js';
 import { openServices } from '../../services.js';
 import type { UnifiedEntityName } from '../../storage/store.js';
 import { CliError } from '../errors.js';
 
-const ENTITIES: UnifiedEntityName[] = ['Customer', 'UnifiedActivity', 'AlternateKey'];
+const ENTITIES: UnifiedEntityName[] = ['Customer', 'UnifiedActivity', 'AlternateKey', 'CustomerEnrichment', 'Customer_Measure'];
 
 const ACTIVITY_COLUMNS = [
   'ActivityId', 'CustomerId', 'ActivityTime', 'ActivityType', 'ActivityTypeDisplay', 'SourceEntityName', 'SourceActivityId',
@@ -33,7 +34,9 @@ export async function exportEntity(o: { entity: string; instanceId: string; form
         ? ['CustomerId', ...resolved.mergeFields.map((f) => f.name), ...resolved.customerEntities.map((e) => e.keyColumn), 'PreviousCustomerId']
         : entity === 'UnifiedActivity'
           ? ACTIVITY_COLUMNS
-          : ['DataSourceName', 'EntityName', 'AlternateValue', 'CustomerId'];
+          : entity === 'AlternateKey'
+            ? ['DataSourceName', 'EntityName', 'AlternateValue', 'CustomerId']
+            : entityFields(resolved, entity)!.fields.map((f) => f.name);
     const out = o.out ? createWriteStream(o.out) : process.stdout;
     const put = async (text: string) => {
       if (!out.write(text)) await once(out, 'drain');

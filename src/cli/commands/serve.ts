@@ -50,10 +50,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
+  const exportsInterrupted = await services.store.exportRuns.failInterrupted('interrupted: the server stopped while the export was running');
+  if (exportsInterrupted) log(`${exportsInterrupted} interrupted export run(s) marked failed`);
   for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
   if (options.demo) await applyDemo(services, log);
   const admin = await ensureAdminKey(services, options.adminKey);
   for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
+  for (const i of await services.store.listInstances()) services.exports.schedule(i);
 
   const app = await buildApp({ services });
   const address = await app.listen({ port: options.port, host: options.host });

@@ -160,6 +160,95 @@ CREATE INDEX telemetry_minutes_age ON telemetry_minutes (minute);
 `,
   },
   {
+    version: 5,
+    name: 'measures and segments: Customer_Measure rows, segment members, values per run',
+    sql: `
+CREATE TABLE customer_measures (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE segment_members (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  segment TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, segment, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX segment_members_customer ON segment_members (instance_id, generation, customer_id);
+-- Business measure values, customer measure coverage and segment sizes, one row per run.
+CREATE TABLE analytics_history (
+  instance_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('measure', 'segment')),
+  name TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  computed_at TEXT NOT NULL,
+  value TEXT,
+  count INTEGER,
+  PRIMARY KEY (instance_id, kind, name, generation)
+) WITHOUT ROWID;
+`,
+  },
+  {
+    version: 6,
+    name: 'customer enrichments, export runs, notification deliveries',
+    sql: `
+-- One row per customer and generation, written by the enrich stage before the generation's commit.
+CREATE TABLE customer_enrichments (
+  instance_id TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+) WITHOUT ROWID;
+CREATE TABLE export_runs (
+  instance_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  export_name TEXT NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('refresh', 'schedule', 'manual')),
+  job_id TEXT,
+  generation INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('running', 'successful', 'failed')),
+  target TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  rows INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER,
+  error TEXT,
+  PRIMARY KEY (instance_id, run_id)
+);
+CREATE INDEX export_runs_recent ON export_runs (instance_id, export_name, started_at);
+CREATE TABLE notification_deliveries (
+  instance_id TEXT NOT NULL,
+  delivery_id TEXT NOT NULL,
+  notification TEXT NOT NULL,
+  event TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  response_status INTEGER,
+  last_error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (instance_id, delivery_id)
+);
+CREATE INDEX notification_deliveries_recent ON notification_deliveries (instance_id, created_at);
+-- Last value of each threshold subject (segment size, business measure) per notification.
+CREATE TABLE notification_thresholds (
+  instance_id TEXT NOT NULL,
+  notification TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  value REAL NOT NULL,
+  observed_at TEXT NOT NULL,
+  PRIMARY KEY (instance_id, notification, subject)
+) WITHOUT ROWID;
+`,
+  },
+  {
     version: 8,
     name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',
     // ActivityIds are random: as the primary key of a WITHOUT ROWID table every insert landed the

@@ -15,8 +15,12 @@ import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from 
 import { cachedStatement, CURRENT, type Row } from './statements.js';
 import type { CardStore } from '../card.js';
 import type { TelemetryStore } from '../telemetry.js';
+import { SqliteAnalyticsStore } from './analytics.js';
 import { SqliteCardStore } from './card.js';
+import { SqliteEnrichmentStore } from './enrichment.js';
+import { SqliteExportRunStore } from './exports.js';
 import { sqliteMigrations } from './migrations.js';
+import { SqliteNotificationStore } from './notifications.js';
 import { SqliteSearchStore } from './search.js';
 import { SqliteTelemetryStore } from './telemetry.js';
 
@@ -121,6 +125,10 @@ class SqliteStore implements Store {
   readonly search: SqliteSearchStore;
   readonly card: CardStore;
 
+  readonly enrichment: SqliteEnrichmentStore;
+  readonly analytics: SqliteAnalyticsStore;
+  readonly exportRuns: SqliteExportRunStore;
+  readonly notifications: SqliteNotificationStore;
   /** Real-time writes on the store's own connection: only for an in-memory database. */
   private readonly sameConnection: RealtimeApplier | null;
 
@@ -133,6 +141,10 @@ class SqliteStore implements Store {
     this.telemetry = new SqliteTelemetryStore(db);
     this.search = new SqliteSearchStore(db);
     this.card = new SqliteCardStore(db);
+    this.enrichment = new SqliteEnrichmentStore(db);
+    this.exportRuns = new SqliteExportRunStore(db);
+    this.notifications = new SqliteNotificationStore(db);
+    this.analytics = new SqliteAnalyticsStore(db);
   }
 
   private stmt(sql: string): Database.Statement {
@@ -315,7 +327,8 @@ class SqliteStore implements Store {
 
   private deleteGeneration(instanceId: string, generation: number): void {
     this.db.transaction(() => {
-      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'generations']) {
+      this.analytics.deleteGeneration(instanceId, generation);
+      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'customer_enrichments', 'generations']) {
         this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
       }
     })();
@@ -439,7 +452,9 @@ class SqliteStore implements Store {
     for (const [name, type] of Object.entries(query.attributes)) {
       attributes[name] = { sql: source.columns[name] ?? `json_extract(data, '$."${name.replace(/"/g, '""')}"')`, type };
     }
-    const where = compileFilter(query.filter, attributes);
+    const where = compileFilter(query.filter, attributes, {
+      segment: entity === 'Customer' ? (name, ctx) => this.analytics.segmentCondition(ctx.param(name)) : undefined,
+    });
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
     const rows = this.stmt(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
@@ -598,6 +613,8 @@ const TABLES: Record<
     select: ['customer_id'],
     toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
   },
+  CustomerEnrichment: { table: 'customer_enrichments', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
+  Customer_Measure: { table: 'customer_measures', key: ['customer_id'], select: ['data'], toRecord: (c) => JSON.parse(c[0] as string) },
 };
 
 /**
@@ -656,5 +673,33 @@ const SOURCES: Record<
     key: 'data_source, entity, alternate_value',
     columns: { DataSourceName: 'data_source', EntityName: 'entity', AlternateValue: 'alternate_value', CustomerId: 'customer_id' },
     toRecord: (row) => ({ DataSourceName: row[0], EntityName: row[1], AlternateValue: row[2], CustomerId: row[3] }),
+  },
+  // Enrichments come from the batch only: real-time updates never change them.
+  CustomerEnrichment: {
+    from: `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    toRecord: (row, attributes) => {
+      const data = JSON.parse(row[0] as string) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
+  },
+  // Measures come from the batch only: real-time updates never change them.
+  Customer_Measure: {
+    from: `WITH src AS (SELECT customer_id, data FROM customer_measures WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    params: (i, g, now) => ({ i, g, now }),
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    toRecord: (row, attributes) => {
+      const data = JSON.parse(row[0] as string) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
   },
 };

@@ -1,0 +1,64 @@
+// SQLite adapter of the ExportRunStore sub-port.
+import type Database from 'better-sqlite3';
+import type { ExportRunRecord, ExportRunStore } from '../exports.js';
+
+type Row = Record<string, unknown>;
+
+const toRun = (r: Row): ExportRunRecord => ({
+  runId: r.run_id as string,
+  instanceId: r.instance_id as string,
+  exportName: r.export_name as string,
+  trigger: r.trigger as ExportRunRecord['trigger'],
+  jobId: (r.job_id as string | null) ?? null,
+  generation: (r.generation as number | null) ?? null,
+  status: r.status as ExportRunRecord['status'],
+  target: r.target as string,
+  startedAt: r.started_at as string,
+  endedAt: (r.ended_at as string | null) ?? null,
+  rows: r.rows as number,
+  batches: r.batches as number,
+  durationMs: (r.duration_ms as number | null) ?? null,
+  error: (r.error as string | null) ?? null,
+});
+
+export class SqliteExportRunStore implements ExportRunStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async createRun(run: ExportRunRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO export_runs (instance_id, run_id, export_name, trigger, job_id, generation, status, target, started_at, ended_at, rows, batches, duration_ms, error)
+         VALUES (@instanceId, @runId, @exportName, @trigger, @jobId, @generation, @status, @target, @startedAt, @endedAt, @rows, @batches, @durationMs, @error)`,
+      )
+      .run(run);
+  }
+
+  async finishRun(instanceId: string, runId: string, p: Pick<ExportRunRecord, 'status' | 'target' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE export_runs SET status = @status, target = @target, ended_at = @endedAt, rows = @rows, batches = @batches, duration_ms = @durationMs, error = @error
+         WHERE instance_id = @instanceId AND run_id = @runId`,
+      )
+      .run({ status: p.status, target: p.target, endedAt: p.endedAt, rows: p.rows, batches: p.batches, durationMs: p.durationMs, error: p.error, instanceId, runId });
+  }
+
+  async getRun(instanceId: string, runId: string): Promise<ExportRunRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM export_runs WHERE instance_id = ? AND run_id = ?').get(instanceId, runId) as Row | undefined;
+    return r && toRun(r);
+  }
+
+  async listRuns(instanceId: string, exportName?: string, limit = 50): Promise<ExportRunRecord[]> {
+    const rows = (
+      exportName === undefined
+        ? this.db.prepare('SELECT * FROM export_runs WHERE instance_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?').all(instanceId, limit)
+        : this.db
+            .prepare('SELECT * FROM export_runs WHERE instance_id = ? AND export_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?')
+            .all(instanceId, exportName, limit)
+    ) as Row[];
+    return rows.map(toRun);
+  }
+
+  async failInterrupted(reason: string): Promise<number> {
+    return this.db.prepare(`UPDATE export_runs SET status = 'failed', error = ?, ended_at = ? WHERE status = 'running'`).run(reason, new Date().toISOString()).changes;
+  }
+}
