@@ -7,6 +7,7 @@ import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
+import type { AccessStore } from './access.js';
 
 export interface InstanceRecord {
   id: string;
@@ -145,6 +146,9 @@ export interface Store {
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(instanceId: string | null): Promise<ApiKeyRecord[]>;
   touchApiKey(id: string, at: string): Promise<void>;
+
+  /** Principals, role assignments, key slots and the audit log (src/storage/access.ts). */
+  readonly access: AccessStore;
 }
 
 export type { RunRecord, RunStatus, StageRecord };

@@ -11,6 +11,7 @@ import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
 import { sqliteMigrations } from './migrations.js';
+import { SqliteAccessStore } from './access.js';
 
 type Row = Record<string, unknown>;
 
@@ -104,8 +105,11 @@ function migrate(db: Database.Database): void {
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
+  readonly access: SqliteAccessStore;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.access = new SqliteAccessStore(db);
+  }
 
   /** Prepared statements by SQL, least recently used dropped first (filters make many shapes). */
   private stmt(sql: string): Database.Statement {
