@@ -10,21 +10,32 @@ import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
+import { DEFAULT_BODY_LIMIT, formatBytes, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
+import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
 import type { RouteAuth } from './route-auth.js';
+import { bearerJwt, TokenVerifier, type OidcOptions } from './tokens.js';
 
 export interface AppOptions {
   services: Services;
-  logger?: boolean;
-  /** Largest request body in bytes (413 above it); default 1 MiB. */
+  /** false/absent: no log; true or options: JSON lines (pino) with keys, tokens and cookies redacted. */
+  logger?: boolean | LogOptions;
+  /** Largest request body in bytes (413 above it); default 1 MiB. $batch has its own, larger limit. */
   bodyLimit?: number;
+  /** Bearer JWTs from this OpenID Connect provider; without it a Bearer value is an API key. */
+  oidc?: OidcOptions;
+  /** Per-caller rate limit; absent: none. */
+  rateLimit?: RateLimitOptions;
+  /** HTTP timeouts against slow clients (defaults in limits.ts). */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    logger: loggerOptions(options.logger),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    ...timeoutOptions(options.timeouts),
     // ActivityIds may have up to 128 characters, URL-encoded.
     routerOptions: { maxParamLength: 512 },
     // Errors raised by the framework before a route runs get the same OData shape.
@@ -36,6 +47,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
+  const tokens = options.oidc ? new TokenVerifier(options.oidc) : undefined;
+  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   let ready = false;
   app.addHook('onReady', async () => {
     ready = true;
@@ -51,8 +64,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
     if (!auth || auth.role === 'public') return;
     const instanceId = auth.scope === 'instance' ? (request.params as { instanceId?: string }).instanceId ?? null : null;
-    request.apiKey = await authorize(services.store, request, instanceId, auth.role);
+    const jwt = tokens && bearerJwt(request);
+    request.apiKey = jwt ? await tokens.authorize(jwt, instanceId, auth.role) : await authorize(services.store, request, instanceId, auth.role);
   });
+  if (limiter) {
+    // After authorization: the bucket is the caller's (API key or token subject).
+    const result = newRateLimitResult();
+    const perMinute = options.rateLimit!.perMinute;
+    app.addHook('onRequest', async (request, reply) => {
+      const caller = request.apiKey;
+      if (!caller) return;
+      limiter.take(caller.id, result);
+      reply.header('RateLimit-Limit', result.limit).header('RateLimit-Remaining', result.remaining).header('RateLimit-Reset', result.reset);
+      if (!result.allowed) {
+        reply.header('Retry-After', result.retryAfter);
+        throw new ApiError(
+          'TooManyRequests',
+          `rate limit exceeded: ${perMinute} requests per minute per key (bursts up to ${result.limit}); retry in ${result.retryAfter} s`,
+        );
+      }
+    });
+  }
 
   // Clients send JSON as application/json or application/json-patch+json, and some send that
   // content type with no body (POST .../jobs); $batch also takes NDJSON. Fastify's own JSON parser
@@ -80,11 +112,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return reply.status(400).send(new ApiError('BadRequest', `the body is not valid JSON: ${e.message}`, 'body').toBody());
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      const code = e.statusCode === 413 ? 'PayloadTooLarge' : e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
+      if (e.statusCode === 413) {
+        const limit = request.routeOptions.bodyLimit ?? options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+        return reply.status(413).send(new ApiError('PayloadTooLarge', `the request body is larger than the limit of ${formatBytes(limit)} (${limit} bytes)`, 'body').toBody());
+      }
+      const code = e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
       return reply.status(e.statusCode).send(new ApiError(code, e.message).toBody());
     }
-    request.log.error(err);
-    return reply.status(500).send(new ApiError('InternalError', 'internal error; the server log has the details').toBody());
+    // The details (stack, SQL, file paths) go to the log only; the client gets the request id to quote.
+    request.log.error({ err }, 'internal error');
+    return reply.status(500).send(new ApiError('InternalError', `internal error (request ${request.id}); the server log has the details`).toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send(new ApiError('NotFound', `no route ${request.method} ${request.url.split('?')[0]}`).toBody());

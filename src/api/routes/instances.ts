@@ -4,6 +4,7 @@ import type { Services } from '../../services.js';
 import type { InstanceRecord } from '../../storage/store.js';
 import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
+import { canSeeInstance } from '../tokens.js';
 import { errors, InstanceParams, Nullable } from '../schemas.js';
 
 const InstanceInfo = Type.Object(
@@ -46,7 +47,7 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
     async (request) => {
       const key = request.apiKey!;
       const all = await store.listInstances();
-      return all.filter((i) => key.instanceId === null || key.instanceId === i.id).map(instanceInfo);
+      return all.filter((i) => canSeeInstance(key, i.id)).map(instanceInfo);
     },
   );
 
