@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { authorize } from './auth.js';
+import { installAccessHooks } from './auth.js';
 import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
 import { dataRoutes } from './routes/data.js';
@@ -60,12 +60,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (route.config as { auth?: RouteAuth } | undefined)?.auth;
     if (!auth) throw new Error(`route ${route.method} ${route.url} declares no auth (config.auth)`);
   });
+  installAccessHooks(app, services);
   app.addHook('onRequest', async (request) => {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
     if (!auth || auth.role === 'public') return;
     const instanceId = auth.scope === 'instance' ? (request.params as { instanceId?: string }).instanceId ?? null : null;
     const jwt = tokens && bearerJwt(request);
-    request.apiKey = jwt ? await tokens.authorize(jwt, instanceId, auth.role) : await authorize(services.store, request, instanceId, auth.role);
+    request.apiKey = jwt ? await tokens.authorize(jwt, instanceId, auth.role) : await services.auth.authorize(request, instanceId, auth.role);
   });
   if (limiter) {
     // After authorization: the bucket is the caller's (API key or token subject).
@@ -114,7 +115,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
       if (e.statusCode === 413) {
         const limit = request.routeOptions.bodyLimit ?? options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-        return reply.status(413).send(new ApiError('PayloadTooLarge', `the request body is larger than the limit of ${formatBytes(limit)} (${limit} bytes)`, 'body').toBody());
+        return reply.status(413).send(new ApiError('PayloadTooLarge', `the request body is larger than the limit of ${formatBytes(limit)}${limit >= 1024 ? ` (${limit} bytes)` : ''}`, 'body').toBody());
       }
       const code = e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
       return reply.status(e.statusCode).send(new ApiError(code, e.message).toBody());
