@@ -1,5 +1,6 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
+import { AccessManager, Authenticator } from './api/auth.js';
 import { InstanceCatalog } from './api/catalog.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
@@ -17,6 +18,10 @@ export interface Services {
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
+  /** Checks API keys (cached; see src/api/auth.ts). */
+  auth: Authenticator;
+  /** Principals, roles, keys and the audit log. */
+  access: AccessManager;
   close(): Promise<void>;
 }
 
@@ -45,9 +50,12 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
+  const auth = new Authenticator(store);
   return {
     dataDir,
     store,
+    auth,
+    access: new AccessManager(store, auth),
     runner,
     catalog: new InstanceCatalog(store),
     feed,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
-import { generateKey, hashKey, registerKey } from '../../api/auth.js';
+import { hashKey, registerKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices, type Services } from '../../services.js';
 
@@ -19,16 +19,22 @@ export interface ServeOptions {
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
 export async function ensureAdminKey(services: Services, fromEnv: string | undefined): Promise<{ key: string | null; note: string }> {
-  const { store } = services;
+  const { store, access } = services;
   if (fromEnv) {
-    if (!(await store.findApiKeyByHash(hashKey(fromEnv)))) await registerKey(store, fromEnv, { instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)' });
+    const known = await store.access.findKeyByHash(hashKey(fromEnv));
+    if (known && (known.revokedAt || known.instanceId !== null || known.role !== 'Administrator'))
+      throw new Error('KINDRED_ADMIN_KEY is a revoked key or not a server-wide Administrator key; unset it or give a new value');
+    if (!known) {
+      await registerKey(store, fromEnv, { instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId: 'app:admin-env' });
+      await access.audit({ instanceId: null, principalId: 'system:serve', action: 'key.create', target: 'app:admin-env', outcome: 'success', detail: { source: 'KINDRED_ADMIN_KEY' } });
+    }
     return { key: fromEnv, note: 'from KINDRED_ADMIN_KEY' };
   }
-  const existing = (await store.listApiKeys(null)).filter((k) => k.role === 'Administrator' && !k.revokedAt);
+  const existing = (await store.access.listKeys(null)).filter((k) => k.role === 'Administrator');
   if (existing.length) return { key: null, note: `already created (prefix ${existing[0].prefix}…); it was shown once at first start` };
-  const key = generateKey();
-  await registerKey(store, key, { instanceId: null, role: 'Administrator', name: 'admin (first start)' });
-  return { key, note: 'created now; shown only this once' };
+  const issued = await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (first start)', principalId: 'app:admin' });
+  await access.audit({ instanceId: null, principalId: 'system:serve', action: 'key.create', target: 'app:admin', outcome: 'success', detail: { keyId: issued.record.id, slot: issued.record.slot } });
+  return { key: issued.key, note: 'created now; shown only this once' };
 }
 
 export async function applyDemo(services: Services, log: (m: string) => void): Promise<void> {
