@@ -9,12 +9,13 @@ export interface LogOptions {
   stream?: { write(line: string): void };
 }
 
-const SECRET_HEADERS = ['authorization', '"ocp-apim-subscription-key"', 'cookie', '"set-cookie"', '"proxy-authorization"', '"x-api-key"'];
+// pino paths: plain names after a dot, names with a dash in brackets.
+const SECRET_HEADERS = ['.authorization', '["ocp-apim-subscription-key"]', '.cookie', '["set-cookie"]', '["proxy-authorization"]', '["x-api-key"]'];
 const SECRET_FIELDS = ['key', 'apiKey', 'token', 'access_token', 'id_token', 'secret', 'password'];
 
 /** pino redact paths: secret headers of requests/responses however they are logged, and key fields of bodies. */
 export const REDACT_PATHS: string[] = [
-  ...SECRET_HEADERS.flatMap((h) => [`req.headers.${h}`, `res.headers.${h}`, `headers.${h}`, `request.headers.${h}`, `*.headers.${h}`]),
+  ...SECRET_HEADERS.flatMap((h) => [`req.headers${h}`, `res.headers${h}`, `headers${h}`, `request.headers${h}`, `*.headers${h}`]),
   ...SECRET_FIELDS.flatMap((f) => [`body.${f}`, `req.body.${f}`, `*.body.${f}`, f]),
 ];
 
