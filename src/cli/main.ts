@@ -7,6 +7,7 @@ import { exportEntity } from './commands/export.js';
 import { generate } from './commands/generate.js';
 import { refresh } from './commands/refresh.js';
 import { serve } from './commands/serve.js';
+import { addServerFlags, serverOptionsFrom } from './server-options.js';
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -22,8 +23,7 @@ const dataDir = (opt: string | undefined) => opt ?? process.env.KINDRED_DATA_DIR
 export function buildCli(): Command {
   const program = new Command('kindred').description('Kindred: unified customer profiles from your source systems').showHelpAfterError();
 
-  program
-    .command('serve')
+  addServerFlags(program.command('serve'))
     .description('start the HTTP server')
     .option('--demo', 'create the demo instance from bundled sample data and refresh it')
     .option('--port <n>', 'port (default: $PORT or 3000)', integer('port', 0, 65535))
@@ -31,7 +31,8 @@ export function buildCli(): Command {
     .option(...dataDirOption)
     .action(async (opts) => {
       const port = opts.port ?? (process.env.PORT ? integer('PORT', 0, 65535)(process.env.PORT) : 3000);
-      await serve({ demo: Boolean(opts.demo), port, host: opts.host, dataDir: dataDir(opts.dataDir), adminKey: process.env.KINDRED_ADMIN_KEY });
+      const server = serverOptionsFrom(opts, process.env);
+      await serve({ demo: Boolean(opts.demo), port, host: opts.host, dataDir: dataDir(opts.dataDir), adminKey: process.env.KINDRED_ADMIN_KEY, server });
     });
 
   const instance = program.command('instance').description('manage instance definitions');

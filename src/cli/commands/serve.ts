@@ -4,6 +4,7 @@ import { buildApp } from '../../api/app.js';
 import { hashKey, registerKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices, type Services } from '../../services.js';
+import type { ServerOptions } from '../server-options.js';
 
 // src/cli/commands or dist/cli/commands: the package root is three levels up either way.
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -15,6 +16,8 @@ export interface ServeOptions {
   host: string;
   dataDir: string;
   adminKey?: string;
+  /** Limits, timeouts, tokens and log level (src/cli/server-options.ts). */
+  server?: ServerOptions;
 }
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
@@ -61,7 +64,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const admin = await ensureAdminKey(services, options.adminKey);
   for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
 
-  const app = await buildApp({ services });
+  const app = await buildApp({ services, ...options.server });
   const address = await app.listen({ port: options.port, host: options.host });
   process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
   process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);
