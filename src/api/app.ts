@@ -14,6 +14,9 @@ import { DEFAULT_BODY_LIMIT, formatBytes, newRateLimitResult, RateLimiter, timeo
 import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
+import { auditRoutes } from './routes/audit.js';
+import { keyRoutes } from './routes/keys.js';
+import { rbacRoutes } from './routes/rbac.js';
 import type { RouteAuth } from './route-auth.js';
 import { bearerJwt, TokenVerifier, type OidcOptions } from './tokens.js';
 
@@ -151,7 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, rbacRoutes, keyRoutes, auditRoutes, docsRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
   return app;

@@ -48,6 +48,8 @@ export interface AuditQuery {
   /** undefined: every scope; null: server-wide entries only. */
   instanceId?: string | null;
   action?: string;
+  /** Actions that start with this (e.g. `key.`). */
+  actionPrefix?: string;
   principalId?: string;
   /** Inclusive lower bound of `at` (ISO). */
   since?: string;

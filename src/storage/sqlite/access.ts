@@ -170,13 +170,14 @@ export class SqliteAccessStore implements AccessStore {
     const rows = this.stmt(
       `SELECT * FROM audit_log
        WHERE (@anyScope = 1 OR instance_id IS @instanceId)
-         AND (@action IS NULL OR action = @action) AND (@principalId IS NULL OR principal_id = @principalId)
+         AND (@action IS NULL OR action = @action) AND (@prefix IS NULL OR substr(action, 1, length(@prefix)) = @prefix) AND (@principalId IS NULL OR principal_id = @principalId)
          AND (@since IS NULL OR at >= @since) AND (@until IS NULL OR at < @until) AND (@beforeId IS NULL OR id < @beforeId)
        ORDER BY id DESC LIMIT @limit`,
     ).all({
       anyScope: q.instanceId === undefined ? 1 : 0,
       instanceId: q.instanceId ?? null,
       action: q.action ?? null,
+      prefix: q.actionPrefix ?? null,
       principalId: q.principalId ?? null,
       since: q.since ?? null,
       until: q.until ?? null,
