@@ -63,6 +63,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (route.config as { auth?: RouteAuth } | undefined)?.auth;
     if (!auth) throw new Error(`route ${route.method} ${route.url} declares no auth (config.auth)`);
   });
+  // Ajv coerces 'Infinity' and '1e999' in a query string or path to a number that passes its integer,
+  // minimum and maximum checks; routes with numeric parameters refuse non-finite values here.
+  app.addHook('onRoute', (route) => {
+    const numeric = (schema: unknown) =>
+      Object.entries((schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {})
+        .filter(([, s]) => s.type === 'integer' || s.type === 'number')
+        .map(([name]) => name);
+    const inQuery = numeric(route.schema?.querystring);
+    const inPath = numeric(route.schema?.params);
+    if (!inQuery.length && !inPath.length) return;
+    const finite = async (request: { query: unknown; params: unknown }) => {
+      for (const [names, values] of [[inQuery, request.query], [inPath, request.params]] as const) {
+        for (const name of names) {
+          const v = (values as Record<string, unknown> | undefined)?.[name];
+          if (typeof v === 'number' && !Number.isFinite(v)) throw new ApiError('InvalidParameter', `${name} must be a finite number`, name);
+        }
+      }
+    };
+    route.preHandler = route.preHandler ? [finite, ...[route.preHandler].flat()] : finite;
+  });
   installAccessHooks(app, services);
   app.addHook('onRequest', async (request) => {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
