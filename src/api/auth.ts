@@ -330,7 +330,7 @@ export function installAccessHooks(app: FastifyInstance, services: Services): vo
     const audit = config?.audit;
     if (!audit || !request.apiKey) return payload;
     const status = reply.statusCode;
-    if (status < 400 && audit.failuresOnly) return payload;
+    if (audit.refusalsOnly && status !== 403) return payload;
     let outcome = 'success';
     if (status >= 400) {
       outcome = `HTTP${status}`;

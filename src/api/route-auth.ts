@@ -13,8 +13,8 @@ export interface RouteAudit {
   action: string;
   /** The path parameter that names the target (default: none; a handler may set request.auditNote). */
   target?: string;
-  /** Record only refused or failed calls (reads of management data). */
-  failuresOnly?: boolean;
+  /** Record only refused calls (403): reads of management data. */
+  refusalsOnly?: boolean;
 }
 
 /** One route as the access hooks saw it (app.accessRoutes). */
@@ -28,8 +28,8 @@ export interface AccessRoute {
 export const PUBLIC: { auth: RouteAuth } = { auth: { role: 'public', scope: 'server' } };
 export const needs = (role: Role, scope: RouteAuth['scope'] = 'instance'): { auth: RouteAuth } => ({ auth: { role, scope } });
 /** Spread beside needs(): `config: { ...needs('Administrator'), ...audited('key.create', 'principalId') }`. */
-export const audited = (action: string, target?: string, options: { failuresOnly?: boolean } = {}): { audit: RouteAudit } => ({
-  audit: { action, target, failuresOnly: options.failuresOnly },
+export const audited = (action: string, target?: string, options: { refusalsOnly?: boolean } = {}): { audit: RouteAudit } => ({
+  audit: { action, target, refusalsOnly: options.refusalsOnly },
 });
 
 declare module 'fastify' {

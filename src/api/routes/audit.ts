@@ -98,7 +98,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/instances/:instanceId/audit',
     {
-      config: { ...needs('Administrator'), ...audited('audit.read', undefined, { failuresOnly: true }) },
+      config: { ...needs('Administrator'), ...audited('audit.read', undefined, { refusalsOnly: true }) },
       schema: {
         operationId: 'Audit_List',
         summary: 'Read the audit log of the instance (newest first)',
@@ -118,7 +118,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = as
   app.get(
     '/audit',
     {
-      config: { ...needs('Administrator', 'server'), ...audited('audit.read', undefined, { failuresOnly: true }) },
+      config: { ...needs('Administrator', 'server'), ...audited('audit.read', undefined, { refusalsOnly: true }) },
       schema: {
         operationId: 'ServerAudit_List',
         summary: 'Read the whole audit log: server-wide actions and every instance (newest first)',

@@ -97,7 +97,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
     app.get(
       base,
       {
-        config: { ...auth, ...audited(`key.list`, undefined, { failuresOnly: true }) },
+        config: { ...auth, ...audited(`key.list`, undefined, { refusalsOnly: true }) },
         schema: { operationId: op('List'), summary: `List API keys ${where}`, tags, ...params, querystring: ListQuery, response: { 200: List, ...errors(400, 401, 403, 404) } },
       },
       async (request) => {

@@ -117,7 +117,7 @@ export const rbacRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
   app.get(
     '/instances/:instanceId/rbac/assignments',
     {
-      config: { ...needs('Administrator'), ...audited('rbac.list', undefined, { failuresOnly: true }) },
+      config: { ...needs('Administrator'), ...audited('rbac.list', undefined, { refusalsOnly: true }) },
       schema: {
         operationId: 'Rbac_GetAllRoleAssignments',
         summary: 'List the role assignments of the instance',
