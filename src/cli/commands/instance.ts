@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices } from '../../services.js';
 
@@ -18,6 +19,14 @@ export async function applyInstance(file: string, dataDir: string): Promise<void
       sourceFile: loaded.file,
       baseDir: loaded.baseDir,
     });
+    // Who applied it, for the audit log: the local user (the CLI has no API key).
+    let user = 'unknown';
+    try {
+      user = userInfo().username;
+    } catch {
+      // no user name (some containers)
+    }
+    await services.access.audit({ instanceId: null, principalId: `cli:${user}`, action: 'instance.apply', target: definition.id, outcome: 'success', detail: { via: 'cli', file: loaded.file, result } });
     process.stdout.write(`instance '${definition.id}' ${result} from ${file}\n`);
   } finally {
     await services.close();
