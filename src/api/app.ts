@@ -10,7 +10,7 @@ import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
-import { DEFAULT_BODY_LIMIT, formatBytes, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
+import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, MAX_JSON_DEPTH, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
 import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
@@ -117,11 +117,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(['application/json', 'application/json-patch+json', 'text/json'], { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
+    const deep = jsonDepthExceeded(body as string, MAX_JSON_DEPTH);
+    if (deep >= 0) return done(new ApiError('BadRequest', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at offset ${deep})`, 'body'), undefined);
     json(request, body as string, (err, value) =>
       err ? done(new ApiError('BadRequest', `the body is not valid JSON: ${err.message}`, 'body'), undefined) : done(null, value),
     );
   });
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, new NdjsonBody(body as string)));
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
+    const deep = jsonDepthExceeded(body as string, MAX_JSON_DEPTH, true);
+    if (deep >= 0) {
+      const line = (body as string).slice(0, deep).split('\n').length;
+      return done(new ApiError('BadRequest', `line ${line} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, 'body'), undefined);
+    }
+    done(null, new NdjsonBody(body as string));
+  });
 
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ApiError) {

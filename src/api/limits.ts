@@ -137,3 +137,31 @@ export interface RateLimitResult {
 }
 
 export const newRateLimitResult = (): RateLimitResult => ({ allowed: true, limit: 0, remaining: 0, reset: 0, retryAfter: 0 });
+
+/** Deepest accepted nesting of arrays and objects in a JSON body (deeper ones would exhaust the stack of recursive code). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Where a JSON text nests arrays/objects deeper than `max` (the offset of the bracket), or -1. One
+ * pass, no allocation. `lines`: NDJSON, every line counted on its own (a broken line cannot carry
+ * its open brackets into the next; JSON strings hold no raw newline).
+ */
+export function jsonDepthExceeded(text: string, max: number, lines = false): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+      else if (c === 10 && lines) (inString = false), (depth = 0);
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return i;
+    } else if (c === 125 || c === 93) depth--;
+    else if (c === 10 && lines) depth = 0;
+  }
+  return -1;
+}
