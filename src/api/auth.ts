@@ -7,7 +7,7 @@
 // every `recheckMs` (2 s), so revocations made by another process (the CLI, another server) apply
 // within 2 s. The last-used time is written at most once a minute per key.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import type { AccessKey, KeySlot, PrincipalKind, RoleAssignment } from '../storage/access.js';
 import type { ApiKeyRecord, Role, Store } from '../storage/store.js';
@@ -316,19 +316,12 @@ export async function registerKey(
 export function installAccessHooks(app: FastifyInstance, services: Services): void {
   const routes: AccessRoute[] = [];
   app.decorate('accessRoutes', routes);
-  app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/api')) return;
-    const config = route.config as { auth?: RouteAuth; audit?: RouteAudit } | undefined;
-    for (const method of [route.method].flat()) {
-      if (method === 'HEAD') continue;
-      routes.push({ method, url: route.url, auth: config?.auth ?? { role: 'public', scope: 'server' }, audit: config?.audit });
-    }
-  });
+
   // onSend: the entry is written before the response leaves, so a client that reads the log next sees it.
-  app.addHook('onSend', async (request, reply, payload) => {
-    const config = request.routeOptions.config as { auth?: RouteAuth; audit?: RouteAudit } | undefined;
-    const audit = config?.audit;
-    if (!audit || !request.apiKey) return payload;
+  const record = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const config = request.routeOptions.config as { auth?: RouteAuth; audit?: RouteAudit };
+    const audit = config.audit!;
+    if (!request.apiKey) return payload;
     const status = reply.statusCode;
     if (audit.refusalsOnly && status !== 403) return payload;
     let outcome = 'success';
@@ -346,7 +339,7 @@ export function installAccessHooks(app: FastifyInstance, services: Services): vo
     const note = request.auditNote;
     try {
       await services.access.audit({
-        instanceId: config?.auth?.scope === 'instance' ? (params.instanceId ?? null) : null,
+        instanceId: config.auth?.scope === 'instance' ? (params.instanceId ?? null) : null,
         principalId: request.apiKey.principalId,
         action: audit.action,
         target: note?.target ?? (audit.target ? params[audit.target] : undefined) ?? null,
@@ -357,5 +350,16 @@ export function installAccessHooks(app: FastifyInstance, services: Services): vo
       request.log.error({ err }, 'audit log write failed');
     }
     return payload;
+  };
+
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api')) return;
+    const config = route.config as { auth?: RouteAuth; audit?: RouteAudit } | undefined;
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: route.url, auth: config?.auth ?? { role: 'public', scope: 'server' }, audit: config?.audit });
+    }
+    // Only audited routes get the hook: the real-time path pays nothing for the audit log.
+    if (config?.audit) route.onSend = [...[route.onSend ?? []].flat(), record] as typeof route.onSend;
   });
 }
