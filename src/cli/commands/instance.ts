@@ -1,6 +1,6 @@
-import { userInfo } from 'node:os';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices } from '../../services.js';
+import { cliActor } from './keys.js';
 
 export function validateInstanceFile(file: string): void {
   const { definition } = loadInstanceDefinition(file);
@@ -19,14 +19,7 @@ export async function applyInstance(file: string, dataDir: string): Promise<void
       sourceFile: loaded.file,
       baseDir: loaded.baseDir,
     });
-    // Who applied it, for the audit log: the local user (the CLI has no API key).
-    let user = 'unknown';
-    try {
-      user = userInfo().username;
-    } catch {
-      // no user name (some containers)
-    }
-    await services.access.audit({ instanceId: null, principalId: `cli:${user}`, action: 'instance.apply', target: definition.id, outcome: 'success', detail: { via: 'cli', file: loaded.file, result } });
+    await services.access.audit({ instanceId: null, principalId: cliActor(), action: 'instance.apply', target: definition.id, outcome: 'success', detail: { via: 'cli', file: loaded.file, result } });
     process.stdout.write(`instance '${definition.id}' ${result} from ${file}\n`);
   } finally {
     await services.close();

@@ -15,7 +15,8 @@ export interface KeyScopeOptions {
   server?: boolean;
 }
 
-function actor(): string {
+/** Who acts from the command line, for the audit log: the local user (the CLI has no API key). */
+export function cliActor(): string {
   try {
     return `cli:${userInfo().username}`;
   } catch {
@@ -32,11 +33,11 @@ async function withScope<T>(o: KeyScopeOptions, action: string, target: (r: T) =
       throw new CliError(`instance '${instanceId}' does not exist in ${services.dataDir}; apply its definition first (kindred instance apply)`);
     try {
       const result = await run(services, instanceId);
-      await services.access.audit({ instanceId, principalId: actor(), action, target: target(result), outcome: 'success', detail: { via: 'cli' } });
+      await services.access.audit({ instanceId, principalId: cliActor(), action, target: target(result), outcome: 'success', detail: { via: 'cli' } });
       return result;
     } catch (err) {
       if (err instanceof ApiError) {
-        await services.access.audit({ instanceId, principalId: actor(), action, target: null, outcome: err.code, detail: { via: 'cli', message: err.message } });
+        await services.access.audit({ instanceId, principalId: cliActor(), action, target: null, outcome: err.code, detail: { via: 'cli', message: err.message } });
         throw new CliError(err.message);
       }
       throw err;
