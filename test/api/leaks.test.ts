@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
+import { sessionCookie } from '../../src/api/cookies.js';
 import { loggerOptions, REDACT_PATHS } from '../../src/api/logging.js';
 import { odataError, REALTIME_FIXTURE, workspace, type Workspace } from './helpers.js';
 
@@ -109,5 +110,12 @@ describe('no leaks', () => {
       db.close();
       ws.services.catalog.invalidate(ws.instanceId);
     }
+  });
+
+  test('session cookies: HttpOnly, SameSite=Strict, Secure behind TLS', () => {
+    assert.equal(sessionCookie('kindred_session', 'abc123', { secure: true }), 'kindred_session=abc123; Path=/; HttpOnly; SameSite=Strict; Secure');
+    assert.equal(sessionCookie('s', 'v', { secure: false, maxAgeSeconds: 3600 }), 's=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600');
+    assert.throws(() => sessionCookie('s', 'a;b', { secure: true }), /cannot have/);
+    assert.throws(() => sessionCookie('s s', 'v', { secure: true }), /cannot have/);
   });
 });

@@ -208,6 +208,14 @@ describe('OIDC bearer tokens', () => {
     }
   });
 
+  test("the token's subject is the principal: myrole names it", async () => {
+    const jwt = await token({ claims: { roles: ['Contributor'] } });
+    const res = await call(app, 'GET', `${instanceUrl()}/rbac/myrole`, jwt);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { principalId: string; roles: string[]; scope: string };
+    assert.deepEqual([body.principalId, body.roles, body.scope], ['oidc:user-42', ['Contributor'], 'server']);
+  });
+
   test('API keys still work beside tokens, in either header', async () => {
     const res = await ws.request('GET', instanceUrl(), { key: ws.keys.viewer, bearer: true });
     assert.equal(res.statusCode, 200);
