@@ -188,9 +188,24 @@ export class AccessManager {
       throw new ApiError('InvalidParameter', 'principalId must be 1 to 256 characters without spaces or control characters, e.g. app:crm-sync or user:ana@example.com', 'principalId');
   }
 
+  /** An instance keeps at least one Administrator assignment: the last one is neither removed nor demoted. */
+  private async keepAnAdministrator(instanceId: string | null, principalId: string, newRole?: Role): Promise<void> {
+    if (instanceId === null || newRole === 'Administrator') return;
+    const current = await this.store.access.getAssignment(principalId, instanceId);
+    if (current?.role !== 'Administrator') return;
+    const admins = (await this.store.access.listAssignments(instanceId)).filter((a) => a.role === 'Administrator');
+    if (admins.length <= 1)
+      throw new ApiError(
+        'Conflict',
+        `'${principalId}' is the last Administrator of instance '${instanceId}'; give another principal the Administrator role first`,
+        'principalId',
+      );
+  }
+
   /** Gives a principal (created when new) its one role in a scope; its keys of that scope get the role at once. */
   async assign(options: { instanceId: string | null; principalId: string; principalKind?: PrincipalKind; displayName?: string; role: Role }): Promise<{ assignment: RoleAssignment; result: 'created' | 'updated' }> {
     this.checkPrincipalId(options.principalId);
+    await this.keepAnAdministrator(options.instanceId, options.principalId, options.role);
     const at = new Date().toISOString();
     const kind = options.principalKind ?? principalKindOf(options.principalId);
     const principal = await this.store.access.ensurePrincipal({ id: options.principalId, kind, displayName: options.displayName ?? options.principalId }, at);
@@ -203,6 +218,7 @@ export class AccessManager {
 
   /** Removes a principal's role in a scope and revokes its keys there. */
   async unassign(instanceId: string | null, principalId: string): Promise<AccessKey[]> {
+    await this.keepAnAdministrator(instanceId, principalId);
     const revoked = await this.store.access.removeAssignment(principalId, instanceId, new Date().toISOString());
     if (!revoked) throw new ApiError('NotFound', `principal '${principalId}' has no role assignment ${instanceId ? `in instance '${instanceId}'` : 'on the server'}`, 'principalId');
     this.auth?.forgetPrincipal(principalId);

@@ -89,6 +89,10 @@ describe('RBAC and audit', () => {
     odataError(await as(ws.keys.admin, 'PUT', '/rbac/principals/app%3Awriter/assignment', { roles: ['Viewer'], principalId: 'app:other' }), 400, { target: 'principalId' });
     odataError(await as(ws.keys.admin, 'PUT', '/rbac/principals/app%3Awriter/assignment', { roles: ['Viewer'], principalType: 'user' }), 409, { target: 'principalType' });
     odataError(await as(ws.keys.contributor, 'PUT', '/rbac/principals/app%3Awriter/assignment', { roles: ['Administrator'] }), 403);
+    // The last Administrator of the instance is neither removed nor demoted.
+    odataError(await as(ws.keys.admin, 'DELETE', '/rbac/principals/app%3Aadmin/assignment'), 409, { target: 'principalId', message: /last Administrator/ });
+    odataError(await as(ws.keys.admin, 'PUT', '/rbac/principals/app%3Aadmin/assignment', { roles: ['Viewer'] }), 409, { message: /last Administrator/ });
+    assert.equal((await as(ws.keys.admin, 'GET', '/rbac/assignments')).statusCode, 200, 'still an Administrator');
 
     const del = await as(ws.keys.admin, 'DELETE', '/rbac/principals/app%3Awriter/assignment');
     assert.equal(del.statusCode, 204, del.body);
