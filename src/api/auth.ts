@@ -255,12 +255,12 @@ export class AccessManager {
   }
 
   /** Replaces the key in a slot with a new one (the old one stops working at once). */
-  async regenerateKey(options: { instanceId: string | null; principalId: string; slot: KeySlot; expiresAt?: string | null }): Promise<IssuedKey> {
+  async regenerateKey(options: { instanceId: string | null; principalId: string; slot: KeySlot; expiresAt?: string | null; key?: string }): Promise<IssuedKey> {
     const assignment = await this.store.access.getAssignment(options.principalId, options.instanceId);
     if (!assignment)
       throw new ApiError('NotFound', `principal '${options.principalId}' has no role ${options.instanceId ? 'in this instance' : 'on the server'}`, 'principalId');
     const old = (await this.store.access.listKeys(options.instanceId, { principalId: options.principalId })).find((k) => k.slot === options.slot);
-    return this.issue(options.principalId, options.instanceId, assignment.role, options.slot, old?.name ?? assignment.displayName, options.expiresAt ?? null);
+    return this.issue(options.principalId, options.instanceId, assignment.role, options.slot, old?.name ?? assignment.displayName, options.expiresAt ?? null, options.key);
   }
 
   private async issue(principalId: string, instanceId: string | null, role: Role, slot: KeySlot, name: string, expiresAt: string | null, given?: string): Promise<IssuedKey> {

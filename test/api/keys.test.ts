@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { Authenticator, hashKey, registerKey } from '../../src/api/auth.js';
+import { ensureAdminKey } from '../../src/cli/commands/serve.js';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { DAY, FIXTURES, fromNow, odataError, sleep, workspace, type Workspace } from './helpers.js';
 
@@ -148,6 +149,34 @@ describe('API keys', () => {
     const revoked = await ws.request('DELETE', `/api/keys/${made.keyId}`, { key: 'kdr_keys_test_server_admin' });
     assert.equal(revoked.statusCode, 200, revoked.body);
     odataError(await ws.request('GET', '/api/instances', { key: made.key! }), 401);
+  });
+});
+
+describe('the first-start Administrator key', () => {
+  let ws: Workspace;
+  before(async () => {
+    ws = await workspace({ definition: path.join(FIXTURES, 'tiny', 'instance.yaml') });
+  });
+  after(() => ws?.close());
+
+  const instances = (key: string) => ws.request('GET', '/api/keys', { key });
+
+  test('created once and shown once; KINDRED_ADMIN_KEY is used instead, and a changed one replaces the previous', async () => {
+    const first = await ensureAdminKey(ws.services, undefined);
+    assert.match(first.key!, /^kdr_/);
+    assert.equal((await instances(first.key!)).statusCode, 200, 'a server Administrator key');
+    const again = await ensureAdminKey(ws.services, undefined);
+    assert.equal(again.key, null, 'not shown again');
+    assert.match(again.note, new RegExp(`prefix ${first.key!.slice(0, 8)}`));
+
+    assert.equal((await ensureAdminKey(ws.services, 'kdr_env_admin_one')).key, 'kdr_env_admin_one');
+    assert.equal((await instances('kdr_env_admin_one')).statusCode, 200);
+    assert.equal((await ensureAdminKey(ws.services, 'kdr_env_admin_one')).key, 'kdr_env_admin_one', 'same value: nothing changes');
+    assert.equal((await ensureAdminKey(ws.services, 'kdr_env_admin_two')).key, 'kdr_env_admin_two');
+    assert.equal((await instances('kdr_env_admin_two')).statusCode, 200);
+    odataError(await instances('kdr_env_admin_one'), 401, { code: 'Unauthorized' });
+    assert.equal((await instances(first.key!)).statusCode, 200, 'the first-start key is another principal');
+    await assert.rejects(() => ensureAdminKey(ws.services, ws.keys.viewer), /not a server-wide Administrator key/);
   });
 });
 

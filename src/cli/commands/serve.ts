@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
-import { hashKey, registerKey } from '../../api/auth.js';
+import { hashKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices, type Services } from '../../services.js';
 import type { ServerOptions } from '../server-options.js';
@@ -28,8 +28,20 @@ export async function ensureAdminKey(services: Services, fromEnv: string | undef
     if (known && (known.revokedAt || known.instanceId !== null || known.role !== 'Administrator'))
       throw new Error('KINDRED_ADMIN_KEY is a revoked key or not a server-wide Administrator key; unset it or give a new value');
     if (!known) {
-      await registerKey(store, fromEnv, { instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId: 'app:admin-env' });
-      await access.audit({ instanceId: null, principalId: 'system:serve', action: 'key.create', target: 'app:admin-env', outcome: 'success', detail: { source: 'KINDRED_ADMIN_KEY' } });
+      // A changed KINDRED_ADMIN_KEY replaces the previous one (the primary slot of app:admin-env).
+      const principalId = 'app:admin-env';
+      const had = await store.access.getAssignment(principalId, null);
+      const issued = had
+        ? await access.regenerateKey({ instanceId: null, principalId, slot: 'primary', key: fromEnv })
+        : await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId, slot: 'primary', key: fromEnv });
+      await access.audit({
+        instanceId: null,
+        principalId: 'system:serve',
+        action: had ? 'key.regenerate' : 'key.create',
+        target: principalId,
+        outcome: 'success',
+        detail: { source: 'KINDRED_ADMIN_KEY', keyId: issued.record.id, replacedKeyId: issued.replaced?.id ?? null },
+      });
     }
     return { key: fromEnv, note: 'from KINDRED_ADMIN_KEY' };
   }
