@@ -81,6 +81,16 @@ describe('kindred keys', () => {
     assert.equal(applied.length, 1);
   });
 
+  test('--server makes a server-wide key (here a server Administrator, who may manage server keys)', async () => {
+    const r = kindred('keys', 'create', '--server', '--role', 'Administrator', '--name', 'ops', '--principal', 'user:ops@example.com');
+    assert.equal(r.code, 0, r.stderr);
+    const key = r.stdout.trim();
+    const res = await app.inject({ method: 'GET', url: '/api/keys', headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual((res.json() as { value: { principalId: string }[] }).value.map((k) => k.principalId), ['user:ops@example.com']);
+    assert.equal((await myRole(key)).statusCode, 200, 'valid in every instance');
+  });
+
   test('mistakes get one clear line and change nothing', () => {
     const cases: [string[], RegExp][] = [
       [['keys', 'create', '--instance', 'nope', '--role', 'Viewer', '--name', 'x'], /instance 'nope' does not exist/],
