@@ -10,7 +10,7 @@ import { dataRoutes } from './routes/data.js';
 import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
-import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, MAX_JSON_DEPTH, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
+import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
 import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
@@ -119,6 +119,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (body === '') return done(null, undefined);
     const deep = jsonDepthExceeded(body as string, MAX_JSON_DEPTH);
     if (deep >= 0) return done(new ApiError('BadRequest', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at offset ${deep})`, 'body'), undefined);
+    const lone = loneSurrogateEscape(body as string);
+    if (lone >= 0) return done(new ApiError('BadRequest', `the body has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}) at offset ${lone}; strings must be Unicode text`, 'body'), undefined);
     json(request, body as string, (err, value) =>
       err ? done(new ApiError('BadRequest', `the body is not valid JSON: ${err.message}`, 'body'), undefined) : done(null, value),
     );
@@ -128,6 +130,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (deep >= 0) {
       const line = (body as string).slice(0, deep).split('\n').length;
       return done(new ApiError('BadRequest', `line ${line} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, 'body'), undefined);
+    }
+    const lone = loneSurrogateEscape(body as string);
+    if (lone >= 0) {
+      const line = (body as string).slice(0, lone).split('\n').length;
+      return done(new ApiError('BadRequest', `line ${line} has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}); strings must be Unicode text`, 'body'), undefined);
     }
     done(null, new NdjsonBody(body as string));
   });

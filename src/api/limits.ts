@@ -165,3 +165,31 @@ export function jsonDepthExceeded(text: string, max: number, lines = false): num
   }
   return -1;
 }
+
+const isHigh = (n: number) => n >= 0xd800 && n <= 0xdbff;
+const isLow = (n: number) => n >= 0xdc00 && n <= 0xdfff;
+
+/**
+ * Where a JSON text has a `\uD800`-style escape of a lone UTF-16 surrogate (the offset of its
+ * backslash), or -1. Such a string is not Unicode text: SQLite would store U+FFFD instead and keys
+ * made of it would no longer match. Bodies decoded from UTF-8 hold no raw lone surrogates, so only
+ * escapes are looked at; a body without a backslash costs one indexOf.
+ */
+export function loneSurrogateEscape(text: string): number {
+  let i = text.indexOf('\\');
+  if (i < 0) return -1;
+  const hex = (at: number) => (/^[0-9a-fA-F]{4}$/.test(text.slice(at, at + 4)) ? parseInt(text.slice(at, at + 4), 16) : -1);
+  for (; i >= 0 && i < text.length; i = text.indexOf('\\', i)) {
+    if (text[i + 1] !== 'u') {
+      i += 2; // an escaped character, e.g. \\ or \"
+      continue;
+    }
+    const n = hex(i + 2);
+    if (isHigh(n)) {
+      if (!(text[i + 6] === '\\' && text[i + 7] === 'u' && isLow(hex(i + 8)))) return i;
+      i += 12;
+    } else if (isLow(n)) return i;
+    else i += 6;
+  }
+  return -1;
+}
