@@ -375,6 +375,18 @@ export function installAccessHooks(app: FastifyInstance, services: Services): vo
       if (method === 'HEAD') continue;
       routes.push({ method, url: route.url, auth: config?.auth ?? { role: 'public', scope: 'server' }, audit: config?.audit });
     }
+    // The OpenAPI document says who may call each operation.
+    const schema = route.schema as { description?: string; hide?: boolean } | undefined;
+    const auth = config?.auth;
+    if (schema && !schema.hide && auth && auth.role !== 'public') {
+      const who =
+        auth.scope === 'server'
+          ? auth.role === 'Viewer'
+            ? 'any valid key (it sees only what its scope allows)'
+            : `a server-wide ${auth.role} key`
+          : `the ${auth.role} role in the instance (a key of the instance, or a server-wide key)`;
+      route.schema = { ...schema, description: `${schema.description ? `${schema.description}\n\n` : ''}Needs ${who}.` } as typeof route.schema;
+    }
     // Only audited routes get the hook: the real-time path pays nothing for the audit log.
     if (config?.audit) route.onSend = [...[route.onSend ?? []].flat(), record] as typeof route.onSend;
   });
