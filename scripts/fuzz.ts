@@ -430,10 +430,10 @@ function queryFor(r: Random, method: string): string {
         add('$filter', r.chance(0.1) ? 'City eq ' + "'x' or ".repeat(r.int(3000)) + "'y'" : mutate(r.pick(FILTERS)));
         break;
       case 3:
-        add('$orderby', mutate(r.pick(ORDERBY)));
+        add('$orderby', r.chance(0.15) ? Array(r.pick([33, 500, 2500])).fill(r.pick(ORDERBY)).join(',') : mutate(r.pick(ORDERBY)));
         break;
       case 4:
-        add('$select', mutate(r.pick(SELECT)));
+        add('$select', r.chance(0.15) ? Array(r.pick([100, 3000])).fill(r.pick(SELECT)).join(',') : mutate(r.pick(SELECT)));
         break;
       case 5:
         add('$top', r.pick(TOP));

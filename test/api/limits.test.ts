@@ -181,6 +181,12 @@ describe('query caps', () => {
     odataError(await data({ $top: '1001' }), 400, { message: /1000/ });
   });
 
+  test('$orderby at most 32 items (2,500 reached SQLite: 500 before the cap)', async () => {
+    assert.equal((await data({ $orderby: Array(32).fill('City').join(',') })).statusCode, 200);
+    odataError(await data({ $orderby: Array(33).fill('City').join(',') }), 400, { target: '$orderby', message: /too many items \(the maximum is 32\)/ });
+    odataError(await data({ $orderby: Array(2500).fill('City desc').join(',') }), 400, { target: '$orderby' });
+  });
+
   test('$filter length, nesting depth and number of conditions: 400 naming the limit', async () => {
     odataError(await data({ $filter: `FullName eq '${'x'.repeat(2100)}'` }), 400, { message: /too long \(\d+ characters; the maximum is 2000\)/ });
     odataError(await data({ $filter: `${'('.repeat(25)}City eq 'x'${')'.repeat(25)}` }), 400, { message: /nested too deeply \(more than 20 levels/ });
