@@ -445,7 +445,7 @@ function queryFor(r: Random, method: string): string {
         add('$skiptoken', r.pick(SKIPTOKEN));
         break;
       case 8:
-        add(r.pick(['validUntil', 'caller', 'operationType', 'api-version', 'includeRevoked', 'since', 'until', 'action', 'limit']), r.chance(0.5) ? r.pick(BAD_DATES) : oddString(r).slice(0, 500));
+        add(r.pick(['validUntil', 'caller', 'operationType', 'api-version', 'includeRevoked', 'since', 'until', 'action', 'limit', 'dataSourceName', 'entityName', 'key', 'instanceId', 'principalId']), r.chance(0.5) ? r.pick(BAD_DATES) : oddString(r).slice(0, 500));
         break;
       case 9:
         add(r.pick(['$unknown', '$metadata', '$', '$$top', 'top', '']), '1');
