@@ -114,6 +114,7 @@ function describeJoseError(err: unknown, options: OidcOptions): ApiError {
       return new ApiError('Unauthorized', `the bearer token is not a valid JWT: ${e.message ?? 'malformed'}`);
     case 'ERR_JWKS_TIMEOUT':
     case 'ERR_JWKS_INVALID':
+    case 'ERR_JOSE_GENERIC': // the key set answered other than 200, or not with JSON
       return new ApiError('ServiceUnavailable', "the identity provider's key set (JWKS) could not be loaded; try again later");
     default:
       // fetch failures (provider unreachable, non-200 answer) come as plain errors.

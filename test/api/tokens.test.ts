@@ -236,6 +236,17 @@ describe('OIDC bearer tokens', () => {
     assert.equal(jwksHits, before);
   });
 
+  test('a key set address that answers 404: 503', async () => {
+    const broken = await buildApp({ services: ws.services, oidc: { ...oidc, jwksUrl: jwksUrl.replace('/keys', '/nothing-here') } });
+    await broken.ready();
+    try {
+      const jwt = await token();
+      refused(await call(broken, 'GET', instanceUrl(), jwt), 503, /key set \(JWKS\) could not be loaded/, jwt);
+    } finally {
+      await broken.close();
+    }
+  });
+
   test('an unreachable provider: 503, not 500', async () => {
     const dead = createServer();
     await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
