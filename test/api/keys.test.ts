@@ -112,8 +112,9 @@ describe('API keys', () => {
   });
 
   test('expiring keys: a valid expiry is kept; past or malformed ones are refused naming expiresAt', async () => {
-    const made = (await admin('POST', '/keys', { name: 'campaign', role: 'Viewer', expiresAt: fromNow(DAY) })).json() as KeyInfo;
-    assert.equal(made.expiresTimestamp, new Date(Date.parse(fromNow(DAY))).toISOString().replace(/\.\d{3}Z$/, '.000Z'));
+    const expiresAt = fromNow(DAY);
+    const made = (await admin('POST', '/keys', { name: 'campaign', role: 'Viewer', expiresAt })).json() as KeyInfo;
+    assert.equal(made.expiresTimestamp, new Date(Date.parse(expiresAt)).toISOString());
     assert.equal((await myRole(made.key!)).statusCode, 200);
     odataError(await admin('POST', '/keys', { name: 'late', role: 'Viewer', expiresAt: '2020-01-01T00:00:00Z' }), 400, { target: 'expiresAt', message: /future/ });
     odataError(await admin('POST', '/keys', { name: 'bad', role: 'Viewer', expiresAt: 'tomorrow' }), 400, { target: 'expiresAt', message: /RFC 3339/ });
