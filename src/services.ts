@@ -1,5 +1,6 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
+import { AccessManager, Authenticator } from './api/auth.js';
 import { InstanceCatalog } from './api/catalog.js';
 import { ExportService } from './exports/service.js';
 import { DefinitionEditor } from './api/definition-edits.js';
@@ -26,6 +27,10 @@ export interface Services {
   telemetry: TelemetryRecorder;
   /** Exports started by hand or on their own schedule (after-refresh exports run in the refresh). */
   exports: ExportService;
+  /** Checks API keys (cached; see src/api/auth.ts). */
+  auth: Authenticator;
+  /** Principals, roles, keys and the audit log. */
+  access: AccessManager;
   close(): Promise<void>;
 }
 
@@ -61,9 +66,12 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
   const telemetry = new TelemetryRecorder(store.telemetry, { flushMs: options.telemetryFlushMs, log: options.log });
   const exports = new ExportService(store, options.log);
+  const auth = new Authenticator(store);
   return {
     dataDir,
     store,
+    auth,
+    access: new AccessManager(store, auth),
     runner,
     catalog,
     definitions: new DefinitionEditor(store, catalog),

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
-import { authorize, presentedKey } from './auth.js';
+import { installAccessHooks, presentedKey } from './auth.js';
 import { NdjsonBody } from './bodies.js';
 import { ApiError } from './errors.js';
 import { cardRoutes } from './routes/card.js';
@@ -13,30 +13,44 @@ import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { exportRoutes } from './routes/exports.js';
 import { instanceRoutes } from './routes/instances.js';
+import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
+import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
 import { measureRoutes } from './routes/measures.js';
 import { profileRoutes } from './routes/profile.js';
+import { auditRoutes } from './routes/audit.js';
+import { keyRoutes } from './routes/keys.js';
+import { rbacRoutes } from './routes/rbac.js';
 import { searchRoutes } from './routes/search.js';
 import { segmentRoutes } from './routes/segments.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import type { RouteAuth } from './route-auth.js';
+import { bearerJwt, TokenVerifier, type OidcOptions } from './tokens.js';
 import { webRoutes } from '../web/routes.js';
 import { SessionStore } from '../web/session.js';
 
 export interface AppOptions {
   services: Services;
-  logger?: boolean;
-  /** Largest request body in bytes (413 above it); default 1 MiB. */
+  /** false/absent: no log; true or options: JSON lines (pino) with keys, tokens and cookies redacted. */
+  logger?: boolean | LogOptions;
+  /** Largest request body in bytes (413 above it); default 1 MiB. $batch has its own, larger limit. */
   bodyLimit?: number;
   /** Web UI sessions (in memory); a new store by default. */
   sessions?: SessionStore;
+  /** Bearer JWTs from this OpenID Connect provider; without it a Bearer value is an API key. */
+  oidc?: OidcOptions;
+  /** Per-caller rate limit; absent: none. */
+  rateLimit?: RateLimitOptions;
+  /** HTTP timeouts against slow clients (defaults in limits.ts). */
+  timeouts?: Partial<ServerTimeouts>;
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    logger: loggerOptions(options.logger),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    ...timeoutOptions(options.timeouts),
     // ActivityIds may have up to 128 characters, URL-encoded.
     routerOptions: { maxParamLength: 512 },
     // Errors raised by the framework before a route runs get the same OData shape.
@@ -49,6 +63,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
   const sessions = options.sessions ?? new SessionStore();
+  const tokens = options.oidc ? new TokenVerifier(options.oidc) : undefined;
+  const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   let ready = false;
   app.addHook('onReady', async () => {
     ready = true;
@@ -60,14 +76,57 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const auth = (route.config as { auth?: RouteAuth } | undefined)?.auth;
     if (!auth) throw new Error(`route ${route.method} ${route.url} declares no auth (config.auth)`);
   });
+  // Ajv coerces 'Infinity' and '1e999' in a query string or path to a number that passes its integer,
+  // minimum and maximum checks; routes with numeric parameters refuse non-finite values here.
+  app.addHook('onRoute', (route) => {
+    const numeric = (schema: unknown) =>
+      Object.entries((schema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {})
+        .filter(([, s]) => s.type === 'integer' || s.type === 'number')
+        .map(([name]) => name);
+    const inQuery = numeric(route.schema?.querystring);
+    const inPath = numeric(route.schema?.params);
+    if (!inQuery.length && !inPath.length) return;
+    const finite = async (request: { query: unknown; params: unknown }) => {
+      for (const [names, values] of [[inQuery, request.query], [inPath, request.params]] as const) {
+        for (const name of names) {
+          const v = (values as Record<string, unknown> | undefined)?.[name];
+          if (typeof v === 'number' && !Number.isFinite(v)) throw new ApiError('InvalidParameter', `${name} must be a finite number`, name);
+        }
+      }
+    };
+    route.preHandler = route.preHandler ? [finite, ...[route.preHandler].flat()] : finite;
+  });
+  installAccessHooks(app, services);
   app.addHook('onRequest', async (request) => {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
     if (!auth || auth.role === 'public') return;
     const instanceId = auth.scope === 'instance' ? (request.params as { instanceId?: string }).instanceId ?? null : null;
-    // The web UI's session cookie stands for a key when no key is presented (EventSource sends no headers).
-    const sessionKeyHash = presentedKey(request) ? undefined : sessions.credentialOf(request);
-    request.apiKey = await authorize(services.store, request, instanceId, auth.role, sessionKeyHash);
+    const jwt = tokens && bearerJwt(request);
+    if (jwt) request.apiKey = await tokens.authorize(jwt, instanceId, auth.role);
+    else {
+      // The web UI's session cookie stands for a key when no key is presented (EventSource sends no headers).
+      const sessionKeyHash = presentedKey(request) ? undefined : sessions.credentialOf(request);
+      request.apiKey = await services.auth.authorize(request, instanceId, auth.role, sessionKeyHash);
+    }
   });
+  if (limiter) {
+    // After authorization: the bucket is the caller's (API key or token subject).
+    const result = newRateLimitResult();
+    const perMinute = options.rateLimit!.perMinute;
+    app.addHook('onRequest', async (request, reply) => {
+      const caller = request.apiKey;
+      if (!caller) return;
+      limiter.take(caller.id, result);
+      reply.header('RateLimit-Limit', result.limit).header('RateLimit-Remaining', result.remaining).header('RateLimit-Reset', result.reset);
+      if (!result.allowed) {
+        reply.header('Retry-After', result.retryAfter);
+        throw new ApiError(
+          'TooManyRequests',
+          `rate limit exceeded: ${perMinute} requests per minute per key (bursts up to ${result.limit}); retry in ${result.retryAfter} s`,
+        );
+      }
+    });
+  }
 
   // Clients send JSON as application/json or application/json-patch+json, and some send that
   // content type with no body (POST .../jobs); $batch also takes NDJSON. Fastify's own JSON parser
@@ -76,11 +135,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(['application/json', 'application/json-patch+json', 'text/json'], { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
+    const deep = jsonDepthExceeded(body as string, MAX_JSON_DEPTH);
+    if (deep >= 0) return done(new ApiError('BadRequest', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at offset ${deep})`, 'body'), undefined);
+    const lone = loneSurrogateEscape(body as string);
+    if (lone >= 0) return done(new ApiError('BadRequest', `the body has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}) at offset ${lone}; strings must be Unicode text`, 'body'), undefined);
     json(request, body as string, (err, value) =>
       err ? done(new ApiError('BadRequest', `the body is not valid JSON: ${err.message}`, 'body'), undefined) : done(null, value),
     );
   });
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => done(null, new NdjsonBody(body as string)));
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string' }, (_request, body, done) => {
+    const deep = jsonDepthExceeded(body as string, MAX_JSON_DEPTH, true);
+    if (deep >= 0) {
+      const line = (body as string).slice(0, deep).split('\n').length;
+      return done(new ApiError('BadRequest', `line ${line} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, 'body'), undefined);
+    }
+    const lone = loneSurrogateEscape(body as string);
+    if (lone >= 0) {
+      const line = (body as string).slice(0, lone).split('\n').length;
+      return done(new ApiError('BadRequest', `line ${line} has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}); strings must be Unicode text`, 'body'), undefined);
+    }
+    done(null, new NdjsonBody(body as string));
+  });
 
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ApiError) {
@@ -95,11 +170,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return reply.status(400).send(new ApiError('BadRequest', `the body is not valid JSON: ${e.message}`, 'body').toBody());
     }
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      const code = e.statusCode === 413 ? 'PayloadTooLarge' : e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
+      if (e.statusCode === 413) {
+        const limit = request.routeOptions.bodyLimit ?? options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+        return reply.status(413).send(new ApiError('PayloadTooLarge', `the request body is larger than the limit of ${formatBytes(limit)}${limit >= 1024 ? ` (${limit} bytes)` : ''}`, 'body').toBody());
+      }
+      const code = e.statusCode === 404 ? 'NotFound' : e.statusCode === 415 ? 'UnsupportedMediaType' : 'BadRequest';
       return reply.status(e.statusCode).send(new ApiError(code, e.message).toBody());
     }
-    request.log.error(err);
-    return reply.status(500).send(new ApiError('InternalError', 'internal error; the server log has the details').toBody());
+    // The details (stack, SQL, file paths) go to the log only; the client gets the request id to quote.
+    request.log.error({ err }, 'internal error');
+    return reply.status(500).send(new ApiError('InternalError', `internal error (request ${request.id}); the server log has the details`).toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send(new ApiError('NotFound', `no route ${request.method} ${request.url.split('?')[0]}`).toBody());
@@ -129,7 +209,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return { status: 'ok' };
   });
   installTelemetryHooks(app, services);
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, changeRoutes, searchRoutes, cardRoutes, telemetryRoutes, measureRoutes, segmentRoutes, exportRoutes]) {
+  for (const routes of [
+    instanceRoutes,
+    jobRoutes,
+    dataRoutes,
+    profileRoutes,
+    entityRoutes,
+    rbacRoutes,
+    keyRoutes,
+    auditRoutes,
+    docsRoutes,
+    changeRoutes,
+    searchRoutes,
+    cardRoutes,
+    telemetryRoutes,
+    measureRoutes,
+    segmentRoutes,
+    exportRoutes,
+  ]) {
     await app.register(routes, { prefix: '/api', services });
   }
   await app.register(metricsRoutes, { services });

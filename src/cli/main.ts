@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `kindred` command.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { CliError } from './errors.js';
 import { applyInstance, validateInstanceFile } from './commands/instance.js';
 import { exportEntity } from './commands/export.js';
 import { generate } from './commands/generate.js';
+import { createKey, listKeys, revokeKey, rotateKey } from './commands/keys.js';
 import { refresh } from './commands/refresh.js';
 import { serve } from './commands/serve.js';
+import { addServerFlags, serverOptionsFrom } from './server-options.js';
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -22,8 +24,7 @@ const dataDir = (opt: string | undefined) => opt ?? process.env.KINDRED_DATA_DIR
 export function buildCli(): Command {
   const program = new Command('kindred').description('Kindred: unified customer profiles from your source systems').showHelpAfterError();
 
-  program
-    .command('serve')
+  addServerFlags(program.command('serve'))
     .description('start the HTTP server')
     .option('--demo', 'create the demo instance from bundled sample data and refresh it')
     .option('--port <n>', 'port (default: $PORT or 3000)', integer('port', 0, 65535))
@@ -31,7 +32,8 @@ export function buildCli(): Command {
     .option(...dataDirOption)
     .action(async (opts) => {
       const port = opts.port ?? (process.env.PORT ? integer('PORT', 0, 65535)(process.env.PORT) : 3000);
-      await serve({ demo: Boolean(opts.demo), port, host: opts.host, dataDir: dataDir(opts.dataDir), adminKey: process.env.KINDRED_ADMIN_KEY });
+      const server = serverOptionsFrom(opts, process.env);
+      await serve({ demo: Boolean(opts.demo), port, host: opts.host, dataDir: dataDir(opts.dataDir), adminKey: process.env.KINDRED_ADMIN_KEY, server });
     });
 
   const instance = program.command('instance').description('manage instance definitions');
@@ -48,6 +50,41 @@ export function buildCli(): Command {
     .action(async (file: string) => {
       validateInstanceFile(file);
     });
+
+  const keys = program.command('keys').description('manage API keys (shown once; stored as SHA-256 hashes)');
+  const scope = (cmd: Command) =>
+    cmd
+      .option('--instance <id>', 'instance the key belongs to')
+      .option('--server', 'a server-wide key (valid for every instance; Administrators manage instances)')
+      .option(...dataDirOption);
+  const roleChoice = new Option('--role <role>', 'Viewer, Contributor or Administrator').choices(['Viewer', 'Contributor', 'Administrator']).makeOptionMandatory();
+  scope(
+    keys
+      .command('create')
+      .description('create a key for a principal and print it once')
+      .addOption(roleChoice)
+      .requiredOption('--name <name>', 'name of the key (and of the principal app:NAME when --principal is not given)')
+      .option('--principal <id>', 'principal id, e.g. user:ana@example.com (default app:NAME)')
+      .option('--expires <date-time>', 'RFC 3339 expiry, e.g. 2027-06-30T00:00:00Z (default: never)'),
+  ).action(async (opts) => {
+    await createKey({ ...opts, dataDir: dataDir(opts.dataDir) });
+  });
+  scope(keys.command('list').description('list keys (never the keys themselves)').option('--all', 'include revoked keys')).action(async (opts) => {
+    await listKeys({ ...opts, dataDir: dataDir(opts.dataDir) });
+  });
+  scope(keys.command('revoke <keyId>').description('revoke a key; a running server refuses it within 2 s')).action(async (keyId: string, opts) => {
+    await revokeKey(keyId, { ...opts, dataDir: dataDir(opts.dataDir) });
+  });
+  scope(
+    keys
+      .command('rotate')
+      .description("replace a principal's primary or secondary key and print the new one once (the old one stops working)")
+      .requiredOption('--principal <id>', 'principal id, e.g. app:crm-sync')
+      .addOption(new Option('--slot <slot>', 'primary or secondary').choices(['primary', 'secondary']).makeOptionMandatory())
+      .option('--expires <date-time>', 'RFC 3339 expiry of the new key (default: never)'),
+  ).action(async (opts) => {
+    await rotateKey({ ...opts, dataDir: dataDir(opts.dataDir) });
+  });
 
   program
     .command('refresh')

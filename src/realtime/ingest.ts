@@ -167,7 +167,8 @@ export function prepareUnifiedActivity(ctx: WriteContext, body: unknown): Outcom
   const problems: Problem[] = [];
   const values: Record<string, FieldValue> = {};
   for (const [name, value] of Object.entries(body)) {
-    const field = ACTIVITY_FIELDS[name];
+    // Own properties only: a field named 'constructor' or 'toString' is not an attribute.
+    const field = Object.hasOwn(ACTIVITY_FIELDS, name) ? ACTIVITY_FIELDS[name] : undefined;
     if (!field) {
       problems.push({
         target: name,

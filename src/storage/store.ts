@@ -16,6 +16,7 @@ import type { AnalyticsStore } from './analytics.js';
 import type { EnrichmentStore } from './enrichment.js';
 import type { ExportRunStore } from './exports.js';
 import type { NotificationStore } from './notifications.js';
+import type { AccessStore } from './access.js';
 
 export interface InstanceRecord {
   id: string;
@@ -173,6 +174,9 @@ export interface Store {
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   listApiKeys(instanceId: string | null): Promise<ApiKeyRecord[]>;
   touchApiKey(id: string, at: string): Promise<void>;
+
+  /** Principals, role assignments, key slots and the audit log (src/storage/access.ts). */
+  readonly access: AccessStore;
 }
 
 export type { RunRecord, RunStatus, StageRecord };

@@ -103,9 +103,9 @@ export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services,
 
   /** The key behind a key hash if it may still be used, as the UI needs to know it. */
   const keyInfo = async (keyHash: string) => {
-    const record = await store.findApiKeyByHash(keyHash);
-    const now = new Date().toISOString();
-    if (!record || record.revokedAt || (record.expiresAt && record.expiresAt <= now)) return undefined;
+    // Through the authenticator: the same cache, revocation and role rules as every API request.
+    const record = await services.auth.lookup(keyHash);
+    if (!record) return undefined;
     return { role: record.role, instanceId: record.instanceId, name: record.name, prefix: record.prefix, expiresAt: record.expiresAt };
   };
 

@@ -3,6 +3,7 @@
 // the page's storage. Sessions live in this process's memory (a restart signs everyone out) and map
 // to the key's SHA-256 hash, never the key; every request still checks that key (revoked, expired,
 // role) through the API's authorize(), so revoking the key ends its sessions too.
+import { sessionCookie } from '../api/cookies.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
@@ -129,13 +130,9 @@ function overTls(request: FastifyRequest): boolean {
 }
 
 export function setSessionCookie(request: FastifyRequest, reply: FastifyReply, id: string, maxAgeMs: number): void {
-  const parts = [`${SESSION_COOKIE}=${id}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(maxAgeMs / 1000)}`];
-  if (overTls(request)) parts.push('Secure');
-  reply.header('set-cookie', parts.join('; '));
+  reply.header('set-cookie', sessionCookie(SESSION_COOKIE, id, { secure: overTls(request), maxAgeSeconds: maxAgeMs / 1000 }));
 }
 
 export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply): void {
-  const parts = [`${SESSION_COOKIE}=`, 'Path=/', 'HttpOnly', 'SameSite=Strict', 'Max-Age=0'];
-  if (overTls(request)) parts.push('Secure');
-  reply.header('set-cookie', parts.join('; '));
+  reply.header('set-cookie', sessionCookie(SESSION_COOKIE, '', { secure: overTls(request), maxAgeSeconds: 0 }));
 }

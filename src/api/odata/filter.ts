@@ -125,9 +125,11 @@ export interface FilterLimits {
   maxDepth: number;
   /** Most values in one `in (...)` list. */
   maxInItems: number;
+  /** Most conditions (comparisons, `in`, functions) in one filter. */
+  maxTerms: number;
 }
 
-export const DEFAULT_FILTER_LIMITS: Readonly<FilterLimits> = Object.freeze({ maxLength: 2000, maxDepth: 20, maxInItems: 100 });
+export const DEFAULT_FILTER_LIMITS: Readonly<FilterLimits> = Object.freeze({ maxLength: 2000, maxDepth: 20, maxInItems: 100, maxTerms: 100 });
 
 // ---------------------------------------------------------------------------------------------
 // Date-time literals
@@ -375,6 +377,7 @@ function formatOperand(operand: ValueExpression): string {
 
 class Parser {
   private readonly lexer: Lexer;
+  private terms = 0;
 
   constructor(
     text: string,
@@ -432,6 +435,9 @@ class Parser {
     const lexer = this.lexer;
     const t = lexer.peek();
     const expected = after === undefined ? 'expected an expression' : `expected an expression after '${after}'`;
+    if (t.type !== 'lparen' && ++this.terms > this.limits.maxTerms) {
+      fail(t.pos, `the filter has too many conditions (the maximum is ${this.limits.maxTerms})`);
+    }
     switch (t.type) {
       case 'lparen': {
         this.checkDepth(depth + 1, t);

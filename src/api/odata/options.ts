@@ -39,6 +39,8 @@ export interface QueryLimits {
   maxTop: number;
   maxSearchLength: number;
   maxSkipTokenLength: number;
+  /** Most $orderby items (SQLite refuses more than 2000 ORDER BY terms; no one needs 32). */
+  maxOrderBy: number;
   filter: Partial<FilterLimits>;
 }
 
@@ -47,6 +49,7 @@ export const DEFAULT_QUERY_LIMITS: Readonly<QueryLimits> = Object.freeze({
   maxTop: 1000,
   maxSearchLength: 200,
   maxSkipTokenLength: 2048,
+  maxOrderBy: 32,
   filter: DEFAULT_FILTER_LIMITS,
 });
 
@@ -118,11 +121,12 @@ export function parseExpand(text: string): string[] {
 }
 
 /** $orderby: `A`, `A asc`, `A desc, B`. */
-export function parseOrderBy(text: string): OrderByItem[] {
+export function parseOrderBy(text: string, maxItems: number = DEFAULT_QUERY_LIMITS.maxOrderBy): OrderByItem[] {
   const items: OrderByItem[] = [];
   let i = 0;
   for (;;) {
     i = skipSpaces(text, i);
+    if (items.length >= maxItems) throw new ODataError('$orderby', `too many items (the maximum is ${maxItems})`, i);
     const name = identAt(text, i);
     if (name === undefined) {
       throw new ODataError('$orderby', `expected an attribute name${items.length ? " after ','" : ''}, found ${describeAt(text, i)}`, i);
@@ -207,7 +211,7 @@ export function parseQueryOptions(query: QueryInput, limits: Partial<QueryLimits
   if (select !== undefined) options.select = parseSelect(select);
 
   const orderby = given.get('$orderby');
-  if (orderby !== undefined) options.orderby = parseOrderBy(orderby);
+  if (orderby !== undefined) options.orderby = parseOrderBy(orderby, l.maxOrderBy);
 
   const top = given.get('$top');
   if (top !== undefined) options.top = parseInteger('$top', top, 1, l.maxTop);

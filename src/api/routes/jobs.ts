@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { RunRecord } from '../../domain/run.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
-import { needs } from '../route-auth.js';
+import { audited, needs } from '../route-auth.js';
 import { errors, InstanceId, Nullable } from '../schemas.js';
 
 const Job = Type.Object(
@@ -60,7 +60,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
   app.post(
     '/instances/:instanceId/workflows/:workflowName/jobs',
     {
-      config: needs('Contributor'),
+      config: { ...needs('Contributor'), ...audited('refresh.start') },
       schema: {
         operationId: 'Workflows_StartJob',
         summary: 'Start a refresh',
@@ -77,6 +77,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
       const op = request.query.operationType ?? 'all';
       if (op !== 'all') throw new ApiError('InvalidParameter', `operationType '${op}' is not supported; use 'all'`, 'operationType');
       const { run, created } = await runner.start(instanceId, 'api');
+      request.auditNote = { target: run.jobId, detail: { created } };
       if (!created) throw new ApiError('Conflict', `refresh ${run.jobId} is already ${run.status} for this instance`, 'jobId');
       return reply.status(202).send(jobInfo(run));
     },
@@ -126,7 +127,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asyn
   app.post(
     '/instances/:instanceId/workflows/:workflowName/jobs/:jobId/cancel',
     {
-      config: needs('Contributor'),
+      config: { ...needs('Contributor'), ...audited('refresh.cancel', 'jobId') },
       schema: {
         operationId: 'Workflows_CancelJob',
         summary: 'Cancel a queued or running refresh job',

@@ -1,5 +1,6 @@
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices } from '../../services.js';
+import { cliActor } from './keys.js';
 
 export function validateInstanceFile(file: string): void {
   const { definition } = loadInstanceDefinition(file);
@@ -18,6 +19,7 @@ export async function applyInstance(file: string, dataDir: string): Promise<void
       sourceFile: loaded.file,
       baseDir: loaded.baseDir,
     });
+    await services.access.audit({ instanceId: null, principalId: cliActor(), action: 'instance.apply', target: definition.id, outcome: 'success', detail: { via: 'cli', file: loaded.file, result } });
     process.stdout.write(`instance '${definition.id}' ${result} from ${file}\n`);
   } finally {
     await services.close();

@@ -1,6 +1,7 @@
 import { openServices } from '../../services.js';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../../refresh/pipeline.js';
 import { CliError } from '../errors.js';
+import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
 export async function refresh(instanceId: string, dataDir: string): Promise<void> {
@@ -17,6 +18,7 @@ export async function refresh(instanceId: string, dataDir: string): Promise<void
     const { run, created } = await services.store.createRun(instanceId, 'cli');
     if (!created) throw new CliError(`refresh ${run.jobId} is already ${run.status} for '${instanceId}'`);
     process.stderr.write(`refresh ${run.jobId} of '${instanceId}'\n`);
+    await services.access.audit({ instanceId, principalId: cliActor(), action: 'refresh.start', target: run.jobId, outcome: 'success', detail: { via: 'cli' } });
     const result = await runRefresh({
       store: services.store,
       run,
@@ -27,6 +29,8 @@ export async function refresh(instanceId: string, dataDir: string): Promise<void
     bars.stop();
     const issues = result.stages.flatMap((s) => s.issues.map((i) => `  ${s.name}: ${i.message} (${i.count})${i.samples.length ? `\n      e.g. ${i.samples.slice(0, 3).join('\n      e.g. ')}` : ''}`));
     if (issues.length) process.stderr.write(`issues:\n${issues.join('\n')}\n`);
+    if (result.status === 'cancelled')
+      await services.access.audit({ instanceId, principalId: cliActor(), action: 'refresh.cancel', target: run.jobId, outcome: 'success', detail: { via: 'cli', signal: 'SIGINT' } });
     if (result.status !== 'successful') throw new CliError(`refresh ${result.status}${result.error ? `: ${result.error}` : ''}`);
     const s = result.summary;
     process.stdout.write(`refresh successful: ${s.recordsRead} records → ${s.profiles} profiles, ${s.activities} activities\n`);

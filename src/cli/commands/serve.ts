@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
-import { generateKey, hashKey, registerKey } from '../../api/auth.js';
+import { hashKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices, type Services } from '../../services.js';
+import type { ServerOptions } from '../server-options.js';
 
 // src/cli/commands or dist/cli/commands: the package root is three levels up either way.
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -15,20 +16,40 @@ export interface ServeOptions {
   host: string;
   dataDir: string;
   adminKey?: string;
+  /** Limits, timeouts, tokens and log level (src/cli/server-options.ts). */
+  server?: ServerOptions;
 }
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
 export async function ensureAdminKey(services: Services, fromEnv: string | undefined): Promise<{ key: string | null; note: string }> {
-  const { store } = services;
+  const { store, access } = services;
   if (fromEnv) {
-    if (!(await store.findApiKeyByHash(hashKey(fromEnv)))) await registerKey(store, fromEnv, { instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)' });
+    const known = await store.access.findKeyByHash(hashKey(fromEnv));
+    if (known && (known.revokedAt || known.instanceId !== null || known.role !== 'Administrator'))
+      throw new Error('KINDRED_ADMIN_KEY is a revoked key or not a server-wide Administrator key; unset it or give a new value');
+    if (!known) {
+      // A changed KINDRED_ADMIN_KEY replaces the previous one (the primary slot of app:admin-env).
+      const principalId = 'app:admin-env';
+      const had = await store.access.getAssignment(principalId, null);
+      const issued = had
+        ? await access.regenerateKey({ instanceId: null, principalId, slot: 'primary', key: fromEnv })
+        : await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId, slot: 'primary', key: fromEnv });
+      await access.audit({
+        instanceId: null,
+        principalId: 'system:serve',
+        action: had ? 'key.regenerate' : 'key.create',
+        target: principalId,
+        outcome: 'success',
+        detail: { source: 'KINDRED_ADMIN_KEY', keyId: issued.record.id, replacedKeyId: issued.replaced?.id ?? null },
+      });
+    }
     return { key: fromEnv, note: 'from KINDRED_ADMIN_KEY' };
   }
-  const existing = (await store.listApiKeys(null)).filter((k) => k.role === 'Administrator' && !k.revokedAt);
+  const existing = (await store.access.listKeys(null)).filter((k) => k.role === 'Administrator');
   if (existing.length) return { key: null, note: `already created (prefix ${existing[0].prefix}…); it was shown once at first start` };
-  const key = generateKey();
-  await registerKey(store, key, { instanceId: null, role: 'Administrator', name: 'admin (first start)' });
-  return { key, note: 'created now; shown only this once' };
+  const issued = await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (first start)', principalId: 'app:admin' });
+  await access.audit({ instanceId: null, principalId: 'system:serve', action: 'key.create', target: 'app:admin', outcome: 'success', detail: { keyId: issued.record.id, slot: issued.record.slot } });
+  return { key: issued.key, note: 'created now; shown only this once' };
 }
 
 export async function applyDemo(services: Services, log: (m: string) => void): Promise<void> {
@@ -58,7 +79,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
   for (const i of await services.store.listInstances()) services.exports.schedule(i);
 
-  const app = await buildApp({ services });
+  const app = await buildApp({ services, ...options.server });
   const address = await app.listen({ port: options.port, host: options.host });
   process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
   process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);

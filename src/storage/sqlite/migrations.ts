@@ -123,6 +123,59 @@ CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
   {
+    version: 3,
+    name: 'access: principals, role assignments, key slots, audit log',
+    sql: `
+-- Users and apps. A principal has at most one role per instance (instance_id NULL: server-wide).
+CREATE TABLE principals (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'app', 'group')),
+  display_name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE role_assignments (
+  principal_id TEXT NOT NULL REFERENCES principals (id),
+  instance_id TEXT,
+  role TEXT NOT NULL CHECK (role IN ('Viewer', 'Contributor', 'Administrator')),
+  assigned_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX role_assignments_one ON role_assignments (principal_id, COALESCE(instance_id, ''));
+CREATE INDEX role_assignments_instance ON role_assignments (instance_id);
+-- Principals and assignments of the keys made before principals existed: the highest role of a
+-- principal's live keys in each scope.
+INSERT INTO principals (id, kind, display_name, created_at)
+  SELECT principal_id, CASE WHEN principal_id LIKE 'user:%' THEN 'user' WHEN principal_id LIKE 'group:%' THEN 'group' ELSE 'app' END,
+         MIN(name), MIN(created_at)
+  FROM api_keys GROUP BY principal_id;
+INSERT INTO role_assignments (principal_id, instance_id, role, assigned_at)
+  SELECT principal_id, instance_id,
+         CASE MAX(CASE role WHEN 'Administrator' THEN 3 WHEN 'Contributor' THEN 2 ELSE 1 END) WHEN 3 THEN 'Administrator' WHEN 2 THEN 'Contributor' ELSE 'Viewer' END,
+         MIN(created_at)
+  FROM api_keys WHERE revoked_at IS NULL GROUP BY principal_id, instance_id;
+-- Two key slots per principal and scope (rotation without downtime); older extra keys keep working without a slot.
+ALTER TABLE api_keys ADD COLUMN slot TEXT CHECK (slot IN ('primary', 'secondary'));
+UPDATE api_keys SET slot = (
+  SELECT CASE n WHEN 1 THEN 'primary' WHEN 2 THEN 'secondary' END FROM (
+    SELECT k.id, ROW_NUMBER() OVER (PARTITION BY k.principal_id, k.instance_id ORDER BY k.created_at DESC, k.id) AS n
+    FROM api_keys k WHERE k.revoked_at IS NULL) ranked WHERE ranked.id = api_keys.id)
+WHERE revoked_at IS NULL;
+CREATE UNIQUE INDEX api_keys_slot ON api_keys (principal_id, COALESCE(instance_id, ''), slot) WHERE revoked_at IS NULL AND slot IS NOT NULL;
+CREATE INDEX api_keys_scope ON api_keys (instance_id, principal_id);
+-- Management actions: who did what to what, when, and how it ended ('success' or the error code).
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  instance_id TEXT,
+  principal_id TEXT,
+  action TEXT NOT NULL,
+  target TEXT,
+  outcome TEXT NOT NULL,
+  detail TEXT
+);
+CREATE INDEX audit_log_instance ON audit_log (instance_id, id);
+`,
+  },
+  {
     version: 4,
     name: 'customer search terms, merged-field provenance, real-time telemetry per minute',
     sql: `

@@ -23,6 +23,7 @@ import { sqliteMigrations } from './migrations.js';
 import { SqliteNotificationStore } from './notifications.js';
 import { SqliteSearchStore } from './search.js';
 import { SqliteTelemetryStore } from './telemetry.js';
+import { SqliteAccessStore } from './access.js';
 
 
 export interface SqliteStoreOptions {
@@ -132,12 +133,15 @@ class SqliteStore implements Store {
   /** Real-time writes on the store's own connection: only for an in-memory database. */
   private readonly sameConnection: RealtimeApplier | null;
 
+  readonly access: SqliteAccessStore;
+
   constructor(
     private readonly db: Database.Database,
     /** Where real-time writes run (null for an in-memory database: one connection, synced commits). */
     private readonly realtime: RealtimeWriter | null,
   ) {
     this.sameConnection = realtime ? null : new RealtimeApplier(db);
+    this.access = new SqliteAccessStore(db);
     this.telemetry = new SqliteTelemetryStore(db);
     this.search = new SqliteSearchStore(db);
     this.card = new SqliteCardStore(db);

@@ -289,7 +289,7 @@ describe('$filter parser: errors and their positions', () => {
 
 describe('$filter parser: limits', () => {
   test('defaults', () => {
-    assert.deepEqual({ ...DEFAULT_FILTER_LIMITS }, { maxLength: 2000, maxDepth: 20, maxInItems: 100 });
+    assert.deepEqual({ ...DEFAULT_FILTER_LIMITS }, { maxLength: 2000, maxDepth: 20, maxInItems: 100, maxTerms: 100 });
   });
   test('too long', () => {
     const base = "Name eq '";
@@ -316,6 +316,13 @@ describe('$filter parser: limits', () => {
     const text = list(101);
     fails(text, text.lastIndexOf(',') + 1, /too many values in the 'in' list \(the maximum is 100\)/);
     fails("Name in ('a','b','c')", 17, /the maximum is 2/, { maxInItems: 2 });
+  });
+  test('too many conditions', () => {
+    const terms = (n: number): string => Array.from({ length: n }, (_, i) => `A eq ${i}`).join(' or ');
+    parseFilter(terms(100));
+    const text = terms(101);
+    fails(text, text.lastIndexOf('A eq'), /too many conditions \(the maximum is 100\)/);
+    fails('(A eq 1) and not (B eq 2 or C eq 3)', 28, /the maximum is 2/, { maxTerms: 2 });
   });
 });
 
