@@ -1,6 +1,7 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
 import path from 'node:path';
 import { InstanceCatalog } from './api/catalog.js';
+import { StreamConsumers } from './connect/consumers.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { WriteQueue } from './realtime/write-queue.js';
@@ -17,6 +18,10 @@ export interface Services {
   feed: ChangeFeed;
   writes: WriteQueue;
   sweeper: ExpirySweeper;
+  /** NATS JetStream consumers of the instance definitions (idle until started by serve). */
+  consumers: StreamConsumers;
+  /** Environment the server was started with (webhook secrets are read from it). */
+  env: Record<string, string | undefined>;
   close(): Promise<void>;
 }
 
@@ -30,6 +35,8 @@ export interface ServiceOptions {
   pageCacheMiB?: number;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
+  /** Environment for webhook secrets (default: process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
@@ -45,16 +52,21 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
+  const catalog = new InstanceCatalog(store);
+  const consumers = new StreamConsumers({ store, catalog, writes, log: options.log });
   return {
     dataDir,
     store,
     runner,
-    catalog: new InstanceCatalog(store),
+    catalog,
     feed,
     writes,
     sweeper,
+    consumers,
+    env: options.env ?? process.env,
     async close() {
       sweeper.stop();
+      await consumers.close();
       await runner.close();
       await writes.drain();
       await feed.close();

@@ -12,6 +12,9 @@ import { entityRoutes } from './routes/entities.js';
 import { instanceRoutes } from './routes/instances.js';
 import { jobRoutes } from './routes/jobs.js';
 import { profileRoutes } from './routes/profile.js';
+import { changeRoutes } from './routes/changes.js';
+import { consumerRoutes } from './routes/consumers.js';
+import { hookRoutes } from './routes/hooks.js';
 import type { RouteAuth } from './route-auth.js';
 
 export interface AppOptions {
@@ -113,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!ready) return reply.status(503).send({ status: 'starting' });
     return { status: 'ok' };
   });
-  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes]) {
+  for (const routes of [instanceRoutes, jobRoutes, dataRoutes, profileRoutes, entityRoutes, docsRoutes, hookRoutes, consumerRoutes, changeRoutes]) {
     await app.register(routes, { prefix: '/api', services });
   }
   return app;
