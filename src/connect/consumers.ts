@@ -126,7 +126,7 @@ export class StreamConsumers {
         await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: def.subject, ack_wait: 30_000_000_000 });
       }
       const consumer = await jetstream(nc).consumers.get(stream, durable);
-      r.info = () => consumer.info(true);
+      r.info = () => consumer.info(false);
       r.messages = await consumer.consume({ max_messages: MAX_IN_FLIGHT });
       r.status.state = 'running';
       r.done = this.loop(r, instanceId, def);
@@ -158,7 +158,7 @@ export class StreamConsumers {
     r.status.rejected++;
     r.status.rejects.push({ at: new Date().toISOString(), sequence: m.seq, subject: m.subject, step, reason, payload: m.string().slice(0, 1000) });
     if (r.status.rejects.length > MAX_REJECTS_KEPT) r.status.rejects.shift();
-    m.term(`${step}: ${reason}`.slice(0, 200));
+    m.term();
   }
 
   private async handle(r: Running, instanceId: string, def: ConsumerDef, m: JsMsg): Promise<void> {
@@ -184,9 +184,9 @@ export class StreamConsumers {
     }
     const mapped = mapping.apply(payload);
     if (!mapped.ok) return this.reject(r, m, mapped.step, mapped.message);
-    // The Nats-Msg-Id a producer sets identifies the message; otherwise its content does.
-    const msgId = m.headers?.get('Nats-Msg-Id');
-    const idParts = [instanceId, 'consumer', def.name, msgId ? `id:${msgId}` : canonicalJson(payload)];
+    // A redelivered message has the same content, so the content identifies it (JetStream's own
+    // Nats-Msg-Id window already drops a producer's duplicate publishes).
+    const idParts = [instanceId, 'consumer', def.name, canonicalJson(payload)];
     const ctx = { instanceId, caller: `consumer:${def.name}`, now: Date.now() };
     const outcome = await mappedWrite(entry, store, ctx, mapped.record, idParts);
     if (!outcome.ok) return this.reject(r, m, outcome.step, outcome.message);

@@ -1,12 +1,11 @@
 // Webhooks: real payloads through POST /hooks/{name}, read back through the data API.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sign } from '../../src/connect/hooks.js';
 import { applyFormat, compileMapping, parsePath } from '../../src/connect/mapping.js';
-import { customerOf, FIXTURES, odataError, workspace, type Workspace } from '../api/helpers.js';
+import { customerOf, odataError, workspace, type Workspace } from '../api/helpers.js';
 
-export const CONNECT_FIXTURE = path.join(FIXTURES, 'connect', 'instance.yaml');
+import { CONNECT_FIXTURE } from './helpers.js';
 const SECRET = 'tier-secret-for-tests';
 
 describe('mapping', () => {
