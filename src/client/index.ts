@@ -263,6 +263,11 @@ export class KindredClient {
     return (await this.call('Profile_GetKeyRing', { params: { instanceId }, query: k, idempotent: true })).body;
   }
 
+  /** Metadata of an entity: its attributes with Edm types. */
+  async entity(instanceId: string, entityName: string): Promise<{ name: string; attributes: { name: string; dataType: string }[]; [key: string]: unknown }> {
+    return (await this.call('Entities_Get', { params: { instanceId, entityName }, idempotent: true })).body as never;
+  }
+
   // Refresh jobs
 
   async startRefresh(instanceId: string): Promise<Job> {

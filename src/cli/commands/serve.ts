@@ -15,6 +15,8 @@ export interface ServeOptions {
   host: string;
   dataDir: string;
   adminKey?: string;
+  /** NATS servers for the stream consumers (none: consumers do not run). */
+  nats?: string;
 }
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
@@ -55,6 +57,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   const admin = await ensureAdminKey(services, options.adminKey);
   for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
 
+  if (options.nats) {
+    const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
+    try {
+      await services.consumers.start(servers);
+      log(`stream consumers: connected to ${servers.join(', ')}`);
+    } catch (err) {
+      log(`stream consumers: cannot connect to ${servers.join(', ')}: ${(err as Error).message}; consumers do not run`);
+    }
+  }
   const app = await buildApp({ services });
   const address = await app.listen({ port: options.port, host: options.host });
   process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
