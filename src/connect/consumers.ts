@@ -68,13 +68,24 @@ export class StreamConsumers {
   private nc: NatsConnection | null = null;
   private readonly running = new Map<string, Running>();
   private closed = false;
+  private syncTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: StreamConsumersOptions) {}
 
-  /** Connects to NATS and starts the consumers of every instance. */
-  async start(servers: string | string[]): Promise<void> {
+  /**
+   * Connects to NATS and starts the consumers of every instance; every `syncIntervalMs` (default
+   * 30 s, 0: never) it picks up definitions applied since (`kindred instance apply`).
+   */
+  async start(servers: string | string[], options: { syncIntervalMs?: number } = {}): Promise<void> {
     this.nc = await connect({ servers, name: 'kindred', maxReconnectAttempts: -1 });
     await this.sync();
+    const every = options.syncIntervalMs ?? 30_000;
+    if (every > 0) {
+      this.syncTimer = setInterval(() => {
+        this.sync().catch((err: Error) => this.options.log?.(`stream consumers: ${err.message}`));
+      }, every);
+      this.syncTimer.unref();
+    }
   }
 
   get started(): boolean {
@@ -248,6 +259,7 @@ export class StreamConsumers {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
     for (const key of [...this.running.keys()]) await this.stop(key);
     if (this.nc) {
       const nc = this.nc;

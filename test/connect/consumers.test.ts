@@ -110,5 +110,12 @@ describe('stream consumers', { skip }, () => {
     assert.equal(after.value.find((c) => c.name === 'orders')!.rejected, 0, 'rejected messages were terminated, not redelivered');
     const total = await ws.request('GET', ws.url('/data/UnifiedActivity'), { key: ws.keys.viewer, query: { $filter: "ActivityType eq 'WebOrder'", $count: 'true' } });
     assert.equal(total.json()['@odata.count'], 21);
+
+    // A definition applied while running: a removed consumer stops (sync runs every 30 s in serve).
+    const text = ws.read('instance.yaml');
+    ws.write('instance.yaml', text.slice(0, text.indexOf('  - name: clicks')));
+    await ws.apply();
+    await ws.services.consumers.sync();
+    assert.deepEqual((await status()).value.map((c) => c.name), ['orders']);
   });
 });
