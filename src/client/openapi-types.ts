@@ -137,9 +137,16 @@ export interface Responses {
     hook: string;
     entity: string;
     status: string;
-    customerId: string;
+    customerId?: string;
     activityId?: string;
     validUntil?: string;
+    count?: number;
+    items?: Array<{
+      status: string;
+      customerId?: string;
+      activityId?: string;
+      validUntil?: string;
+    }>;
   };
   Instances_Get: {
     instanceId: string;

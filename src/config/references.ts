@@ -171,7 +171,7 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
   // Connection mappings (hooks and stream consumers): what they produce must exist, and their
   // paths and formats must compile.
   const activityEntities = new Map((def.activities ?? []).map((a) => [a.entity.replace('.', '_'), a.entity]));
-  const checkMapping = (at: string, m: { entity?: string; customer?: { entity: string; key: unknown }; fields?: Record<string, unknown> }) => {
+  const checkMapping = (at: string, m: { entity?: string; customer?: { entity: string; key: unknown }; fields?: Record<string, unknown>; each?: string }) => {
     const entity = m.entity ?? '';
     if (entity !== 'UnifiedActivity' && entity !== 'Customer' && !activityEntities.has(entity))
       add(`${at}/entity`, `'${entity}' is not UnifiedActivity, Customer or a source activity entity (${[...activityEntities.keys()].join(', ') || 'none declared'})`);
@@ -185,7 +185,7 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
       for (const name of Object.keys(m.fields ?? {})) if (!hasColumn(sourceEntity, name)) add(`${at}/fields/${name}`, `'${name}' is not a column of ${sourceEntity}`);
     }
     try {
-      compileMapping({ entity, customer: m.customer as never, fields: (m.fields ?? {}) as never });
+      compileMapping({ entity, customer: m.customer as never, fields: (m.fields ?? {}) as never, each: m.each });
     } catch (err) {
       const [step, ...rest] = (err as Error).message.split(': ');
       add(`${at}/${step.replace('.', '/')}`, rest.join(': '));
@@ -203,7 +203,7 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
     if (consumerNames.has(c.name)) add(`${at}/name`, `consumer '${c.name}' is defined twice`);
     consumerNames.add(c.name);
     if (c.hook) {
-      if (c.entity || c.fields || c.customer) add(`${at}/hook`, 'give either hook (reuse its mapping) or entity and fields, not both');
+      if (c.entity || c.fields || c.customer || c.each) add(`${at}/hook`, 'give either hook (reuse its mapping) or entity and fields, not both');
       if (!hookNames.has(c.hook)) add(`${at}/hook`, `hook '${c.hook}' does not exist (hooks: ${[...hookNames].join(', ') || 'none'})`);
     } else if (!c.entity || !c.fields) add(at, 'a consumer needs hook (reuse its mapping) or entity and fields');
     else checkMapping(at, c);

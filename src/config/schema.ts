@@ -192,6 +192,8 @@ const mappingProperties = {
   ),
   /** Attributes (or source columns) of the produced record and where each comes from. */
   fields: Type.Record(Type.String({ minLength: 1 }), MappingValueSchema),
+  /** A path to an array: one record per element (read as `item`, its position as `itemIndex`). */
+  each: Type.Optional(Type.String({ minLength: 1 })),
 };
 
 export const HookSchema = Type.Object(
@@ -229,6 +231,7 @@ export const ConsumerSchema = Type.Object(
     entity: Type.Optional(mappingProperties.entity),
     customer: mappingProperties.customer,
     fields: Type.Optional(mappingProperties.fields),
+    each: mappingProperties.each,
   },
   { additionalProperties: false },
 );

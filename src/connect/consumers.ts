@@ -152,7 +152,13 @@ export class StreamConsumers {
     const inFlight = new Set<Promise<void>>();
     try {
       for await (const m of r.messages!) {
-        const p = this.handle(r, instanceId, def, m).finally(() => inFlight.delete(p));
+        const p = this.handle(r, instanceId, def, m)
+          .catch(() => {
+            // An unexpected failure (the store could not be read): not stored, delivered again later.
+            r.status.retried++;
+            m.nak(1000);
+          })
+          .finally(() => inFlight.delete(p));
         inFlight.add(p);
         if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
       }
@@ -193,26 +199,31 @@ export class StreamConsumers {
     } catch (err) {
       return this.reject(r, m, 'mapping definition', (err as Error).message);
     }
-    const mapped = mapping.apply(payload);
+    const mapped = mapping.applyAll(payload);
     if (!mapped.ok) return this.reject(r, m, mapped.step, mapped.message);
     // A redelivered message has the same content, so the content identifies it (JetStream's own
     // Nats-Msg-Id window already drops a producer's duplicate publishes).
-    const idParts = [instanceId, 'consumer', def.name, canonicalJson(payload)];
     const ctx = { instanceId, caller: `consumer:${def.name}`, now: Date.now() };
-    const outcome = await mappedWrite(entry, store, ctx, mapped.record, idParts);
-    if (!outcome.ok) return this.reject(r, m, outcome.step, outcome.message);
-    let result;
+    const list = [];
+    for (const [i, record] of mapped.records.entries()) {
+      const outcome = await mappedWrite(entry, store, ctx, record, [instanceId, 'consumer', def.name, canonicalJson(payload), ...(mapping.each ? [String(i)] : [])]);
+      if (!outcome.ok) return this.reject(r, m, mapping.each ? `each[${i}].${outcome.step}` : outcome.step, outcome.message);
+      list.push(outcome.write);
+    }
+    let results;
     try {
-      result = await writes.submit(outcome.write);
+      results = await writes.submitAll(list);
     } catch {
       // Not stored: let NATS deliver it again later.
       r.status.retried++;
       m.nak(1000);
       return;
     }
-    if (result.status === 'customerNotFound') return this.reject(r, m, 'write', `customer '${result.customerId}' does not exist`);
-    if (result.status === 'conflict') return this.reject(r, m, 'write', `activity '${result.activityId}' already exists with different content`);
-    if (result.status === 'replayed') r.status.replayed++;
+    for (const result of results) {
+      if (result.status === 'customerNotFound') return this.reject(r, m, 'write', `customer '${result.customerId}' does not exist`);
+      if (result.status === 'conflict') return this.reject(r, m, 'write', `activity '${result.activityId}' already exists with different content`);
+    }
+    if (results.length && results.every((x) => x.status === 'replayed')) r.status.replayed++;
     else r.status.written++;
     m.ack();
   }

@@ -15,7 +15,7 @@ export function mappingOf(def: HookDef | ConsumerDef, hooks: readonly HookDef[] 
     if (!hook) throw new Error(`consumer '${def.name}' names hook '${def.hook}', which does not exist`);
     return hook;
   }
-  return { entity: def.entity!, customer: def.customer, fields: def.fields ?? {} };
+  return { entity: def.entity!, customer: def.customer, fields: def.fields ?? {}, each: def.each };
 }
 
 /** Compiled once per catalog entry (the entry changes when the definition does). */

@@ -11,6 +11,7 @@ export interface MappingDef {
   entity: string;
   customer?: { entity: string; key: MappingValueDef };
   fields: Record<string, MappingValueDef>;
+  each?: string;
 }
 
 export interface MappedRecord {
@@ -219,7 +220,11 @@ function compileValue(spec: MappingValueDef): CompiledValue {
 
 export interface CompiledMapping {
   entity: string;
+  /** Whether the mapping makes one record per element of an array (`each`). */
+  each: boolean;
   apply(payload: unknown): MappingOutcome;
+  /** Every record of a payload: one, or one per element of the `each` array. */
+  applyAll(payload: unknown): { ok: true; records: MappedRecord[] } | { ok: false; step: string; message: string };
 }
 
 /** Checks and compiles a mapping; throws (naming the step) when the definition itself is wrong. */
@@ -241,8 +246,33 @@ export function compileMapping(def: MappingDef): CompiledMapping {
       throw new Error(`customer.key: ${(err as Error).message}`);
     }
   }
-  return {
+  let eachPath: PathToken[] | undefined;
+  if (def.each) {
+    try {
+      eachPath = parsePath(def.each);
+    } catch (err) {
+      throw new Error(`each: ${(err as Error).message}`);
+    }
+  }
+  const mapping: CompiledMapping = {
     entity: def.entity,
+    each: eachPath !== undefined,
+    applyAll(payload) {
+      if (!eachPath) {
+        const one = mapping.apply(payload);
+        return one.ok ? { ok: true, records: [one.record] } : one;
+      }
+      const list = valueAt(payload, eachPath);
+      if (!Array.isArray(list)) return { ok: false, step: `each (path ${def.each})`, message: list === undefined ? `the payload has no value at '${def.each}'` : `'${def.each}' is ${describe(list)}, not an array` };
+      const base = payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
+      const records: MappedRecord[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const one = mapping.apply({ ...base, item: list[i], itemIndex: i });
+        if (!one.ok) return { ok: false, step: `each[${i}].${one.step}`, message: one.message };
+        records.push(one.record);
+      }
+      return { ok: true, records };
+    },
     apply(payload) {
       const values: Record<string, Scalar> = {};
       for (const s of steps) {
@@ -260,6 +290,7 @@ export function compileMapping(def: MappingDef): CompiledMapping {
       return { ok: true, record: { entity: def.entity, values, customerKey } };
     },
   };
+  return mapping;
 }
 
 /** A stable JSON text (sorted keys) for hashing payloads. */

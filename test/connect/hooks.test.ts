@@ -80,6 +80,22 @@ describe('webhooks', () => {
     assert.equal(a.Description, 'Kettle for 1049.9');
   });
 
+  test('each: one purchase per order line; a replay stores nothing twice; a bad line stores nothing of the payload', async () => {
+    const payload = { order: { id: 'W1', contact: 'C3', date: '2026-12-01T09:00:00Z', lines: [{ name: 'Tea', price: '4.50' }, { name: 'Cups', price: 12 }, { name: 'Pot', price: 30 }] } };
+    const res = await ws.request('POST', ws.url('/hooks/orderLines'), { body: payload });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json().items.map((i: { status: string }) => i.status), ['created', 'created', 'created']);
+    const c3 = await customerOf(ws, 'Shop', 'Contacts', 'C3');
+    const read = async () => (await ws.request('GET', ws.url('/data/UnifiedActivity'), { key: ws.keys.viewer, query: { $filter: `CustomerId eq '${c3}' and startswith(SourceActivityId, 'W')`, $orderby: 'SourceActivityId' } })).json().value;
+    assert.deepEqual((await read()).map((a: { SourceActivityId: string; Title: string }) => [a.SourceActivityId, a.Title]), [['W1-0', 'Bought Tea'], ['W1-1', 'Bought Cups'], ['W1-2', 'Bought Pot']]);
+    const again = await ws.request('POST', ws.url('/hooks/orderLines'), { body: payload });
+    assert.deepEqual(again.json().items.map((i: { status: string }) => i.status), ['replayed', 'replayed', 'replayed']);
+    const bad = { order: { id: 'W2', contact: 'C3', date: '2026-12-01T09:00:00Z', lines: [{ name: 'Tea', price: 1 }, { price: 2 }] } };
+    const e = odataError(await ws.request('POST', ws.url('/hooks/orderLines'), { body: bad }), 400);
+    assert.match(e.message, /mapping step 'each\[1\]\.fields\.Product \(path item\.name\)' failed/);
+    assert.equal((await read()).length, 3, 'nothing of W2 was stored');
+  });
+
   test('a signed tier change updates the profile found by the loyalty id; a bad or missing signature is 401', async () => {
     const raw = JSON.stringify({ member: { id: 'L2', tier: 'Platinum', points: '4.321,5' } });
     const missing = await ws.request('POST', ws.url('/hooks/tierChange'), { raw });
@@ -111,7 +127,7 @@ describe('webhooks', () => {
     assert.match(notJson.message, /mapping step 'parse'/);
     const unknownCustomer = odataError(await ws.request('POST', ws.url('/hooks/shopOrder'), { body: order(2003, 'NOPE') }), 404);
     assert.match(unknownCustomer.message, /customer \(key ring look-up\).*Shop\.Contacts key 'NOPE'/);
-    odataError(await ws.request('POST', ws.url('/hooks/nope'), { body: {} }), 404, { target: 'hookName', message: /shopOrder, purchase, tierChange/ });
+    odataError(await ws.request('POST', ws.url('/hooks/nope'), { body: {} }), 404, { target: 'hookName', message: /shopOrder, purchase, orderLines, tierChange/ });
     odataError(await ws.request('POST', ws.url('/hooks/shopOrder'), { body: order(2004), key: ws.keys.viewer }), 403);
     // Nothing of the failed requests was stored.
     const list = await ws.request('GET', ws.url('/data/UnifiedActivity'), { key: ws.keys.viewer, query: { $filter: "ActivityType eq 'WebOrder'", $count: 'true' } });

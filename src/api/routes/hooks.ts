@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { mappedWrite } from '../../connect/apply.js';
 import { checkSignature, compiledMapping } from '../../connect/hooks.js';
 import { canonicalJson } from '../../connect/mapping.js';
-import type { RealtimeResult } from '../../domain/realtime.js';
+import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import type { Services } from '../../services.js';
 import { ApiError } from '../errors.js';
 import { needs } from '../route-auth.js';
@@ -16,14 +16,23 @@ const HookParams = Type.Object({
   hookName: Type.String({ minLength: 1, description: 'Name of the hook in the instance definition (hooks section)' }),
 });
 
+const ItemResult = Type.Object({
+  status: Type.String({ description: 'created, replayed (the same activity was received before), updated, conflict or customerNotFound' }),
+  customerId: Type.Optional(Type.String()),
+  activityId: Type.Optional(Type.String()),
+  validUntil: Type.Optional(Type.String()),
+});
+
 const HookResult = Type.Object(
   {
     hook: Type.String(),
     entity: Type.String({ description: 'What the mapping produced: UnifiedActivity, a source activity entity or Customer' }),
-    status: Type.String({ description: 'created, replayed (the same activity was received before) or updated' }),
-    customerId: Type.String(),
+    status: Type.String({ description: 'created, replayed or updated; batch for a mapping with each (see items)' }),
+    customerId: Type.Optional(Type.String()),
     activityId: Type.Optional(Type.String()),
     validUntil: Type.Optional(Type.String()),
+    count: Type.Optional(Type.Integer({ description: 'Records made (mapping with each)' })),
+    items: Type.Optional(Type.Array(ItemResult, { description: 'One result per element (mapping with each)' })),
   },
   { description: 'What the payload became' },
 );
@@ -71,35 +80,51 @@ export const hookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (!signature.ok) throw new ApiError(signature.status === 401 ? 'Unauthorized' : 'ServiceUnavailable', signature.message, 'signature');
       if (!raw.length) throw new ApiError('BadRequest', "mapping step 'parse': the body is empty; send the JSON payload", 'body');
       const payload = parseJson(raw);
-      const mapped = compiledMapping(entry, 'hook', hook).apply(payload);
+      const mapping = compiledMapping(entry, 'hook', hook);
+      const mapped = mapping.applyAll(payload);
       if (!mapped.ok) throw new ApiError('BadRequest', `mapping step '${mapped.step}' failed: ${mapped.message}`, mapped.step.split(' ')[0]);
       const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller ?? `hook:${hookName}`, now: Date.now() };
-      const outcome = await mappedWrite(entry, store, ctx, mapped.record, [instanceId, 'hook', hookName, canonicalJson(payload)]);
-      if (!outcome.ok)
-        throw new ApiError(outcome.status === 404 ? 'NotFound' : 'BadRequest', `mapping step '${outcome.step}' failed: ${outcome.message}`, outcome.target ?? outcome.step);
-      let result: RealtimeResult;
+      // Every record is checked before any is written: a bad element stores nothing of the payload.
+      const writesOfPayload: RealtimeWrite[] = [];
+      for (const [i, record] of mapped.records.entries()) {
+        let outcome;
+        try {
+          const idParts = [instanceId, 'hook', hookName, canonicalJson(payload), ...(mapping.each ? [String(i)] : [])];
+          outcome = await mappedWrite(entry, store, ctx, record, idParts);
+        } catch {
+          throw new ApiError('ServiceUnavailable', 'the store could not be read to find the customer; nothing was stored, retry shortly');
+        }
+        if (!outcome.ok) {
+          const step = mapping.each ? `each[${i}].${outcome.step}` : outcome.step;
+          throw new ApiError(outcome.status === 404 ? 'NotFound' : 'BadRequest', `mapping step '${step}' failed: ${outcome.message}`, outcome.target ?? step);
+        }
+        writesOfPayload.push(outcome.write);
+      }
+      let results: RealtimeResult[];
       try {
-        [result] = await writes.submitAll([outcome.write]);
+        results = await writes.submitAll(writesOfPayload);
       } catch {
         throw new ApiError('ServiceUnavailable', 'the store could not commit the write; nothing was stored, retry shortly');
       }
-      switch (result.status) {
-        case 'customerNotFound':
-          throw new ApiError('NotFound', `mapping step 'write' failed: customer '${result.customerId}' does not exist`, 'CustomerId');
-        case 'conflict':
-          throw new ApiError('Conflict', `activity '${result.activityId}' already exists with different content; activities are immutable`, 'ActivityId');
-        case 'updated':
-          return reply.status(200).send({ hook: hookName, entity: mapped.record.entity, status: 'updated', customerId: result.customerId, validUntil: result.validUntil });
-        default:
-          return reply.status(result.status === 'created' ? 201 : 200).send({
-            hook: hookName,
-            entity: mapped.record.entity,
-            status: result.status,
-            customerId: result.activity.CustomerId,
-            activityId: result.activity.ActivityId,
-            validUntil: result.activity.ValidUntil ?? undefined,
-          });
-      }
+      const items = results.map((result) => {
+        switch (result.status) {
+          case 'customerNotFound':
+            return { status: 'customerNotFound', customerId: result.customerId };
+          case 'conflict':
+            return { status: 'conflict', activityId: result.activityId };
+          case 'updated':
+            return { status: 'updated', customerId: result.customerId, validUntil: result.validUntil };
+          default:
+            return { status: result.status, customerId: result.activity.CustomerId, activityId: result.activity.ActivityId, validUntil: result.activity.ValidUntil ?? undefined };
+        }
+      });
+      const entity = mapping.entity;
+      if (mapping.each) return reply.status(200).send({ hook: hookName, entity, status: 'batch', count: items.length, items });
+      const [item] = items;
+      if (item.status === 'customerNotFound') throw new ApiError('NotFound', `mapping step 'write' failed: customer '${item.customerId}' does not exist`, 'CustomerId');
+      if (item.status === 'conflict')
+        throw new ApiError('Conflict', `activity '${item.activityId}' already exists with different content; activities are immutable`, 'ActivityId');
+      return reply.status(item.status === 'created' ? 201 : 200).send({ hook: hookName, entity, ...item });
     },
   );
 };
