@@ -53,7 +53,7 @@ describe('KindredClient', () => {
   after(async () => ws?.close());
 
   test('the committed types match the served OpenAPI document (run npm run gen:client after API changes)', async () => {
-    const doc = await (await fetch(`${base}/api/openapi.json`)).json();
+    const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as Record<string, unknown>;
     const committed = readFileSync(path.join(REPO, 'src/client/openapi-types.ts'), 'utf8');
     assert.equal(renderTypes(doc), committed, 'src/client/openapi-types.ts is out of date: run npm run gen:client');
   });
