@@ -4,6 +4,7 @@ import { AccessManager, Authenticator } from './api/auth.js';
 import { InstanceCatalog } from './api/catalog.js';
 import { ExportService } from './exports/service.js';
 import { DefinitionEditor } from './api/definition-edits.js';
+import { StreamConsumers } from './connect/consumers.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
@@ -31,6 +32,10 @@ export interface Services {
   auth: Authenticator;
   /** Principals, roles, keys and the audit log. */
   access: AccessManager;
+  /** NATS JetStream consumers of the instance definitions (idle until started by serve). */
+  consumers: StreamConsumers;
+  /** Environment the server was started with (webhook secrets are read from it). */
+  env: Record<string, string | undefined>;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,8 @@ export interface ServiceOptions {
   sweepIntervalMs?: number;
   /** How often telemetry is written to the store (ms; default 5000); 0: only when read or closed. */
   telemetryFlushMs?: number;
+  /** Environment for webhook secrets (default: process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
@@ -67,6 +74,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const telemetry = new TelemetryRecorder(store.telemetry, { flushMs: options.telemetryFlushMs, log: options.log });
   const exports = new ExportService(store, options.log);
   const auth = new Authenticator(store);
+  const consumers = new StreamConsumers({ store, catalog, writes, log: options.log });
   return {
     dataDir,
     store,
@@ -80,8 +88,11 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     sweeper,
     telemetry,
     exports,
+    consumers,
+    env: options.env ?? process.env,
     async close() {
       sweeper.stop();
+      await consumers.close();
       await exports.close();
       await telemetry.close();
       await runner.close();

@@ -25,6 +25,8 @@ import { rbacRoutes } from './routes/rbac.js';
 import { searchRoutes } from './routes/search.js';
 import { segmentRoutes } from './routes/segments.js';
 import { telemetryRoutes } from './routes/telemetry.js';
+import { consumerRoutes } from './routes/consumers.js';
+import { hookRoutes } from './routes/hooks.js';
 import type { RouteAuth } from './route-auth.js';
 import { bearerJwt, TokenVerifier, type OidcOptions } from './tokens.js';
 import { webRoutes } from '../web/routes.js';
@@ -226,6 +228,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     measureRoutes,
     segmentRoutes,
     exportRoutes,
+    hookRoutes,
+    consumerRoutes,
   ]) {
     await app.register(routes, { prefix: '/api', services });
   }

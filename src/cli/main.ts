@@ -9,6 +9,8 @@ import { createKey, listKeys, revokeKey, rotateKey } from './commands/keys.js';
 import { refresh } from './commands/refresh.js';
 import { serve } from './commands/serve.js';
 import { addServerFlags, serverOptionsFrom } from './server-options.js';
+import { push } from './commands/push.js';
+import { tail } from './commands/tail.js';
 
 function integer(name: string, min: number, max: number) {
   return (value: string) => {
@@ -30,10 +32,19 @@ export function buildCli(): Command {
     .option('--port <n>', 'port (default: $PORT or 3000)', integer('port', 0, 65535))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option(...dataDirOption)
+    .option('--nats <servers>', 'NATS server(s) for the stream consumers of the instances (default: $KINDRED_NATS_URL; none: no consumers)')
     .action(async (opts) => {
       const port = opts.port ?? (process.env.PORT ? integer('PORT', 0, 65535)(process.env.PORT) : 3000);
       const server = serverOptionsFrom(opts, process.env);
-      await serve({ demo: Boolean(opts.demo), port, host: opts.host, dataDir: dataDir(opts.dataDir), adminKey: process.env.KINDRED_ADMIN_KEY, server });
+      await serve({
+        demo: Boolean(opts.demo),
+        port,
+        host: opts.host,
+        dataDir: dataDir(opts.dataDir),
+        adminKey: process.env.KINDRED_ADMIN_KEY,
+        server,
+        nats: opts.nats ?? process.env.KINDRED_NATS_URL,
+      });
     });
 
   const instance = program.command('instance').description('manage instance definitions');
@@ -116,6 +127,50 @@ export function buildCli(): Command {
     .action(async (opts) => {
       await generate({ outDir: opts.out, records: opts.records, seed: opts.seed, instanceId: opts.instanceId });
     });
+  const remote = (cmd: Command) =>
+    cmd
+      .option('--url <url>', 'server address (default: $KINDRED_URL)')
+      .option('--key <key>', 'API key (default: $KINDRED_KEY)');
+  const push_ = program.command('push').description('send real-time data to a server from NDJSON or CSV, in $batch calls');
+  for (const kind of ['activities', 'profiles'] as const) {
+    const cmd = push_
+      .command(`${kind} [file]`)
+      .description(kind === 'activities' ? 'publish activities (UnifiedActivity or --entity DataSource_Entity); file or - for standard input' : 'update profiles ({CustomerId, changes} or CustomerId plus attributes); file or - for standard input')
+      .requiredOption('--instance <id>', 'instance id');
+    if (kind === 'activities') cmd.option('--entity <name>', 'UnifiedActivity or a source activity entity (DataSource_Entity)', 'UnifiedActivity');
+    remote(cmd)
+      .option('--format <format>', 'ndjson or csv (default: from the file extension)')
+      .option('--rejects <file>', 'where rejected records go with their reasons (default: next to the input)')
+      .option('--batch-size <n>', 'records per $batch call', integer('batch-size', 1, 10_000), 1000)
+      .option('--valid-until <time>', 'RFC 3339 expiry of the real-time data')
+      .action(async (file: string | undefined, opts) => {
+        const summary = await push({
+          kind,
+          instanceId: opts.instance,
+          entity: opts.entity,
+          input: file,
+          format: opts.format,
+          url: opts.url ?? process.env.KINDRED_URL,
+          key: opts.key ?? process.env.KINDRED_KEY,
+          rejects: opts.rejects,
+          batchSize: opts.batchSize,
+          validUntil: opts.validUntil,
+        });
+        // Some records were rejected: the run worked, the data needs a look (exit 2).
+        if (summary.rejected) process.exitCode = 2;
+      });
+  }
+
+  remote(
+    program
+      .command('tail')
+      .description('print the change feed of an instance, one JSON line per change')
+      .requiredOption('--instance <id>', 'instance id')
+      .option('--customer <id>', 'only the changes of this CustomerId')
+      .option('--count <n>', 'stop after n changes', integer('count', 1, Number.MAX_SAFE_INTEGER)),
+  ).action(async (opts) => {
+    await tail({ instanceId: opts.instance, customerId: opts.customer, url: opts.url ?? process.env.KINDRED_URL, key: opts.key ?? process.env.KINDRED_KEY, count: opts.count });
+  });
   return program;
 }
 

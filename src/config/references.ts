@@ -2,6 +2,7 @@
 import { Cron } from 'croner';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { checkOutputReferences } from './outputs-references.js';
+import { compileMapping } from '../connect/mapping.js';
 import type { ConditionDef, EntityDef, InstanceDefinition } from './schema.js';
 import { analyticsProblems } from '../domain/segments.js';
 
@@ -167,6 +168,47 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
         if (!hasColumn(a.entity, name)) add(`${at}/${key}`, `placeholder {${name}} is not a column of ${a.entity}`);
       }
     }
+  });
+
+  // Connection mappings (hooks and stream consumers): what they produce must exist, and their
+  // paths and formats must compile.
+  const activityEntities = new Map((def.activities ?? []).map((a) => [a.entity.replace('.', '_'), a.entity]));
+  const checkMapping = (at: string, m: { entity?: string; customer?: { entity: string; key: unknown }; fields?: Record<string, unknown>; each?: string }) => {
+    const entity = m.entity ?? '';
+    if (entity !== 'UnifiedActivity' && entity !== 'Customer' && !activityEntities.has(entity))
+      add(`${at}/entity`, `'${entity}' is not UnifiedActivity, Customer or a source activity entity (${[...activityEntities.keys()].join(', ') || 'none declared'})`);
+    if (m.customer) {
+      if (!customerEntities.includes(m.customer.entity)) add(`${at}/customer/entity`, `'${m.customer.entity}' is not a customer entity (one in unification.matching)`);
+      if (activityEntities.has(entity)) add(`${at}/customer`, `a ${entity} record finds its customer through its own foreign key; leave customer out`);
+    } else if (entity === 'Customer' && !m.fields?.CustomerId) add(`${at}/customer`, 'a Customer update needs customer (a source key) or a CustomerId field');
+    else if (entity === 'UnifiedActivity' && !m.fields?.CustomerId) add(`${at}/customer`, 'a UnifiedActivity needs customer (a source key) or a CustomerId field');
+    const sourceEntity = activityEntities.get(entity);
+    if (sourceEntity) {
+      for (const name of Object.keys(m.fields ?? {})) if (!hasColumn(sourceEntity, name)) add(`${at}/fields/${name}`, `'${name}' is not a column of ${sourceEntity}`);
+    }
+    try {
+      compileMapping({ entity, customer: m.customer as never, fields: (m.fields ?? {}) as never, each: m.each });
+    } catch (err) {
+      const [step, ...rest] = (err as Error).message.split(': ');
+      add(`${at}/${step.replace('.', '/')}`, rest.join(': '));
+    }
+  };
+  const hookNames = new Set<string>();
+  def.hooks?.forEach((h, i) => {
+    if (hookNames.has(h.name)) add(`/hooks/${i}/name`, `hook '${h.name}' is defined twice`);
+    hookNames.add(h.name);
+    checkMapping(`/hooks/${i}`, h);
+  });
+  const consumerNames = new Set<string>();
+  def.consumers?.forEach((c, i) => {
+    const at = `/consumers/${i}`;
+    if (consumerNames.has(c.name)) add(`${at}/name`, `consumer '${c.name}' is defined twice`);
+    consumerNames.add(c.name);
+    if (c.hook) {
+      if (c.entity || c.fields || c.customer || c.each) add(`${at}/hook`, 'give either hook (reuse its mapping) or entity and fields, not both');
+      if (!hookNames.has(c.hook)) add(`${at}/hook`, `hook '${c.hook}' does not exist (hooks: ${[...hookNames].join(', ') || 'none'})`);
+    } else if (!c.entity || !c.fields) add(at, 'a consumer needs hook (reuse its mapping) or entity and fields');
+    else checkMapping(at, c);
   });
 
   if (def.schedule) {

@@ -210,6 +210,63 @@ export const MeasureSourceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * One value of a connection mapping: a field path in the payload (`order.customer.email`,
+ * `$.items[0].sku`), a constant, or a template with {path} placeholders; optionally converted by
+ * a format (dates: unixSeconds, unixMillis, iso, or a pattern such as dd/MM/yyyy HH:mm; numbers:
+ * number, integer, decimalComma; string, boolean).
+ */
+export const MappingValueSchema = Type.Union([
+  Type.String({ minLength: 1 }),
+  Type.Object(
+    {
+      path: Type.Optional(Type.String({ minLength: 1 })),
+      value: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      template: Type.Optional(Type.String({ minLength: 1 })),
+      format: Type.Optional(Type.String({ minLength: 1 })),
+      /** Used when the path is missing or null (otherwise a missing required value is an error). */
+      default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      optional: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+const mappingProperties = {
+  /** What the mapping produces: UnifiedActivity, a source activity entity (DataSource_Entity) or Customer (a profile update). */
+  entity: Type.String({ minLength: 1 }),
+  /** Finds the customer through the key ring: a source key of DataSource.Entity taken from the payload. */
+  customer: Type.Optional(
+    Type.Object({ entity: EntityRef, key: MappingValueSchema }, { additionalProperties: false }),
+  ),
+  /** Attributes (or source columns) of the produced record and where each comes from. */
+  fields: Type.Record(Type.String({ minLength: 1 }), MappingValueSchema),
+  /** A path to an array: one record per element (read as `item`, its position as `itemIndex`). */
+  each: Type.Optional(Type.String({ minLength: 1 })),
+};
+
+export const HookSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }),
+    ...mappingProperties,
+    /** HMAC check of the raw body: the secret comes from the named environment variable. */
+    signature: Type.Optional(
+      Type.Object(
+        {
+          secretEnv: Type.String({ minLength: 1, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+          header: Type.Optional(Type.String({ minLength: 1 })),
+          algorithm: Type.Optional(literals(['sha256', 'sha1', 'sha512'] as const)),
+          encoding: Type.Optional(literals(['hex', 'base64'] as const)),
+          /** Text before the digest in the header, e.g. "sha256=". */
+          prefix: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const MeasureSchema = Type.Object(
   {
     /** Also the column name in Customer_Measure. */
@@ -272,6 +329,24 @@ export const SegmentSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const ConsumerSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z][A-Za-z0-9_-]*$' }),
+    /** NATS JetStream subject read (the stream holding it is found unless `stream` names it). */
+    subject: Type.String({ minLength: 1 }),
+    stream: Type.Optional(Type.String({ minLength: 1 })),
+    /** Durable consumer name (default kindred-{instance}-{name}). */
+    durable: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' })),
+    /** Reuse the mapping of a hook, or give entity/customer/fields here. */
+    hook: Type.Optional(Type.String({ minLength: 1 })),
+    entity: Type.Optional(mappingProperties.entity),
+    customer: mappingProperties.customer,
+    fields: Type.Optional(mappingProperties.fields),
+    each: mappingProperties.each,
+  },
+  { additionalProperties: false },
+);
+
 export const InstanceSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9-]*$' }),
@@ -292,6 +367,10 @@ export const InstanceSchema = Type.Object(
     enrichment: Type.Optional(EnrichmentSchema),
     exports: Type.Optional(Type.Array(ExportSchema)),
     notifications: Type.Optional(Type.Array(NotificationSchema)),
+    /** Webhooks: POST /api/instances/{id}/hooks/{name} mapped to activities or profile updates. */
+    hooks: Type.Optional(Type.Array(HookSchema)),
+    /** NATS JetStream consumers applying the same kind of mapping. */
+    consumers: Type.Optional(Type.Array(ConsumerSchema)),
   },
   { additionalProperties: false },
 );
@@ -322,3 +401,6 @@ export type MeasureDef = Static<typeof MeasureSchema>;
 export type SegmentConditionDef = Static<typeof SegmentConditionSchema>;
 export type SegmentRuleDef = Static<typeof SegmentRuleSchema>;
 export type SegmentDef = Static<typeof SegmentSchema>;
+export type MappingValueDef = Static<typeof MappingValueSchema>;
+export type HookDef = Static<typeof HookSchema>;
+export type ConsumerDef = Static<typeof ConsumerSchema>;

@@ -56,6 +56,8 @@ const EXPECTED: Record<string, Expected> = {
   'POST /api/instances/:instanceId/manage/exports/:exportName/run': 'Administrator',
   'GET /api/instances/:instanceId/manage/notifications': 'Administrator',
   'GET /api/instances/:instanceId/manage/notifications/deliveries': 'Administrator',
+  'POST /api/instances/:instanceId/hooks/:hookName': 'Contributor',
+  'GET /api/instances/:instanceId/consumers': 'Viewer',
   'GET /api/instances/:instanceId/rbac/roles': 'Viewer',
   'GET /api/instances/:instanceId/rbac/myrole': 'Viewer',
   'GET /api/instances/:instanceId/rbac/assignments': 'Administrator',

@@ -18,6 +18,8 @@ export interface ServeOptions {
   adminKey?: string;
   /** Limits, timeouts, tokens and log level (src/cli/server-options.ts). */
   server?: ServerOptions;
+  /** NATS servers for the stream consumers (none: consumers do not run). */
+  nats?: string;
 }
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
@@ -79,6 +81,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
   for (const i of await services.store.listInstances()) services.exports.schedule(i);
 
+  if (options.nats) {
+    const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
+    try {
+      await services.consumers.start(servers);
+      log(`stream consumers: connected to ${servers.join(', ')}`);
+    } catch (err) {
+      log(`stream consumers: cannot connect to ${servers.join(', ')}: ${(err as Error).message}; consumers do not run`);
+    }
+  }
   const app = await buildApp({ services, ...options.server });
   const address = await app.listen({ port: options.port, host: options.host });
   process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
