@@ -5,7 +5,8 @@ import { describe } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
-import { storeConformance } from './conformance.js';
+import { storeConformance, type OpenedStore } from './conformance.js';
+import { overlayConformance } from './overlay-conformance.js';
 
 export const POSTGRES_URL = process.env.KINDRED_TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -45,7 +46,7 @@ if (unavailable) {
   console.log(`skipping the PostgreSQL store tests: ${unavailable}`);
   describe.skip(`Store conformance: postgres (${unavailable})`, () => {});
 } else {
-  storeConformance('postgres', async () => {
+  const open = async (): Promise<OpenedStore> => {
     const { schema, drop } = await freshSchema();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
     return {
@@ -56,5 +57,7 @@ if (unavailable) {
         await drop();
       },
     };
-  });
+  };
+  storeConformance('postgres', open);
+  overlayConformance('postgres', open);
 }
