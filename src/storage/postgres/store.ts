@@ -84,8 +84,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   try {
-    if (options.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(options.schema)}`);
-    await migrate(pool);
+    await migrate(pool, options.schema);
   } catch (err) {
     await pool.end();
     throw err;
@@ -93,11 +92,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return new PostgresStore(pool, poolRealtimeWriter(pool));
 }
 
-async function migrate(pool: pg.Pool): Promise<void> {
+async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
   checkMigrationList(postgresMigrations);
   await transaction(pool, async (client) => {
-    // One migrator per schema at a time; the others wait and then find nothing left to do.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('kindred-migrations:' || current_schema()))`);
+    // One migrator per schema at a time; the others wait and then find nothing left to do (even
+    // CREATE SCHEMA IF NOT EXISTS fails when two run at once).
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('kindred-migrations:' || COALESCE($1, current_schema())))`, [schema ?? null]);
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
     const applied = new Set((await rows(client, 'SELECT version FROM schema_migrations')).map((r) => r.version as number));
     for (const m of postgresMigrations) {
