@@ -3,7 +3,6 @@
 // without one the suite is skipped with the reason printed.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { newStages } from '../../src/domain/run.js';
@@ -11,41 +10,9 @@ import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
 import { INSERT_BATCH } from '../../src/storage/postgres/statements.js';
 import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
+import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
 import { storeConformance, type OpenedStore } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
-
-export const POSTGRES_URL = process.env.KINDRED_TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/** null when the server answers, else why the PostgreSQL tests are skipped. */
-export async function postgresUnavailable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `PostgreSQL does not answer at ${POSTGRES_URL.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-/** A fresh schema; cleanup drops it. */
-export async function freshSchema(): Promise<{ schema: string; drop: () => Promise<void> }> {
-  const schema = `kindred_test_${randomBytes(6).toString('hex')}`;
-  return {
-    schema,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${quoteIdentifier(schema)} CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {

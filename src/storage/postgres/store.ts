@@ -649,7 +649,7 @@ const jsonKey = (name: string) => `'${name.replace(/'/g, "''")}'`;
  * type: text in code point order for strings and date-times, numbers and booleans as such (a
  * value of another JSON kind reads as null).
  */
-function jsonAttribute(name: string, type: AttributeType): string {
+export function jsonAttribute(name: string, type: AttributeType): string {
   const key = jsonKey(name);
   switch (type) {
     case 'number':
