@@ -8,6 +8,7 @@ import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { storeConformance } from './conformance.js';
+import { overlayConformance } from './overlay-conformance.js';
 
 const roots: string[] = [];
 after(() => {
@@ -27,6 +28,18 @@ storeConformance('sqlite', async () => {
   return {
     store,
     reopen: async () => openSqliteStore({ file }),
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+overlayConformance('sqlite', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
+  return {
+    store,
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -55,6 +55,12 @@ export interface SqlCompileOptions {
   /** How boolean literals are bound: 1/0 ('integer', default: SQLite, JSON true/false read as 1/0) or true/false. */
   booleanStyle?: 'integer' | 'boolean';
   /**
+   * SQL dialect for case rules (default 'sqlite'). 'postgres' keeps SQLite's semantics: LIKE folds
+   * ASCII letters only (PostgreSQL's LIKE is case-sensitive and ILIKE folds by locale), and
+   * tolower() lowers ASCII letters only; both through translate().
+   */
+  dialect?: 'sqlite' | 'postgres';
+  /**
    * SQL for IsMemberOfSegment('Name'): return a boolean SQL expression; bind values through ctx.param.
    * Without it, IsMemberOfSegment is an error (not supported for the entity).
    */
@@ -300,8 +306,16 @@ function isSimpleSql(sql: string): boolean {
   return false;
 }
 
-function sqlExpression(t: Target): string {
-  if (t.lower) return `LOWER(${t.sql})`;
+const ASCII_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const ASCII_LOWER = 'abcdefghijklmnopqrstuvwxyz';
+
+/** SQLite's LOWER (without ICU) lowers ASCII letters only; so does this PostgreSQL expression. */
+function asciiLower(sql: string): string {
+  return `translate(${sql}, '${ASCII_UPPER}', '${ASCII_LOWER}')`;
+}
+
+function sqlExpressionOf(t: Target, dialect: 'sqlite' | 'postgres' = 'sqlite'): string {
+  if (t.lower) return dialect === 'postgres' ? asciiLower(t.sql) : `LOWER(${t.sql})`;
   return isSimpleSql(t.sql) ? t.sql.trim() : `(${t.sql})`;
 }
 
@@ -321,6 +335,8 @@ export function compileFilter(ast: FilterNode | undefined, attributes: Attribute
     return numbered ? `$${next++}` : '?';
   };
   const value = (v: Scalar): unknown => (typeof v === 'boolean' && options.booleanStyle !== 'boolean' ? (v ? 1 : 0) : v);
+  const dialect = options.dialect ?? 'sqlite';
+  const sqlExpression = (t: Target) => sqlExpressionOf(t, dialect);
 
   const emit = (b: Bound): string => {
     switch (b.k) {
@@ -344,6 +360,8 @@ export function compileFilter(ast: FilterNode | undefined, attributes: Attribute
         return b.orNull ? `(${list} OR ${e} IS NULL)` : list;
       }
       case 'like':
+        // SQLite's LIKE folds ASCII letters; on PostgreSQL both sides are folded the same way.
+        if (dialect === 'postgres') return `${asciiLower(sqlExpression(b.target))} LIKE ${param(foldAscii(likePattern(b.fn, b.text)))} ESCAPE '\\'`;
         return `${sqlExpression(b.target)} LIKE ${param(likePattern(b.fn, b.text))} ESCAPE '\\'`;
       case 'segment': {
         if (!options.segment) throw new ODataError('$filter', 'IsMemberOfSegment is not supported for this entity', b.position);

@@ -1,0 +1,732 @@
+// PostgreSQL adapter of the Store port (node-postgres pool). Mirrors sqlite/store.ts statement for
+// statement: generations switched atomically at commit, the real-time overlay carried over in the
+// same transaction, reads through the overlay.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { compileFilter, compileOrderBy, type AttributeMap, type AttributeType } from '../../api/odata/sql.js';
+import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
+import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
+import { checkMigrationList } from '../migrations.js';
+import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import { DURABLE } from './durability.js';
+import { postgresMigrations } from './migrations.js';
+import { poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
+import { current, insertUnnest, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://user@host:port/database */
+  connectionString: string;
+  /** Schema for Kindred's tables (created if missing); default: the connection's search_path (public). */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  maxConnections?: number;
+}
+
+const now = () => new Date().toISOString();
+
+export const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+function toInstance(r: Row): InstanceRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    definition: r.definition as InstanceRecord['definition'],
+    sourceFile: r.source_file as string,
+    baseDir: r.base_dir as string,
+    currentGeneration: (r.current_generation as number | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+function toRun(r: Row): RunRecord {
+  return {
+    jobId: r.job_id as string,
+    instanceId: r.instance_id as string,
+    status: r.status as RunRecord['status'],
+    trigger: r.trigger as RunRecord['trigger'],
+    submittedAt: r.submitted_at as string,
+    startedAt: (r.started_at as string | null) ?? null,
+    endedAt: (r.ended_at as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    generation: (r.generation as number | null) ?? null,
+    stages: r.stages as StageRecord[],
+    summary: r.summary as Record<string, number>,
+  };
+}
+
+function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: r.id as string,
+    instanceId: (r.instance_id as string | null) ?? null,
+    principalId: r.principal_id as string,
+    name: r.name as string,
+    role: r.role as ApiKeyRecord['role'],
+    prefix: r.prefix as string,
+    hash: r.hash as string,
+    createdAt: r.created_at as string,
+    lastUsedAt: (r.last_used_at as string | null) ?? null,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
+
+const RUN_COLUMNS = 'instance_id, job_id, status, trigger, submitted_at, started_at, ended_at, error, generation, stages, summary';
+
+/** Opens a pool and brings the schema up to date (several processes may do so at once). */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.maxConnections ?? 10,
+    ...(options.schema ? { options: `-c search_path=${quoteIdentifier(options.schema)}` } : {}),
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, options.schema);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return new PostgresStore(pool, poolRealtimeWriter(pool));
+}
+
+async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  checkMigrationList(postgresMigrations);
+  await transaction(pool, async (client) => {
+    // One migrator per schema at a time; the others wait and then find nothing left to do (even
+    // CREATE SCHEMA IF NOT EXISTS fails when two run at once).
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('kindred-migrations:' || COALESCE($1, current_schema())))`, [schema ?? null]);
+    if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set((await rows(client, 'SELECT version FROM schema_migrations')).map((r) => r.version as number));
+    for (const m of postgresMigrations) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, now()]);
+    }
+  });
+}
+
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly realtime: RealtimeWriter,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.realtime.close();
+    await this.pool.end();
+  }
+
+  async putInstance(i: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'> {
+    // xmax = 0 only for a freshly inserted row: one statement tells created from updated.
+    const r = await one(
+      this.pool,
+      `INSERT INTO instances (id, name, definition, source_file, base_dir, current_generation, created_at, updated_at)
+       VALUES ($1, $2, $3::jsonb, $4, $5, NULL, $6, $6)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+         source_file = excluded.source_file, base_dir = excluded.base_dir, updated_at = excluded.updated_at
+       RETURNING (xmax = 0) AS created`,
+      [i.id, i.name, JSON.stringify(i.definition), i.sourceFile, i.baseDir, now()],
+    );
+    return r?.created ? 'created' : 'updated';
+  }
+
+  async getInstance(id: string): Promise<InstanceRecord | undefined> {
+    const r = await one(this.pool, 'SELECT * FROM instances WHERE id = $1', [id]);
+    return r && toInstance(r);
+  }
+
+  async listInstances(): Promise<InstanceRecord[]> {
+    return (await rows(this.pool, 'SELECT * FROM instances ORDER BY id')).map(toInstance);
+  }
+
+  async createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }> {
+    // The partial unique index runs_one_active decides between concurrent callers, in any process.
+    for (;;) {
+      const run: RunRecord = {
+        jobId: randomUUID(),
+        instanceId,
+        status: 'queued',
+        trigger,
+        submittedAt: now(),
+        startedAt: null,
+        endedAt: null,
+        error: null,
+        generation: null,
+        stages: newStages(),
+        summary: {},
+      };
+      const inserted = await one(
+        this.pool,
+        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, '{}')
+         ON CONFLICT (instance_id) WHERE status IN ('queued', 'running') DO NOTHING RETURNING job_id`,
+        [instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages)],
+      );
+      if (inserted) return { run, created: true };
+      const active = await this.activeRun(instanceId);
+      // The active run may have finished in between: try again.
+      if (active) return { run: active, created: false };
+    }
+  }
+
+  async updateRun(
+    instanceId: string,
+    jobId: string,
+    patch: Partial<Pick<RunRecord, 'status' | 'startedAt' | 'endedAt' | 'error' | 'generation' | 'summary'>> & { stages?: StageRecord[] },
+  ): Promise<void> {
+    await this.runUpdate(this.pool, instanceId, jobId, patch);
+  }
+
+  private async runUpdate(q: Queryable, instanceId: string, jobId: string, patch: Partial<RunRecord>): Promise<void> {
+    const sets: string[] = [];
+    const params: unknown[] = [instanceId, jobId];
+    const columns: [keyof RunRecord, string][] = [
+      ['status', 'status'],
+      ['startedAt', 'started_at'],
+      ['endedAt', 'ended_at'],
+      ['error', 'error'],
+      ['generation', 'generation'],
+      ['stages', 'stages'],
+      ['summary', 'summary'],
+    ];
+    for (const [key, column] of columns) {
+      if (patch[key] === undefined) continue;
+      const json = key === 'stages' || key === 'summary';
+      params.push(json ? JSON.stringify(patch[key]) : patch[key]);
+      sets.push(`${column} = $${params.length}${json ? '::jsonb' : ''}`);
+    }
+    if (!sets.length) return;
+    await run(q, `UPDATE runs SET ${sets.join(', ')} WHERE instance_id = $1 AND job_id = $2`, params);
+  }
+
+  async getRun(instanceId: string, jobId: string): Promise<RunRecord | undefined> {
+    const r = await one(this.pool, `SELECT ${RUN_COLUMNS} FROM runs WHERE instance_id = $1 AND job_id = $2`, [instanceId, jobId]);
+    return r && toRun(r);
+  }
+
+  async listRuns(instanceId: string, limit = 50): Promise<RunRecord[]> {
+    return (
+      await rows(this.pool, `SELECT ${RUN_COLUMNS} FROM runs WHERE instance_id = $1 ORDER BY submitted_at DESC, seq DESC LIMIT $2`, [instanceId, limit])
+    ).map(toRun);
+  }
+
+  async activeRun(instanceId: string): Promise<RunRecord | undefined> {
+    const r = await one(this.pool, `SELECT ${RUN_COLUMNS} FROM runs WHERE instance_id = $1 AND status IN ('queued', 'running')`, [instanceId]);
+    return r && toRun(r);
+  }
+
+  async failInterruptedRuns(reason: string): Promise<number> {
+    return run(this.pool, `UPDATE runs SET status = 'failed', error = $1, ended_at = $2 WHERE status IN ('queued', 'running')`, [reason, now()]);
+  }
+
+  async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
+    const pool = this.pool;
+    const generation = await transaction(pool, async (client) => {
+      // Numbers are handed out one at a time per instance, by whichever process asks.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('kindred-generation:' || $1))`, [instanceId]);
+      const r = (await one(client, 'SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM generations WHERE instance_id = $1', [instanceId])) as Row;
+      const g = r.g as number;
+      await run(client, `INSERT INTO generations (instance_id, generation, job_id, status, created_at) VALUES ($1, $2, $3, 'building', $4)`, [
+        instanceId,
+        g,
+        jobId,
+        now(),
+      ]);
+      return g;
+    });
+    const constants = [
+      { column: 'instance_id', type: 'text', value: instanceId },
+      { column: 'generation', type: 'int', value: generation },
+    ];
+    // Rows of a generation being built are invisible to readers (they read current_generation), so
+    // each batch commits on its own; commit() is the one transaction that matters.
+    const writeCustomers = (list: CustomerRecord[], modified?: (string | null)[]) =>
+      insertUnnest(
+        pool,
+        'customers',
+        constants,
+        [
+          { column: 'customer_id', type: 'text' },
+          { column: 'data', type: 'jsonb' },
+          { column: 'source_modified', type: 'text' },
+        ],
+        list.map((c, i) => [c.CustomerId, JSON.stringify(c), modified?.[i] ?? null]),
+      );
+    const writeKeys = (list: AlternateKeyRecord[]) =>
+      insertUnnest(
+        pool,
+        'alternate_keys',
+        constants,
+        [
+          { column: 'data_source', type: 'text' },
+          { column: 'entity', type: 'text' },
+          { column: 'alternate_value', type: 'text' },
+          { column: 'customer_id', type: 'text' },
+        ],
+        list.map((k) => [k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId]),
+      );
+    const writeActivities = (list: ActivityRecord[]) =>
+      insertUnnest(
+        pool,
+        'activities',
+        constants,
+        [
+          { column: 'activity_id', type: 'text' },
+          { column: 'customer_id', type: 'text' },
+          { column: 'activity_time', type: 'text' },
+          { column: 'data', type: 'jsonb' },
+        ],
+        list.map((a) => [a.ActivityId, a.CustomerId, a.ActivityTime, JSON.stringify(a)]),
+      );
+    let finished = false;
+    const assertOpen = () => {
+      if (finished) throw new Error(`generation ${generation} of ${instanceId} is already committed or aborted`);
+    };
+    return {
+      generation,
+      writeCustomers: async (list, modified) => (assertOpen(), writeCustomers(list, modified)),
+      writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
+      writeActivities: async (list) => (assertOpen(), writeActivities(list)),
+      commit: async (runResult) => {
+        assertOpen();
+        await transaction(pool, async (client) => {
+          await client.query(DURABLE);
+          // FOR UPDATE: real-time groups (FOR SHARE on the same row) finish before the switch or start after it.
+          const previous = (await one(client, 'SELECT current_generation AS g FROM instances WHERE id = $1 FOR UPDATE', [instanceId]))?.g as
+            | number
+            | null
+            | undefined;
+          await run(client, `UPDATE generations SET status = 'retired' WHERE instance_id = $1 AND status = 'live'`, [instanceId]);
+          await run(client, `UPDATE generations SET status = 'live' WHERE instance_id = $1 AND generation = $2`, [instanceId, generation]);
+          await run(client, 'UPDATE instances SET current_generation = $1 WHERE id = $2', [generation, instanceId]);
+          await this.carryOverlay(client, instanceId, generation, previous ?? null, runResult.remap ?? []);
+          await this.runUpdate(client, instanceId, jobId, {
+            status: 'successful',
+            generation,
+            stages: runResult.stages,
+            summary: runResult.summary,
+            endedAt: runResult.endedAt,
+          });
+        });
+        finished = true;
+      },
+      abort: async () => {
+        if (finished) return;
+        finished = true;
+        await this.deleteGeneration(instanceId, generation);
+      },
+    };
+  }
+
+  private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
+    await transaction(this.pool, async (client) => {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+        await run(client, `DELETE FROM ${table} WHERE instance_id = $1 AND generation = $2`, [instanceId, generation]);
+      }
+    });
+  }
+
+  /**
+   * Inside the commit of a new generation: real-time data follows its customer (retired ids map
+   * to the profile that absorbed them; source-format activities re-resolve through the new key
+   * ring), real-time activities that the batch now brings are dropped, overrides that a newly
+   * arrived source record superseded are removed, and real-time data of profiles that no longer
+   * exist is removed. Same statements, in the same order, as the SQLite adapter.
+   */
+  private async carryOverlay(client: pg.PoolClient, instanceId: string, generation: number, previous: number | null, remap: [string, string][]): Promise<void> {
+    const moveOverrides = [
+      // Where both ids have the attribute, the newer override wins.
+      `DELETE FROM profile_overrides AS o WHERE instance_id = $1 AND customer_id = $2 AND EXISTS (
+        SELECT 1 FROM profile_overrides n WHERE n.instance_id = $1 AND n.customer_id = $3 AND n.attribute = o.attribute AND n.set_at >= o.set_at)`,
+      `DELETE FROM profile_overrides AS n WHERE instance_id = $1 AND customer_id = $3 AND attribute IN (
+        SELECT attribute FROM profile_overrides WHERE instance_id = $1 AND customer_id = $2)`,
+      'UPDATE profile_overrides SET customer_id = $3 WHERE instance_id = $1 AND customer_id = $2',
+    ];
+    // A moved activity changes in its stored record (CustomerId) and content hash too, not only in
+    // the customer_id column: reads return the record, and a re-post compares with the hash.
+    const moveActivities = async (moved: Row[]) => {
+      if (!moved.length) return;
+      const ids: string[] = [];
+      const owners: string[] = [];
+      const data: string[] = [];
+      const hashes: string[] = [];
+      for (const r of moved) {
+        const a = r.data as ActivityRecord;
+        a.CustomerId = r.new as string;
+        ids.push(r.activity_id as string);
+        owners.push(a.CustomerId);
+        data.push(JSON.stringify(a));
+        hashes.push(activityContentHash(a));
+      }
+      await run(
+        client,
+        `UPDATE realtime_activities r SET customer_id = u.new, data = u.data::jsonb, content_hash = u.hash
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, new, data, hash)
+         WHERE r.instance_id = $1 AND r.activity_id = u.id`,
+        [instanceId, ids, owners, data, hashes],
+      );
+    };
+    for (const [oldId, newId] of remap) {
+      for (const sql of moveOverrides) await run(client, sql, [instanceId, oldId, newId]);
+      await moveActivities(
+        await rows(client, 'SELECT activity_id, data, $3::text AS new FROM realtime_activities WHERE instance_id = $1 AND customer_id = $2 AND source_key IS NULL', [
+          instanceId,
+          oldId,
+          newId,
+        ]),
+      );
+    }
+    const p = [instanceId, generation];
+    await moveActivities(
+      await rows(
+        client,
+        `SELECT r.activity_id, r.data, ak.customer_id AS new FROM realtime_activities r JOIN alternate_keys ak
+          ON ak.instance_id = $1 AND ak.generation = $2 AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity
+            AND ak.alternate_value = r.source_key
+          WHERE r.instance_id = $1 AND r.source_key IS NOT NULL AND ak.customer_id <> r.customer_id`,
+        p,
+      ),
+    );
+    await run(
+      client,
+      `DELETE FROM realtime_activities AS r WHERE instance_id = $1 AND EXISTS (
+        SELECT 1 FROM activities a WHERE a.instance_id = $1 AND a.generation = $2 AND a.activity_id = r.activity_id)`,
+      p,
+    );
+    // An override yields to source data that arrived with this refresh (the profile's newest
+    // last-modified time grew) and is newer than the override. Unchanged source data, even if
+    // dated in the future, leaves it alone.
+    await run(
+      client,
+      `DELETE FROM profile_overrides AS o WHERE instance_id = $1 AND EXISTS (
+        SELECT 1 FROM customers c WHERE c.instance_id = $1 AND c.generation = $2 AND c.customer_id = o.customer_id
+          AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at
+          AND NOT EXISTS (SELECT 1 FROM customers prev WHERE prev.instance_id = $1 AND prev.generation = $3
+            AND prev.customer_id = o.customer_id AND prev.source_modified IS NOT NULL AND prev.source_modified >= c.source_modified))`,
+      [...p, previous ?? -1],
+    );
+    for (const table of ['profile_overrides', 'realtime_activities']) {
+      await run(
+        client,
+        `DELETE FROM ${table} AS x WHERE instance_id = $1 AND NOT EXISTS (
+          SELECT 1 FROM customers c WHERE c.instance_id = $1 AND c.generation = $2 AND c.customer_id = x.customer_id)`,
+        p,
+      );
+    }
+  }
+
+  async applyRealtime(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
+    return this.realtime.apply(writes);
+  }
+
+  async getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined> {
+    const r = await one(this.pool, `SELECT data, source_modified FROM customers WHERE instance_id = $1 AND generation = ${current(1)} AND customer_id = $2`, [
+      instanceId,
+      customerId,
+    ]);
+    if (!r) return undefined;
+    const overrides = (
+      await rows(
+        this.pool,
+        'SELECT attribute, value, caller, set_at, valid_until FROM profile_overrides WHERE instance_id = $1 AND customer_id = $2 ORDER BY attribute',
+        [instanceId, customerId],
+      )
+    ).map(
+      (o): ProfileOverride => ({
+        customerId,
+        attribute: o.attribute as string,
+        value: o.value as FieldValue,
+        caller: (o.caller as string | null) ?? null,
+        setAt: o.set_at as string,
+        validUntil: o.valid_until as string,
+      }),
+    );
+    return { customer: r.data as CustomerRecord, sourceModified: (r.source_modified as string | null) ?? null, overrides };
+  }
+
+  async getActivity(instanceId: string, activityId: string, nowIso: string): Promise<ActivityRecord | undefined> {
+    const batch = await one(this.pool, `SELECT data FROM activities WHERE instance_id = $1 AND generation = ${current(1)} AND activity_id = $2`, [
+      instanceId,
+      activityId,
+    ]);
+    if (batch) return batch.data as ActivityRecord;
+    const rt = await one(this.pool, 'SELECT data FROM realtime_activities WHERE instance_id = $1 AND activity_id = $2 AND valid_until > $3', [
+      instanceId,
+      activityId,
+      nowIso,
+    ]);
+    return rt?.data as ActivityRecord | undefined;
+  }
+
+  async queryEntity(
+    instanceId: string,
+    entity: UnifiedEntityName,
+    query: EntityQuery,
+    nowIso: string,
+  ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
+    const generation = (await one(this.pool, 'SELECT current_generation AS g FROM instances WHERE id = $1', [instanceId]))?.g as number | null | undefined;
+    if (generation == null) return { rows: [], count: query.count ? 0 : undefined };
+    const source = SOURCES[entity];
+    const attributes: AttributeMap = {};
+    for (const [name, type] of Object.entries(query.attributes)) {
+      attributes[name] = { sql: source.columns[name] ?? jsonAttribute(name, type), type };
+    }
+    // $1..$3 are the source's own parameters (instance, generation, now); the filter's follow.
+    const baseParams = [instanceId, generation, nowIso];
+    const where = compileFilter(query.filter, attributes, {
+      placeholder: '$n',
+      firstParameterIndex: baseParams.length + 1,
+      booleanStyle: 'boolean',
+      dialect: 'postgres',
+    });
+    const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
+    const params = [...baseParams, ...where.params];
+    const page = [query.top, query.skip];
+    const result = await this.pool.query({
+      text: `${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`}
+        LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      values: [...params, ...page],
+      rowMode: 'array',
+    });
+    const out = (result.rows as unknown[][]).map((r) => source.toRecord(r, query.attributes));
+    let count: number | undefined;
+    if (query.count) {
+      count = (await one(this.pool, `${source.from} SELECT COUNT(*)::int AS n FROM src WHERE ${where.where}`, params))?.n as number;
+    }
+    return { rows: out, count };
+  }
+
+  async sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }> {
+    return transaction(this.pool, async (client) => ({
+      overrides: await run(client, 'DELETE FROM profile_overrides WHERE valid_until <= $1', [nowIso]),
+      activities: await run(client, 'DELETE FROM realtime_activities WHERE valid_until <= $1', [nowIso]),
+    }));
+  }
+
+  async pruneGenerations(instanceId: string): Promise<number> {
+    const stale = await rows(
+      this.pool,
+      `SELECT g.generation FROM generations g
+       WHERE g.instance_id = $1 AND (g.status = 'retired' OR (g.status = 'building' AND NOT EXISTS (
+         SELECT 1 FROM runs r WHERE r.instance_id = g.instance_id AND r.job_id = g.job_id AND r.status IN ('queued', 'running'))))`,
+      [instanceId],
+    );
+    for (const r of stale) await this.deleteGeneration(instanceId, r.generation as number);
+    return stale.length;
+  }
+
+  async loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]> {
+    const result = await this.pool.query({
+      text: `SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = $1 AND generation = ${current(1)}`,
+      values: [instanceId],
+      rowMode: 'array',
+    });
+    return (result.rows as string[][]).map((r) => ({ DataSourceName: r[0], EntityName: r[1], AlternateValue: r[2], CustomerId: r[3] }));
+  }
+
+  async loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>> {
+    const list = await rows(
+      this.pool,
+      `SELECT customer_id, data->>'PreviousCustomerId' AS prev FROM customers
+       WHERE instance_id = $1 AND generation = ${current(1)} AND data->>'PreviousCustomerId' IS NOT NULL`,
+      [instanceId],
+    );
+    return new Map(list.map((r) => [r.customer_id as string, r.prev as string]));
+  }
+
+  async getCustomer(instanceId: string, customerId: string): Promise<CustomerRecord | undefined> {
+    const r = await one(this.pool, `SELECT data FROM customers WHERE instance_id = $1 AND generation = ${current(1)} AND customer_id = $2`, [instanceId, customerId]);
+    return r?.data as CustomerRecord | undefined;
+  }
+
+  async findCustomerIdByKey(instanceId: string, dataSource: string, entity: string, key: string): Promise<string | undefined> {
+    const r = await one(
+      this.pool,
+      `SELECT customer_id FROM alternate_keys WHERE instance_id = $1 AND generation = ${current(1)}
+       AND data_source = $2 AND entity = $3 AND alternate_value = $4`,
+      [instanceId, dataSource, entity, key],
+    );
+    return r?.customer_id as string | undefined;
+  }
+
+  async alternateKeysOf(instanceId: string, customerId: string): Promise<AlternateKeyRecord[]> {
+    const list = await rows(
+      this.pool,
+      `SELECT data_source, entity, alternate_value FROM alternate_keys
+       WHERE instance_id = $1 AND generation = ${current(1)} AND customer_id = $2
+       ORDER BY data_source, entity, alternate_value`,
+      [instanceId, customerId],
+    );
+    return list.map((r) => ({
+      DataSourceName: r.data_source as string,
+      EntityName: r.entity as string,
+      AlternateValue: r.alternate_value as string,
+      CustomerId: customerId,
+    }));
+  }
+
+  async activitiesOf(instanceId: string, customerId: string, page: Page = {}, nowIso = new Date().toISOString()): Promise<ActivityRecord[]> {
+    const list = await rows(
+      this.pool,
+      `SELECT data FROM (
+         SELECT activity_id, activity_time, data FROM activities WHERE instance_id = $1 AND generation = ${current(1)} AND customer_id = $2
+         UNION ALL
+         SELECT activity_id, activity_time, data FROM realtime_activities WHERE instance_id = $1 AND customer_id = $2 AND valid_until > $3
+       ) AS a ORDER BY activity_time DESC, activity_id LIMIT $4 OFFSET $5`,
+      [instanceId, customerId, nowIso, page.top ?? 50, page.skip ?? 0],
+    );
+    return list.map((r) => r.data as ActivityRecord);
+  }
+
+  async count(instanceId: string, entity: UnifiedEntityName): Promise<number> {
+    const table = TABLES[entity].table;
+    const r = await one(this.pool, `SELECT COUNT(*)::int AS n FROM ${table} WHERE instance_id = $1 AND generation = ${current(1)}`, [instanceId]);
+    return r!.n as number;
+  }
+
+  async *scan(instanceId: string, entity: UnifiedEntityName, batchSize = 5000): AsyncIterable<Record<string, unknown>[]> {
+    const spec = TABLES[entity];
+    const instance = await this.getInstance(instanceId);
+    const generation = instance?.currentGeneration;
+    if (generation == null) return;
+    // Keyset pagination on the primary key: no cursor stays open across yields.
+    let after: unknown[] | null = null;
+    for (;;) {
+      const params: unknown[] = [instanceId, generation, ...(after ?? [])];
+      const where: string = after ? `AND (${spec.key.join(', ')}) > (${spec.key.map((_, i) => `$${i + 3}`).join(', ')})` : '';
+      params.push(batchSize);
+      const result = await this.pool.query({
+        text: `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${spec.table} WHERE instance_id = $1 AND generation = $2 ${where}
+           ORDER BY ${spec.key.join(', ')} LIMIT $${params.length}`,
+        values: params,
+        rowMode: 'array',
+      });
+      const list = result.rows as unknown[][];
+      if (!list.length) return;
+      yield list.map((r) => spec.toRecord(r.slice(spec.key.length), r.slice(0, spec.key.length)));
+      after = list[list.length - 1].slice(0, spec.key.length);
+      if (list.length < batchSize) return;
+    }
+  }
+
+  async createApiKey(k: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void> {
+    await run(
+      this.pool,
+      `INSERT INTO api_keys (id, instance_id, principal_id, name, role, prefix, hash, created_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [k.id, k.instanceId, k.principalId, k.name, k.role, k.prefix, k.hash, k.createdAt, k.expiresAt],
+    );
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const r = await one(this.pool, 'SELECT * FROM api_keys WHERE hash = $1', [hash]);
+    return r && toApiKey(r);
+  }
+
+  async listApiKeys(instanceId: string | null): Promise<ApiKeyRecord[]> {
+    const list =
+      instanceId === null
+        ? await rows(this.pool, 'SELECT * FROM api_keys WHERE instance_id IS NULL ORDER BY created_at')
+        : await rows(this.pool, 'SELECT * FROM api_keys WHERE instance_id = $1 ORDER BY created_at', [instanceId]);
+    return list.map(toApiKey);
+  }
+
+  async touchApiKey(id: string, at: string): Promise<void> {
+    await run(this.pool, 'UPDATE api_keys SET last_used_at = $1 WHERE id = $2', [at, id]);
+  }
+}
+
+const jsonKey = (name: string) => `'${name.replace(/'/g, "''")}'`;
+
+/**
+ * An attribute read from a jsonb record as SQLite's json_extract would give it for the attribute's
+ * type: text in code point order for strings and date-times, numbers and booleans as such (a
+ * value of another JSON kind reads as null).
+ */
+export function jsonAttribute(name: string, type: AttributeType): string {
+  const key = jsonKey(name);
+  switch (type) {
+    case 'number':
+      return `CASE WHEN jsonb_typeof(data->${key}) = 'number' THEN (data->>${key})::numeric END`;
+    case 'boolean':
+      return `CASE WHEN jsonb_typeof(data->${key}) = 'boolean' THEN (data->>${key})::boolean END`;
+    default:
+      return `(data->>${key}) COLLATE "C"`;
+  }
+}
+
+const TABLES: Record<
+  UnifiedEntityName,
+  { table: string; key: string[]; select: string[]; toRecord: (cols: unknown[], key: unknown[]) => Record<string, unknown> }
+> = {
+  Customer: { table: 'customers', key: ['customer_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
+  UnifiedActivity: { table: 'activities', key: ['activity_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
+  AlternateKey: {
+    table: 'alternate_keys',
+    key: ['data_source', 'entity', 'alternate_value'],
+    select: ['customer_id'],
+    toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
+  },
+};
+
+/**
+ * How each unified entity is read through the overlay; `from` binds $1 (instance), $2 (generation)
+ * and $3 (now). Customer applies the overrides that have not expired (a refresh removes those that
+ * newer source data superseded); UnifiedActivity adds live real-time activities that the batch
+ * does not have (yet).
+ */
+const SOURCES: Record<
+  UnifiedEntityName,
+  {
+    from: string;
+    select: string;
+    key: string;
+    columns: Record<string, string>;
+    toRecord: (row: unknown[], attributes: Record<string, unknown>) => Record<string, unknown>;
+  }
+> = {
+  Customer: {
+    from: `WITH src AS (
+      SELECT c.customer_id, CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id)
+        THEN c.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o
+              WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > $3::text), '{}'::jsonb)
+        ELSE c.data END AS data
+      FROM customers c WHERE c.instance_id = $1::text AND c.generation = $2::int)`,
+    select: 'data',
+    key: 'customer_id',
+    columns: { CustomerId: 'customer_id' },
+    // Every attribute is listed, null when absent (as in the SQLite adapter).
+    toRecord: (row, attributes) => {
+      const data = row[0] as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+      return out;
+    },
+  },
+  UnifiedActivity: {
+    from: `WITH src AS (
+      SELECT activity_id, customer_id, activity_time, data FROM activities WHERE instance_id = $1::text AND generation = $2::int
+      UNION ALL
+      SELECT r.activity_id, r.customer_id, r.activity_time, r.data FROM realtime_activities r
+      WHERE r.instance_id = $1 AND r.valid_until > $3::text
+        AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.instance_id = $1 AND a.generation = $2 AND a.activity_id = r.activity_id))`,
+    select: 'data',
+    key: 'activity_id',
+    columns: { ActivityId: 'activity_id', CustomerId: 'customer_id', ActivityTime: 'activity_time' },
+    toRecord: (row) => row[0] as Record<string, unknown>,
+  },
+  AlternateKey: {
+    from: `WITH src AS (SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys
+      WHERE instance_id = $1::text AND generation = $2::int AND $3::text IS NOT NULL)`,
+    select: 'data_source, entity, alternate_value, customer_id',
+    key: 'data_source, entity, alternate_value',
+    columns: { DataSourceName: 'data_source', EntityName: 'entity', AlternateValue: 'alternate_value', CustomerId: 'customer_id' },
+    toRecord: (row) => ({ DataSourceName: row[0], EntityName: row[1], AlternateValue: row[2], CustomerId: row[3] }),
+  },
+};

@@ -1,0 +1,159 @@
+// The Store conformance suite against PostgreSQL, each store on a schema of its own (dropped
+// afterwards). Needs a server at KINDRED_TEST_POSTGRES_URL, DATABASE_URL or 127.0.0.1:5432;
+// without one the suite is skipped with the reason printed.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import type { InstanceDefinition } from '../../src/config/schema.js';
+import { newStages } from '../../src/domain/run.js';
+import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
+import { INSERT_BATCH } from '../../src/storage/postgres/statements.js';
+import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
+import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
+import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
+import { storeConformance, type OpenedStore } from './conformance.js';
+import { overlayConformance } from './overlay-conformance.js';
+
+const unavailable = await postgresUnavailable();
+if (unavailable) {
+  console.log(`skipping the PostgreSQL store tests: ${unavailable}`);
+  describe.skip(`Store conformance: postgres (${unavailable})`, () => {});
+} else {
+  const open = async (): Promise<OpenedStore> => {
+    const { schema, drop } = await freshSchema();
+    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
+    return {
+      store,
+      reopen: () => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 }),
+      cleanup: async () => {
+        await store.close();
+        await drop();
+      },
+    };
+  };
+  storeConformance('postgres', open);
+  overlayConformance('postgres', open);
+}
+
+/** A plain client on the schema, to look at tables directly. */
+async function inspect(schema: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${quoteIdentifier(schema)}` });
+  await client.connect();
+  return client;
+}
+
+const definition = {
+  id: 'shop',
+  dataSources: [{ name: 'S', type: 'csv', entities: [{ name: 'E', path: 'e.csv', primaryKey: 'Id', columns: [{ name: 'Id' }] }] }],
+  unification: { matching: [{ entity: 'S.E' }] },
+} as InstanceDefinition;
+
+const stages = () => ({ stages: newStages(), summary: {}, endedAt: new Date().toISOString() });
+
+(unavailable ? describe.skip : describe)('PostgreSQL adapter specifics', () => {
+  const schemas: { drop: () => Promise<void> }[] = [];
+  after(async () => {
+    for (const s of schemas) await s.drop();
+  });
+  const fresh = async () => {
+    const s = await freshSchema();
+    schemas.push(s);
+    return s.schema;
+  };
+
+  it('stores opened at once on a new schema migrate it once, to the last version', async () => {
+    const schema = await fresh();
+    const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 })));
+    for (const s of stores) await s.close();
+    const client = await inspect(schema);
+    try {
+      const versions = (await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
+      assert.deepEqual(versions, postgresMigrations.map((m) => m.version));
+      assert.deepEqual(versions, sqliteMigrations.map((m) => m.version), 'the same versions as SQLite');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('bulk loads more rows than one INSERT batch; abort and pruneGenerations really delete them', async () => {
+    const schema = await fresh();
+    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
+    const client = await inspect(schema);
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/' });
+      const n = INSERT_BATCH * 2 + 1;
+      const ids = Array.from({ length: n }, (_, i) => `c${String(i).padStart(6, '0')}`);
+      const write = async () => {
+        const { run } = await store.createRun('shop', 'cli');
+        const w = await store.beginGeneration('shop', run.jobId);
+        await w.writeCustomers(ids.map((id) => ({ CustomerId: id, FullName: `Name ${id}`, Note: "quote ' and \\ backslash" })));
+        await w.writeAlternateKeys(ids.map((id) => ({ DataSourceName: 'S', EntityName: 'E', AlternateValue: `k${id}`, CustomerId: id })));
+        return w;
+      };
+      const first = await write();
+      await first.commit(stages());
+      assert.equal(await store.count('shop', 'Customer'), n);
+      assert.equal(await store.count('shop', 'AlternateKey'), n);
+      assert.deepEqual(await store.getCustomer('shop', ids[n - 1]), { CustomerId: ids[n - 1], FullName: `Name ${ids[n - 1]}`, Note: "quote ' and \\ backslash" });
+
+      const aborted = await write();
+      const rowsOf = async (g: number) => Number((await client.query('SELECT COUNT(*) AS n FROM customers WHERE generation = $1', [g])).rows[0].n);
+      assert.equal(await rowsOf(aborted.generation), n);
+      await aborted.abort();
+      assert.equal(await rowsOf(aborted.generation), 0);
+      const store2 = await store.getInstance('shop');
+      assert.equal(store2?.currentGeneration, first.generation);
+
+      const second = await write();
+      await second.commit(stages());
+      assert.equal(await store.pruneGenerations('shop'), 1);
+      assert.equal(await rowsOf(first.generation), 0);
+      assert.equal(await rowsOf(second.generation), n);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
+  it('a real-time group waits for a generation switch in progress and then sees the new generation', async () => {
+    const schema = await fresh();
+    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
+    const client = await inspect(schema);
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/' });
+      for (const ids of [['c1'], ['c2']]) {
+        const { run } = await store.createRun('shop', 'cli');
+        const w = await store.beginGeneration('shop', run.jobId);
+        await w.writeCustomers(ids.map((id) => ({ CustomerId: id })));
+        if (ids[0] === 'c1') await w.commit(stages());
+        else await store.updateRun('shop', run.jobId, { status: 'failed' });
+      }
+      const generations = (await client.query('SELECT generation FROM generations ORDER BY generation')).rows.map((r) => r.generation as number);
+      // A switch to the generation without c1 is in progress (holding the instance row, as commit does).
+      await client.query('BEGIN');
+      await client.query('SELECT 1 FROM instances WHERE id = $1 FOR UPDATE', ['shop']);
+      await client.query('UPDATE instances SET current_generation = $1 WHERE id = $2', [generations[1], 'shop']);
+      const write = store.applyRealtime([
+        { kind: 'profile', instanceId: 'shop', customerId: 'c1', changes: { City: 'Paris' }, caller: null, setAt: new Date().toISOString(), validUntil: '2099-01-01T00:00:00.000Z' },
+      ]);
+      let settled = false;
+      void write.finally(() => (settled = true)).catch(() => {});
+      // Commit the switch only once the real-time group is waiting for the row lock (a group that
+      // does not wait settles first and fails the assertions below).
+      while (!settled) {
+        // Inside a transaction pg_stat_activity is a snapshot: take a new one each time.
+        await client.query('SELECT pg_stat_clear_snapshot()');
+        const waiting = await client.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`);
+        if (waiting.rowCount) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await client.query('COMMIT');
+      assert.deepEqual(await write, [{ status: 'customerNotFound', customerId: 'c1' }]);
+      assert.equal((await client.query('SELECT COUNT(*)::int AS n FROM profile_overrides')).rows[0].n, 0, 'no override for a vanished profile');
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      await client.end();
+      await store.close();
+    }
+  });
+});
