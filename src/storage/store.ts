@@ -180,3 +180,13 @@ export interface Store {
 }
 
 export type { RunRecord, RunStatus, StageRecord };
+
+/** Sub-ports the SQLite adapter has and the PostgreSQL one does not have yet (issue 8 adds them). */
+export type SubPortName = 'access' | 'telemetry' | 'search' | 'card' | 'enrichment' | 'analytics' | 'exportRuns' | 'notifications';
+/** The entities every adapter stores; CustomerEnrichment and Customer_Measure come with their sub-ports. */
+export type CoreEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey';
+export type CoreGenerationWriter = Omit<GenerationWriter, 'setFieldSourceLegend' | 'buildSearchTerms'>;
+/** The Store without the sub-ports: what the PostgreSQL adapter implements today, and what the core conformance suite checks. */
+export interface CoreStore extends Omit<Store, SubPortName | 'beginGeneration'> {
+  beginGeneration(instanceId: string, jobId: string): Promise<CoreGenerationWriter>;
+}

@@ -5,18 +5,21 @@ import assert from 'node:assert/strict';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../../src/domain/profile.js';
 import { STAGE_NAMES, newStages, type StageRecord } from '../../src/domain/run.js';
-import type { ApiKeyRecord, GenerationWriter, Store } from '../../src/storage/store.js';
+import type { ApiKeyRecord, CoreGenerationWriter as GenerationWriter, CoreStore, Store as FullStore } from '../../src/storage/store.js';
 
-export interface OpenedStore {
+/** The core suite checks what every adapter has (CoreStore); sub-port suites use the full Store. */
+type Store = CoreStore;
+
+export interface OpenedStore<S extends CoreStore = FullStore> {
   /** A store on a fresh, empty database. */
-  store: Store;
+  store: S;
   /** Closes the store and removes the database. */
   cleanup: () => Promise<void>;
   /**
    * Optional: opens another store on the same database (running the migrations again), as a
    * second process or a restart would. The suite closes what it returns.
    */
-  reopen?: () => Promise<Store>;
+  reopen?: () => Promise<S>;
 }
 
 const DEFINITION = {
@@ -97,9 +100,9 @@ async function collect(iter: AsyncIterable<Record<string, unknown>[]>, maxBatche
   return batches;
 }
 
-export function storeConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function storeConformance(name: string, open: () => Promise<OpenedStore<CoreStore>>): void {
   /** Runs `fn` against a fresh store and always cleans up. */
-  const withStore = (fn: (store: Store, opened: OpenedStore) => Promise<void>) => async () => {
+  const withStore = (fn: (store: Store, opened: OpenedStore<CoreStore>) => Promise<void>) => async () => {
     const opened = await open();
     try {
       await fn(opened.store, opened);

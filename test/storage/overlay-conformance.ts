@@ -10,7 +10,7 @@ import type { AttributeType } from '../../src/api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../src/domain/profile.js';
 import { activityContentHash, type RealtimeWrite } from '../../src/domain/realtime.js';
 import { newStages } from '../../src/domain/run.js';
-import type { GenerationWriter, Store } from '../../src/storage/store.js';
+import type { CoreGenerationWriter as GenerationWriter, CoreStore as Store } from '../../src/storage/store.js';
 import type { OpenedStore } from './conformance.js';
 
 const TIMEOUT = { timeout: 20_000 };
@@ -68,7 +68,7 @@ function activityWrite(a: ActivityRecord, createdAt = NOW, sourceCustomer?: { da
   return { kind: 'activity', instanceId: 'shop', activity: a, contentHash: activityContentHash(a), caller: 'tester', createdAt, ...(sourceCustomer ? { sourceCustomer } : {}) };
 }
 
-export function overlayConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function overlayConformance(name: string, open: () => Promise<OpenedStore<Store>>): void {
   const withStore = (fn: (store: Store) => Promise<void>) => async () => {
     const opened = await open();
     try {

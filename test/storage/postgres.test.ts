@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { InstanceDefinition } from '../../src/config/schema.js';
+import type { CoreStore } from '../../src/storage/store.js';
 import { newStages } from '../../src/domain/run.js';
 import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
 import { INSERT_BATCH } from '../../src/storage/postgres/statements.js';
@@ -19,7 +20,7 @@ if (unavailable) {
   console.log(`skipping the PostgreSQL store tests: ${unavailable}`);
   describe.skip(`Store conformance: postgres (${unavailable})`, () => {});
 } else {
-  const open = async (): Promise<OpenedStore> => {
+  const open = async (): Promise<OpenedStore<CoreStore>> => {
     const { schema, drop } = await freshSchema();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
     return {
@@ -69,7 +70,9 @@ const stages = () => ({ stages: newStages(), summary: {}, endedAt: new Date().to
     try {
       const versions = (await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
       assert.deepEqual(versions, postgresMigrations.map((m) => m.version));
-      assert.deepEqual(versions, sqliteMigrations.map((m) => m.version), 'the same versions as SQLite');
+      // A change made on both adapters has the same number; the sub-ports' migrations (3 to 6) are not on PostgreSQL yet.
+      const sqliteVersions = new Set(sqliteMigrations.map((m) => m.version));
+      assert.ok(versions.every((v) => sqliteVersions.has(v)), `versions ${versions.join(', ')} are all SQLite versions`);
     } finally {
       await client.end();
     }

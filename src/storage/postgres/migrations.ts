@@ -150,7 +150,7 @@ CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
   {
-    version: 3,
+    version: 8,
     name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',
     // SQLite's v3 moved the rows out of a clustered primary key. PostgreSQL tables are heaps
     // (rows append in insertion order already); the same meaning here is a unique index named as
