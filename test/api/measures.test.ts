@@ -82,6 +82,15 @@ describe('measures and segments after a refresh', () => {
     assert.equal(single.json().Customer_Measure.PurchaseCount, 2);
     assert.deepEqual(await ws.services.store.analytics.segmentsOf(ws.instanceId, bob), ['BigSpenders', 'GoldOrBigNotBerlin']);
     assert.equal((await ws.services.store.analytics.measuresOf(ws.instanceId, bob))?.Points, 1250.5);
+    // The customer card shows the same measures (typed) and segment memberships.
+    const card = await ws.request('GET', ws.url(`/card/${bob}`), { key: ws.keys.viewer });
+    assert.equal(card.statusCode, 200, card.body);
+    const { measures, segments } = card.json() as { measures: { name: string; value: unknown; type: string }[]; segments: { name: string }[] };
+    const byName = new Map(measures.map((m) => [m.name, m]));
+    assert.equal(byName.get('TotalSpend')?.value, 45);
+    assert.equal(byName.get('Points')?.value, 1250.5);
+    assert.match(byName.get('Points')!.type, /^Edm\./);
+    assert.deepEqual(segments.map((x) => x.name), ['BigSpenders', 'GoldOrBigNotBerlin']);
   });
 
   test('IsMemberOfSegment filters Customer, combines with other conditions, and names unknown segments', async () => {

@@ -128,8 +128,15 @@ describe('customer search and card (demo)', () => {
     const id = await customerOf(ws, 'Loyalty', 'loyCustomers', 'LOY13014788');
     const before = await card(id);
     assert.equal(before.customerId, id);
-    assert.deepEqual(before.measures, []);
-    assert.deepEqual(before.segments, []);
+    // Measures and segments of the last refresh, as the data API and the store have them.
+    const row = (await ws.request('GET', ws.url(`/data/Customer_Measure/${id}`), { key: ws.keys.viewer })).json() as Record<string, unknown>;
+    const measures = before.measures as { name: string; value: unknown }[];
+    assert.ok(measures.length > 0);
+    for (const m of measures) assert.deepEqual(m.value, row[m.name] ?? null, m.name);
+    assert.deepEqual(
+      (before.segments as { name: string }[]).map((x) => x.name),
+      await ws.services.store.analytics.segmentsOf(ws.instanceId, id),
+    );
     assert.ok(before.keyring.some((k) => k.DataSourceName === 'Loyalty' && k.EntityName === 'loyCustomers' && k.AlternateValue === 'LOY13014788'));
     const tier = before.fields.find((f) => f.name === 'LoyaltyTier')!;
     assert.deepEqual(tier.source, { dataSource: 'Loyalty', entity: 'loyCustomers', column: 'Tier' });

@@ -10,7 +10,8 @@
 //                                                                 // value came from (null: none had one)
 //                override: { value, caller, setAt, validUntil } | null }],   // a counting real-time override
 //     keyring: [{ DataSourceName, EntityName, AlternateValue }],
-//     measures: [], segments: [],          // filled once measures and segments exist
+//     measures: [{ name, value, type (Edm type), description? }],   // the customer's Customer_Measure row
+//     segments: [{ name, description? }],                          // segments the customer is a member of
 //     activities: { value: [{ ...UnifiedActivity, realtime: boolean, caller?, validUntil? }],
 //                   nextSkip: number | null, types: [every ActivityType of the customer, sorted] } }
 //   fields lists the merged fields, then one key column per source customer entity (its source is
@@ -99,12 +100,21 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
 
       const view = await store.getProfile(instanceId, customerId);
       if (!view) throw new ApiError('NotFound', `customer '${customerId}' does not exist`, 'customerId');
-      const [keys, sources, activities, activityTypes] = await Promise.all([
+      const [keys, sources, activities, activityTypes, measureRow, memberOf] = await Promise.all([
         store.alternateKeysOf(instanceId, customerId),
         store.card.fieldSources(instanceId, customerId),
         store.card.timeline(instanceId, customerId, { types, from, to, top: top + 1, skip }, now),
         store.card.activityTypes(instanceId, customerId, now),
+        store.analytics.measuresOf(instanceId, customerId),
+        store.analytics.segmentsOf(instanceId, customerId),
       ]);
+      // Measures and segments come from the last refresh only: real-time writes never change them.
+      const measureDefs = new Map((entry.record.definition.measures ?? []).map((m) => [m.name, m]));
+      const segmentDefs = new Map((entry.record.definition.segments ?? []).map((s) => [s.name, s]));
+      const measures = entry.schema.customerMeasure.attributes
+        .filter((a) => a.name !== 'CustomerId' && measureRow && a.name in measureRow)
+        .map((a) => ({ name: a.name, value: measureRow![a.name] ?? null, type: a.dataType, description: measureDefs.get(a.name)?.description ?? null }));
+      const segments = memberOf.map((name) => ({ name, description: segmentDefs.get(name)?.description ?? null }));
       const batch = view.customer;
       const overrides = new Map(view.overrides.filter((o) => overrideCounts(o, now)).map((o) => [o.attribute, o]));
       const provenance = sources ? decodeFieldSources(sources.legend, sources.encoded) : new Map<string, FieldSource | null>();
@@ -136,8 +146,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
           .filter(Boolean),
         fields,
         keyring: keys.map((k) => ({ DataSourceName: k.DataSourceName, EntityName: k.EntityName, AlternateValue: k.AlternateValue })),
-        measures: [],
-        segments: [],
+        measures,
+        segments,
         activities: {
           value: activities.map((a) => {
             const realtime = a.Origin === 'realtime';
