@@ -1,6 +1,7 @@
 // PostgreSQL adapter of the Store port (node-postgres pool). Mirrors sqlite/store.ts statement for
 // statement: generations switched atomically at commit, the real-time overlay carried over in the
 // same transaction, reads through the overlay.
+import { apiKeyFromRow, instanceFromRow, jsonParsed, runFromRow } from '../rows.js';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { compileFilter, compileOrderBy, type AttributeMap, type AttributeType } from '../../api/odata/sql.js';
@@ -24,53 +25,14 @@ export interface PostgresStoreOptions {
 }
 
 const now = () => new Date().toISOString();
+const toInstance = (r: Row) => instanceFromRow(r, jsonParsed);
+const toRun = (r: Row) => runFromRow(r, jsonParsed);
+const toApiKey = apiKeyFromRow;
 
 export const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-function toInstance(r: Row): InstanceRecord {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    definition: r.definition as InstanceRecord['definition'],
-    sourceFile: r.source_file as string,
-    baseDir: r.base_dir as string,
-    currentGeneration: (r.current_generation as number | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
 
-function toRun(r: Row): RunRecord {
-  return {
-    jobId: r.job_id as string,
-    instanceId: r.instance_id as string,
-    status: r.status as RunRecord['status'],
-    trigger: r.trigger as RunRecord['trigger'],
-    submittedAt: r.submitted_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    endedAt: (r.ended_at as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    generation: (r.generation as number | null) ?? null,
-    stages: r.stages as StageRecord[],
-    summary: r.summary as Record<string, number>,
-  };
-}
 
-function toApiKey(r: Row): ApiKeyRecord {
-  return {
-    id: r.id as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    principalId: r.principal_id as string,
-    name: r.name as string,
-    role: r.role as ApiKeyRecord['role'],
-    prefix: r.prefix as string,
-    hash: r.hash as string,
-    createdAt: r.created_at as string,
-    lastUsedAt: (r.last_used_at as string | null) ?? null,
-    expiresAt: (r.expires_at as string | null) ?? null,
-    revokedAt: (r.revoked_at as string | null) ?? null,
-  };
-}
 
 const RUN_COLUMNS = 'instance_id, job_id, status, trigger, submitted_at, started_at, ended_at, error, generation, stages, summary';
 

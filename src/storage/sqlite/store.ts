@@ -1,5 +1,6 @@
 // SQLite adapter of the Store port (better-sqlite3, WAL). Synchronous underneath; the port is
 // async so that the PostgreSQL adapter can share it.
+import { apiKeyFromRow, instanceFromRow, jsonText, runFromRow } from '../rows.js';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -43,51 +44,12 @@ export interface SqliteStoreOptions {
 }
 
 const now = () => new Date().toISOString();
+const toInstance = (r: Row) => instanceFromRow(r, jsonText);
+const toRun = (r: Row) => runFromRow(r, jsonText);
+const toApiKey = apiKeyFromRow;
 
-function toInstance(r: Row): InstanceRecord {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    definition: JSON.parse(r.definition as string),
-    sourceFile: r.source_file as string,
-    baseDir: r.base_dir as string,
-    currentGeneration: (r.current_generation as number | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
 
-function toRun(r: Row): RunRecord {
-  return {
-    jobId: r.job_id as string,
-    instanceId: r.instance_id as string,
-    status: r.status as RunRecord['status'],
-    trigger: r.trigger as RunRecord['trigger'],
-    submittedAt: r.submitted_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    endedAt: (r.ended_at as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    generation: (r.generation as number | null) ?? null,
-    stages: JSON.parse(r.stages as string),
-    summary: JSON.parse(r.summary as string),
-  };
-}
 
-function toApiKey(r: Row): ApiKeyRecord {
-  return {
-    id: r.id as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    principalId: r.principal_id as string,
-    name: r.name as string,
-    role: r.role as ApiKeyRecord['role'],
-    prefix: r.prefix as string,
-    hash: r.hash as string,
-    createdAt: r.created_at as string,
-    lastUsedAt: (r.last_used_at as string | null) ?? null,
-    expiresAt: (r.expires_at as string | null) ?? null,
-    revokedAt: (r.revoked_at as string | null) ?? null,
-  };
-}
 
 
 export function openSqliteStore(options: SqliteStoreOptions): Store {

@@ -1,0 +1,56 @@
+// Turning rows of the core tables into records, for every adapter: the column names are the same;
+// only how a JSON column arrives differs (text in SQLite, parsed jsonb in PostgreSQL).
+import type { RunRecord } from '../domain/run.js';
+import type { ApiKeyRecord, InstanceRecord } from './store.js';
+
+export type Row = Record<string, unknown>;
+/** How an adapter reads a JSON column's value. */
+export type JsonColumn = (value: unknown) => unknown;
+
+export const jsonText: JsonColumn = (value) => JSON.parse(value as string);
+export const jsonParsed: JsonColumn = (value) => value;
+
+export function instanceFromRow(r: Row, json: JsonColumn): InstanceRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    definition: json(r.definition) as InstanceRecord['definition'],
+    sourceFile: r.source_file as string,
+    baseDir: r.base_dir as string,
+    currentGeneration: (r.current_generation as number | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+export function runFromRow(r: Row, json: JsonColumn): RunRecord {
+  return {
+    jobId: r.job_id as string,
+    instanceId: r.instance_id as string,
+    status: r.status as RunRecord['status'],
+    trigger: r.trigger as RunRecord['trigger'],
+    submittedAt: r.submitted_at as string,
+    startedAt: (r.started_at as string | null) ?? null,
+    endedAt: (r.ended_at as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    generation: (r.generation as number | null) ?? null,
+    stages: json(r.stages) as RunRecord['stages'],
+    summary: json(r.summary) as RunRecord['summary'],
+  };
+}
+
+export function apiKeyFromRow(r: Row): ApiKeyRecord {
+  return {
+    id: r.id as string,
+    instanceId: (r.instance_id as string | null) ?? null,
+    principalId: r.principal_id as string,
+    name: r.name as string,
+    role: r.role as ApiKeyRecord['role'],
+    prefix: r.prefix as string,
+    hash: r.hash as string,
+    createdAt: r.created_at as string,
+    lastUsedAt: (r.last_used_at as string | null) ?? null,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
