@@ -28,15 +28,22 @@ export interface StartOptions {
   nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Run this script (with tsx) instead of the CLI; it gets the data dir as its argument and must print "listening on <url>". */
+  script?: string;
+  /** Open an IPC channel (the script may process.send() to the parent). */
+  ipc?: boolean;
 }
 
 /** Starts `kindred serve --port 0` and resolves once it listens and /healthz answers 200. */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
-  const args = [...(options.nodeFlags ?? []), '--import', 'tsx', CLI, 'serve', '--port', '0', '--data-dir', options.dataDir, ...(options.demo ? ['--demo'] : [])];
+  const entry = options.script
+    ? [options.script, options.dataDir]
+    : [CLI, 'serve', '--port', '0', '--data-dir', options.dataDir, ...(options.demo ? ['--demo'] : [])];
+  const args = [...(options.nodeFlags ?? []), '--import', 'tsx', ...entry];
   const proc = spawn(process.execPath, args, {
     cwd: REPO,
     env: { ...process.env, ...options.env, KINDRED_ADMIN_KEY: options.adminKey },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const keep = (chunk: Buffer) => {
