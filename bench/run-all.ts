@@ -271,7 +271,7 @@ async function main(): Promise<number> {
     tmp = quick ? mkdtempSync(path.join(os.tmpdir(), 'kindred-bench-all-')) : undefined;
     if (!skip.has('refresh')) {
       const file = quick ? path.join(tmp!, 'refresh.json') : path.join(RESULTS, `refresh-${date}.json`);
-      const args = quick ? ['--sizes', '20000', '--no-report', '--results-file', file] : ['--results-file', file];
+      const args = quick ? ['--sizes', '10000', '--no-report', '--results-file', file] : ['--results-file', file];
       const code = await runScript('bench/refresh.ts', args);
       if (code !== 0) failures++;
       if (existsSync(file)) {
@@ -282,7 +282,7 @@ async function main(): Promise<number> {
     if (!skip.has('realtime')) {
       const file = quick ? path.join(tmp!, 'realtime.json') : path.join(RESULTS, `realtime-${date}.json`);
       const args = quick
-        ? ['--quick', '--duration', '2', '--probe-iterations', '100', '--quiet-wait', '3', '--no-report', '--results-file', file]
+        ? ['--quick', '--duration', '2', '--probe-iterations', '100', '--quiet-wait', '0', '--no-report', '--results-file', file]
         : ['--results-file', file];
       const code = await runScript('bench/realtime.ts', args);
       if (code !== 0) failures++;
@@ -294,7 +294,7 @@ async function main(): Promise<number> {
   }
 
   const rows = summaryRows(refresh, realtime);
-  process.stdout.write(`\n${quick ? 'QUICK (short runs, 20k records; not comparable with full runs)\n' : ''}${textTable(rows)}\n\n`);
+  process.stdout.write(`\n${quick ? 'QUICK (short runs, 10k records; not comparable with full runs)\n' : ''}${textTable(rows)}\n\n`);
   const code = codeVersion();
   const soak = latestSoak();
   const summaryFile = path.join(RESULTS, `bench-${date}${quick ? '-quick' : ''}.json`);
