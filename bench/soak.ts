@@ -18,9 +18,11 @@
  *    first --quiet-intervals intervals (the same load without a refresh, for comparison).
  * 4. Per interval: throughput, p50/p99 latency per stream, errors (any answer other than the expected 2xx
  *    or a 429, socket errors, timeouts, failed $batch items), RSS and heap of the server.
- * 5. Memory must not grow without bound: linear regression over the second half of the run of the
- *    per-interval RSS and of the lowest main-thread heap; the growth it projects over that half must stay
- *    under max(10 % of the level, 64 MiB) (RSS) and max(10 %, 32 MiB) (heap).
+ * 5. Memory must not grow without bound. Refreshes make RSS a saw-tooth, so the loaded part of the run is
+ *    cut in two halves, each of which must contain a completed refresh (else the verdict is "inconclusive"
+ *    and the run fails): the peak RSS of the second half may exceed the first's by at most
+ *    max(10 %, 64 MiB), the lowest main-thread heap by at most max(10 %, 32 MiB). The regression slope
+ *    over the second half is reported as well.
  * Writes bench/results/soak-<date>.json and the "## Soak" section of BENCHMARKS.md (--no-report: neither);
  * exits 1 when there were errors or memory grew.
  */
@@ -395,22 +397,38 @@ async function main(): Promise<number> {
     await refreshLoop;
 
     // --- verdict ---
-    const half = intervals.slice(Math.floor(intervals.length / 2)).filter((iv) => iv.memory.samples > 0);
-    const halfMinutes = half.length ? (half[half.length - 1].t - half[0].t) / 60 : 0;
-    const rssReg = regression(half.map((iv) => ({ x: iv.t / 60, y: iv.memory.rssMeanMiB })));
-    const heapReg = regression(half.map((iv) => ({ x: iv.t / 60, y: iv.memory.heapUsedMinMiB })));
-    const rssLimit = Math.max(0.1 * rssReg.mean, 64);
-    const heapLimit = Math.max(0.1 * heapReg.mean, 32);
+    // Memory: refreshes make RSS a saw-tooth (the worker's allocations come and go), so the check compares
+    // like with like: the peak RSS and the lowest heap of the first and the second half of the loaded part
+    // of the run (each half must contain a completed refresh; otherwise the run is too short to judge).
+    // The regression slope over the second half is reported too.
+    const loaded = intervals.filter((iv) => !iv.quiet && iv.memory.samples > 0);
+    const halves = [loaded.slice(0, Math.floor(loaded.length / 2)), loaded.slice(Math.floor(loaded.length / 2))];
+    const refreshEnds = refreshes.map((r) => (Date.parse(r.startedAt) + r.durationS * 1000 - t0) / 1000);
+    const completedIn = (list: Interval[]) => (list.length ? refreshEnds.filter((e) => e > list[0].t - intervalS && e <= list[list.length - 1].t).length : 0);
+    const peakRss = (list: Interval[]) => (list.length ? Math.max(...list.map((iv) => iv.memory.rssMaxMiB)) : NaN);
+    const heapFloor = (list: Interval[]) => (list.length ? Math.min(...list.map((iv) => iv.memory.heapUsedMinMiB)) : NaN);
+    const conclusive = halves.every((h) => completedIn(h) >= 1);
+    const rssGrowth = peakRss(halves[1]) - peakRss(halves[0]);
+    const heapGrowth = heapFloor(halves[1]) - heapFloor(halves[0]);
+    const rssLimit = Math.max(0.1 * peakRss(halves[0]), 64);
+    const heapLimit = Math.max(0.1 * heapFloor(halves[0]), 32);
+    const second = halves[1];
+    const rssReg = regression(second.map((iv) => ({ x: iv.t / 60, y: iv.memory.rssMeanMiB })));
+    const heapReg = regression(second.map((iv) => ({ x: iv.t / 60, y: iv.memory.heapUsedMinMiB })));
+    const flat = conclusive && rssGrowth <= rssLimit && heapGrowth <= heapLimit;
     const memoryCheck = {
-      secondHalfIntervals: half.length,
-      secondHalfMinutes: halfMinutes,
-      rssSlopeMiBPerMin: rssReg.slope,
-      rssProjectedGrowthMiB: rssReg.slope * halfMinutes,
+      conclusive,
+      refreshesCompletedPerHalf: halves.map(completedIn),
+      peakRssMiB: halves.map(peakRss),
+      rssGrowthMiB: rssGrowth,
       rssLimitMiB: rssLimit,
-      heapSlopeMiBPerMin: heapReg.slope,
-      heapProjectedGrowthMiB: heapReg.slope * halfMinutes,
+      heapFloorMiB: halves.map(heapFloor),
+      heapGrowthMiB: heapGrowth,
       heapLimitMiB: heapLimit,
-      flat: rssReg.slope * halfMinutes < rssLimit && heapReg.slope * halfMinutes < heapLimit,
+      secondHalfRssSlopeMiBPerMin: rssReg.slope,
+      secondHalfHeapSlopeMiBPerMin: heapReg.slope,
+      flat,
+      verdict: !conclusive ? 'inconclusive: the run is too short (each half needs a completed refresh)' : flat ? 'flat' : 'GROWING',
     };
     const totals = Object.fromEntries(
       streams.map((s) => {
@@ -458,15 +476,15 @@ async function main(): Promise<number> {
             `median p50 ${fmtMs(totals[s.key].medianP50)} ms, worst interval p99 ${fmtMs(totals[s.key].worstP99)} ms, errors ${totals[s.key].errors}, 429 ${totals[s.key].throttled}${totals[s.key].errorSample ? ` (e.g. ${totals[s.key].errorSample})` : ''}`,
         ),
         `  refreshes during the soak: ${refreshes.length} completed (${refreshFailures} not successful), each ${refreshes.map((r) => r.durationS.toFixed(0)).join(', ')} s`,
-        `  RSS  ${sparkline(rssSeries)}  ${fmtInt(Math.min(...rssSeries))}–${fmtInt(Math.max(...rssSeries))} MiB; 2nd half slope ${memoryCheck.rssSlopeMiBPerMin.toFixed(1)} MiB/min (projected ${memoryCheck.rssProjectedGrowthMiB.toFixed(0)} MiB, limit ${memoryCheck.rssLimitMiB.toFixed(0)})`,
-        `  heap ${sparkline(heapSeries)}  ${fmtInt(Math.min(...heapSeries))}–${fmtInt(Math.max(...heapSeries))} MiB (lowest per interval); 2nd half slope ${memoryCheck.heapSlopeMiBPerMin.toFixed(2)} MiB/min (projected ${memoryCheck.heapProjectedGrowthMiB.toFixed(0)} MiB, limit ${memoryCheck.heapLimitMiB.toFixed(0)})`,
+        `  RSS  ${sparkline(rssSeries)}  ${fmtInt(Math.min(...rssSeries))}–${fmtInt(Math.max(...rssSeries))} MiB; peak 1st / 2nd half ${memoryCheck.peakRssMiB.map(fmtInt).join(' / ')} MiB (growth ${fmtInt(rssGrowth)}, limit ${fmtInt(rssLimit)}); 2nd half slope ${rssReg.slope.toFixed(1)} MiB/min`,
+        `  heap ${sparkline(heapSeries)}  ${fmtInt(Math.min(...heapSeries))}–${fmtInt(Math.max(...heapSeries))} MiB (lowest per interval); floor 1st / 2nd half ${memoryCheck.heapFloorMiB.map(fmtInt).join(' / ')} MiB (growth ${fmtInt(heapGrowth)}, limit ${fmtInt(heapLimit)}); 2nd half slope ${heapReg.slope.toFixed(2)} MiB/min`,
         `  write p99 ${sparkline(p99Series)}  ${fmtMs(Math.min(...p99Series))}–${fmtMs(Math.max(...p99Series))} ms`,
         ...(['writes', 'reads'] as const).map(
           (k) =>
             `  ${k.padEnd(7)} quiet: ${fmtInt(comparison.quiet[k].requestsPerSecond)}/s p50 ${fmtMs(comparison.quiet[k].p50)} p99 ${fmtMs(comparison.quiet[k].p99)} ms; ` +
             `during a refresh: ${fmtInt(comparison.duringRefresh[k].requestsPerSecond)}/s p50 ${fmtMs(comparison.duringRefresh[k].p50)} p99 ${fmtMs(comparison.duringRefresh[k].p99)} ms (medians over intervals)`,
         ),
-        `  memory ${memoryCheck.flat ? 'flat' : 'GROWING'}; errors ${errors}`,
+        `  memory ${memoryCheck.verdict}; refreshes completed per half ${memoryCheck.refreshesCompletedPerHalf.join(' / ')}; errors ${errors}`,
         '',
       ].join('\n'),
     );
@@ -533,7 +551,20 @@ function markdown(
     totals: Record<string, { requests: number; items: number; errors: number; throttled: number; worstP99: number; medianP50: number; meanRequestsPerSecond: number }>;
     comparison: Record<'quiet' | 'duringRefresh', Record<'writes' | 'reads', { intervals: number; requestsPerSecond: number; p50: number; p99: number }>>;
     refreshes: RefreshRecord[];
-    memoryCheck: { rssSlopeMiBPerMin: number; rssProjectedGrowthMiB: number; rssLimitMiB: number; heapSlopeMiBPerMin: number; heapProjectedGrowthMiB: number; heapLimitMiB: number; flat: boolean };
+    memoryCheck: {
+      conclusive: boolean;
+      refreshesCompletedPerHalf: number[];
+      peakRssMiB: number[];
+      rssGrowthMiB: number;
+      rssLimitMiB: number;
+      heapFloorMiB: number[];
+      heapGrowthMiB: number;
+      heapLimitMiB: number;
+      secondHalfRssSlopeMiBPerMin: number;
+      secondHalfHeapSlopeMiBPerMin: number;
+      flat: boolean;
+      verdict: string;
+    };
     intervals: Interval[];
   },
   file: string,
@@ -565,7 +596,7 @@ function markdown(
     SECTION,
     '',
     `Measured ${raw.date.slice(0, 16).replace('T', ' ')} UTC on ${raw.machine.cores} cores, ${raw.machine.memoryGiB} GiB RAM, ${raw.machine.cpu}, Node ${raw.machine.node}; ` +
-      `code at commit ${raw.code.commit}${raw.code.dirtySrc ? ` plus ${raw.code.dirtySrc} uncommitted src/ change(s)` : ''}. **${raw.ok ? 'PASS' : 'FAIL'}**: ${raw.errors} errors, memory ${mc.flat ? 'flat' : 'growing'}.`,
+      `code at commit ${raw.code.commit}${raw.code.dirtySrc ? ` plus ${raw.code.dirtySrc} uncommitted src/ change(s)` : ''}. **${raw.ok ? 'PASS' : 'FAIL'}**: ${raw.errors} errors, memory ${mc.verdict}.`,
     '',
     '```sh',
     raw.command,
@@ -593,8 +624,9 @@ function markdown(
     `Memory of the server process (RSS includes the refresh worker thread; heap is the main thread's lowest per interval): ` +
       `RSS \`${series.rssSeries.length ? sparkline(series.rssSeries) : ''}\` ${fmtInt(Math.min(...series.rssSeries))}–${fmtInt(Math.max(...series.rssSeries))} MiB, ` +
       `heap \`${series.heapSeries.length ? sparkline(series.heapSeries) : ''}\` ${fmtInt(Math.min(...series.heapSeries))}–${fmtInt(Math.max(...series.heapSeries))} MiB; write p99 \`${sparkline(series.p99Series)}\`. ` +
-      `Linear regression over the second half: RSS ${mc.rssSlopeMiBPerMin.toFixed(1)} MiB/min (projected ${mc.rssProjectedGrowthMiB.toFixed(0)} MiB over that half, limit ${mc.rssLimitMiB.toFixed(0)}), ` +
-      `heap ${mc.heapSlopeMiBPerMin.toFixed(2)} MiB/min (projected ${mc.heapProjectedGrowthMiB.toFixed(0)} MiB, limit ${mc.heapLimitMiB.toFixed(0)}).`,
+      `Refreshes make RSS a saw-tooth, so the check compares the two halves of the loaded part of the run (each with ${mc.refreshesCompletedPerHalf.join(' / ')} completed refreshes): ` +
+      `peak RSS ${mc.peakRssMiB.map(fmtInt).join(' → ')} MiB (growth ${fmtInt(mc.rssGrowthMiB)}, limit ${fmtInt(mc.rssLimitMiB)}), lowest heap ${mc.heapFloorMiB.map(fmtInt).join(' → ')} MiB ` +
+      `(growth ${fmtInt(mc.heapGrowthMiB)}, limit ${fmtInt(mc.heapLimitMiB)}): **${mc.verdict}**. Regression slope over the second half: RSS ${mc.secondHalfRssSlopeMiBPerMin.toFixed(1)} MiB/min, heap ${mc.secondHalfHeapSlopeMiBPerMin.toFixed(2)} MiB/min.`,
     '',
     `<details><summary>Per ${o.intervalS} s interval</summary>`,
     '',
