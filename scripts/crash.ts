@@ -98,7 +98,7 @@ if (argv.includes('--report')) {
       `\`kindred serve --demo\` runs as a child process; ${r.clients} clients send, one request at a time each, single activities (unified and source format, some for unknown customers), ` +
         'profile PATCHes (some with a bad date), $batch of activities (JSON and NDJSON, a few bad items) and $batch of profile updates, plus conflicting re-posts of stored activities; ' +
         `the server gets SIGKILL at a random moment, is restarted on the same data dir, and every acknowledged write is read back over HTTP` +
-        (refreshEvery ? ` (in every ${refreshEvery === 1 ? '' : `${refreshEvery}th `}round a refresh was started just before the load).` : '.') +
+        (refreshEvery ? ` (in every ${({ 1: '', 2: 'second ', 3: 'third ' } as Record<number, string>)[refreshEvery] ?? `${refreshEvery}th `}round a refresh was started just before the load).` : '.') +
         ' The check is cumulative: writes acknowledged before the first kill must still be there after the last.',
       '',
       '| kills | write items acknowledged (2xx) | checked at the last restart | found, correct | lost | rejected (4xx) | rejected found | requests in flight at a kill | 5xx |',
