@@ -56,7 +56,7 @@ const ok = report.lost === 0 && report.rejectedFound === 0 && report.serverError
 process.stdout.write(
   [
     '',
-    `crash test, seed ${report.seed} (rerun: npm run test:crash -- --seed ${report.seed} --kills ${report.kills})`,
+    `crash test, seed ${report.seed} (rerun: npm run test:crash -- --seed ${report.seed} --kills ${report.kills} --clients ${report.clients} --kill-after ${killAfter.join('-')} --refresh-every ${refreshEvery})`,
     `  kills (SIGKILL + restart):        ${report.kills}`,
     `  write items acknowledged (2xx):   ${report.acknowledged} (${report.acknowledgedActivities} activities, ${report.acknowledgedProfileValues} profile attribute values, ${report.superseded} of them later overwritten by an acknowledged write)`,
     `  checked at the last restart:      ${report.checked}`,
@@ -64,7 +64,8 @@ process.stdout.write(
     `  lost:                             ${report.lost}`,
     `  rejected (4xx) items:             ${report.rejected}; found stored: ${report.rejectedFound}`,
     `  requests in flight at a kill:     ${report.inFlight} (items found committed afterwards: ${report.inFlightFound})`,
-    `  5xx answers:                      ${report.serverErrors}`,
+    `  503/429 (refused, nothing stored): ${report.refused}`,
+    `  other 5xx answers:                ${report.serverErrors}`,
     ...report.problems.slice(0, 20).map((p) => `  PROBLEM ${p}`),
     ok ? 'PASS: 0 acknowledged writes lost' : 'FAIL',
     '',
