@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCrashTest } from './crash-harness.js';
 
-test('acknowledged real-time writes survive SIGKILL (3 kills, one during a refresh)', { timeout: 120_000 }, async () => {
+test('acknowledged real-time writes survive SIGKILL (3 kills, one during a refresh)', { timeout: 300_000 }, async () => {
   const seed = Math.floor(Math.random() * 2 ** 31);
   const lines: string[] = [];
   const report = await runCrashTest({ kills: 3, seed, clients: 24, killAfterMs: [300, 1500], refreshEvery: 3, log: (m) => lines.push(m) });
