@@ -624,7 +624,7 @@ function markdown(
     `Memory of the server process (RSS includes the refresh worker thread; heap is the main thread's lowest per interval): ` +
       `RSS \`${series.rssSeries.length ? sparkline(series.rssSeries) : ''}\` ${fmtInt(Math.min(...series.rssSeries))}–${fmtInt(Math.max(...series.rssSeries))} MiB, ` +
       `heap \`${series.heapSeries.length ? sparkline(series.heapSeries) : ''}\` ${fmtInt(Math.min(...series.heapSeries))}–${fmtInt(Math.max(...series.heapSeries))} MiB; write p99 \`${sparkline(series.p99Series)}\`. ` +
-      `Refreshes make RSS a saw-tooth, so the check compares the two halves of the loaded part of the run (each with ${mc.refreshesCompletedPerHalf.join(' / ')} completed refreshes): ` +
+      `Refreshes make RSS a saw-tooth, so the check compares the two halves of the loaded part of the run (${mc.refreshesCompletedPerHalf.join(' / ')} refreshes completed in the first / second half): ` +
       `peak RSS ${mc.peakRssMiB.map(fmtInt).join(' → ')} MiB (growth ${fmtInt(mc.rssGrowthMiB)}, limit ${fmtInt(mc.rssLimitMiB)}), lowest heap ${mc.heapFloorMiB.map(fmtInt).join(' → ')} MiB ` +
       `(growth ${fmtInt(mc.heapGrowthMiB)}, limit ${fmtInt(mc.heapLimitMiB)}): **${mc.verdict}**. Regression slope over the second half: RSS ${mc.secondHalfRssSlopeMiBPerMin.toFixed(1)} MiB/min, heap ${mc.secondHalfHeapSlopeMiBPerMin.toFixed(2)} MiB/min.`,
     '',
