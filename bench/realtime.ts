@@ -4,6 +4,7 @@
  *   node --import tsx bench/realtime.ts [--quick] [--connections 50] [--duration 10]
  *        [--batch-connections 10] [--batch-size 1000] [--probe-iterations 500] [--rounds 3]
  *        [--scenarios baseline,activity,patch,batch,get,filter,w2r] [--cpu-prof-dir DIR] [--no-report]
+ *        [--quiet-wait S] [--results-file FILE]
  *
  * Starts two child processes on loopback: the real server (`kindred serve --demo --port 0` on a
  * fresh temp data dir, KINDRED_ADMIN_KEY set here) and bench/realtime-baseline.ts (bare Fastify 5,
@@ -304,7 +305,7 @@ function measured(spec: LoadSpec, result: AcResult, batchStats?: { succeeded: nu
 /** Above this many cores used by other processes, a measurement counts as disturbed. */
 const DISTURBED = 0.25;
 const MAX_ATTEMPTS = quick ? 1 : 3;
-const QUIET_WAIT_S = quick ? 20 : 90;
+const QUIET_WAIT_S = intOption('quiet-wait', quick ? 20 : 90, 0);
 
 /** Waits (bounded) until processes outside the bench use less than DISTURBED cores; false if they did not. */
 async function waitQuiet(what: string): Promise<boolean> {
@@ -918,7 +919,7 @@ async function main(): Promise<void> {
   const date = now.toISOString().slice(0, 10);
   mkdirSync(RESULTS, { recursive: true });
   const suffix = quick ? '-quick' : cpuProfDir ? '-profiled' : selected.size !== ALL_SCENARIOS.length ? '-partial' : '';
-  const resultsFile = path.join(RESULTS, `realtime-${date}${suffix}.json`);
+  const resultsFile = option('results-file') ? path.resolve(option('results-file') as string) : path.join(RESULTS, `realtime-${date}${suffix}.json`);
   writeFileSync(
     resultsFile,
     JSON.stringify(

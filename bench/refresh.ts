@@ -2,7 +2,7 @@
  * End-to-end benchmark of the batch refresh (pull → normalize → dedupe → match → merge →
  * activities → write) on synthetic data with a known ground truth.
  *
- *   node --import tsx bench/refresh.ts [--sizes 100000,1000000] [--quick] [--profile] [--no-report]
+ *   node --import tsx bench/refresh.ts [--sizes 100000,1000000] [--quick] [--profile] [--no-report] [--results-file FILE]
  *
  * For each size (customer records; default 100k and 1M, --quick: 20k and 100k):
  *   1. generates the sources once into bench/out/data-<size>-seed42/ (reused when its marker file exists);
@@ -319,9 +319,15 @@ for (const size of sizes) {
 }
 const now = new Date();
 const date = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+// --results-file FILE: the raw figures go (also) there, even with --no-report (bench/run-all.ts reads them).
+const resultsFileOption = option('results-file');
+if (resultsFileOption && !writeReport) {
+  writeFileSync(resultsFileOption, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
+  log(`raw figures: ${resultsFileOption}`);
+}
 if (writeReport) {
   mkdirSync(RESULTS, { recursive: true });
-  const resultsFile = path.join(RESULTS, resultsName(date));
+  const resultsFile = resultsFileOption ? path.resolve(resultsFileOption) : path.join(RESULTS, resultsName(date));
   writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
   log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
   updateBenchmarksMd(SECTION, markdownSection(results, m, date, code, load));

@@ -32,8 +32,11 @@ export function machine(): Machine {
   };
 }
 
-/** Writes or replaces the section headed `heading` (e.g. "## Real-time API"), keeping every other section. */
-export function updateBenchmarksMd(heading: string, section: string): void {
+/**
+ * Writes or replaces the section headed `heading` (e.g. "## Real-time API"), keeping every other section.
+ * A new section goes at the end, or with `top` before the first section.
+ */
+export function updateBenchmarksMd(heading: string, section: string, options: { top?: boolean } = {}): void {
   const file = path.join(ROOT, 'BENCHMARKS.md');
   // Read right before writing: other sections are written by other benchmarks.
   let text = existsSync(file)
@@ -45,6 +48,9 @@ export function updateBenchmarksMd(heading: string, section: string): void {
     const next = rest.search(/\n## /);
     const end = next >= 0 ? start + heading.length + next + 1 : text.length;
     text = text.slice(0, start) + section.trimEnd() + '\n' + (end < text.length ? '\n' + text.slice(end) : '');
+  } else if (options.top && /\n## /.test(text)) {
+    const first = text.search(/\n## /) + 1;
+    text = text.slice(0, first) + section.trimEnd() + '\n\n' + text.slice(first);
   } else {
     text = text.trimEnd() + '\n\n' + section.trimEnd() + '\n';
   }

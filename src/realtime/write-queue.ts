@@ -6,9 +6,10 @@ import type { RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { Store } from '../storage/store.js';
 import type { Change, ChangeFeed } from './change-feed.js';
 
+/** One request's writes: they commit together, in one transaction, never split across groups. */
 interface Pending {
-  write: RealtimeWrite;
-  resolve: (r: RealtimeResult) => void;
+  writes: RealtimeWrite[];
+  resolve: (r: RealtimeResult[]) => void;
   reject: (e: unknown) => void;
 }
 
@@ -25,15 +26,19 @@ export class WriteQueue {
   ) {}
 
   submit(write: RealtimeWrite): Promise<RealtimeResult> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ write, resolve, reject });
-      this.schedule();
-    });
+    return this.submitAll([write]).then((r) => r[0]);
   }
 
-  /** Several writes in one group (a $batch): results in order. */
+  /**
+   * Several writes (a $batch): results in order. They are committed in the same transaction, so an
+   * error answer means none of them was stored (a group may exceed maxGroup for one large $batch).
+   */
   submitAll(writes: RealtimeWrite[]): Promise<RealtimeResult[]> {
-    return Promise.all(writes.map((w) => this.submit(w)));
+    if (!writes.length) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ writes, resolve, reject });
+      this.schedule();
+    });
   }
 
   private schedule(): void {
@@ -48,21 +53,30 @@ export class WriteQueue {
 
   private async flush(): Promise<void> {
     if (!this.pending.length) return;
-    const group = this.pending.splice(0, this.maxGroup);
+    // Whole requests only, up to maxGroup writes (at least one request).
+    let take = 0;
+    let size = 0;
+    while (take < this.pending.length && (take === 0 || size + this.pending[take].writes.length <= this.maxGroup)) size += this.pending[take++].writes.length;
+    const group = this.pending.splice(0, take);
+    const writes = group.length === 1 ? group[0].writes : group.flatMap((p) => p.writes);
     if (this.pending.length) this.schedule();
     this.inFlight++;
     try {
-      const results = await this.store.applyRealtime(group.map((p) => p.write));
+      const results = await this.store.applyRealtime(writes);
       const changes: Change[] = [];
       const at = new Date().toISOString();
       results.forEach((r, i) => {
-        const w = group[i].write;
+        const w = writes[i];
         if (r.status === 'updated' && w.kind === 'profile')
           changes.push({ instanceId: w.instanceId, customerId: w.customerId, kind: 'profile', at, attributes: Object.keys(w.changes), validUntil: w.validUntil });
         else if (r.status === 'created')
           changes.push({ instanceId: w.instanceId, customerId: r.activity.CustomerId, kind: 'activity', at, activityId: r.activity.ActivityId, validUntil: r.activity.ValidUntil ?? undefined });
-        group[i].resolve(r);
       });
+      let offset = 0;
+      for (const p of group) {
+        p.resolve(group.length === 1 ? results : results.slice(offset, offset + p.writes.length));
+        offset += p.writes.length;
+      }
       if (changes.length) this.feed.publish(changes);
     } catch (err) {
       for (const p of group) p.reject(err);

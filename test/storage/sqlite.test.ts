@@ -172,6 +172,13 @@ describe('SQLite adapter specifics', () => {
       assert.deepEqual(rows(), { generations: 2, customers: 6, keys: 6, activities: 6 });
       assert.equal(await store.pruneGenerations('shop'), 1);
       assert.deepEqual(rows(), { generations: 1, customers: 4, keys: 4, activities: 4 });
+
+      // Larger than one deletion chunk (5,000 rows a transaction): every chunk goes.
+      const w4 = await store.beginGeneration('shop', run.jobId);
+      await fill(w4, 12_000);
+      assert.deepEqual(rows(), { generations: 2, customers: 12_004, keys: 12_004, activities: 12_004 });
+      await w4.abort();
+      assert.deepEqual(rows(), { generations: 1, customers: 4, keys: 4, activities: 4 });
     } finally {
       await store.close();
     }

@@ -123,8 +123,17 @@ describe('web UI in Chromium', { skip: reason ?? false }, () => {
     assert.ok(ring.some((r) => r.includes('Loyalty') && r.includes('LOY64888118')), ring.join(' | '));
     assert.ok(ring.some((r) => r.includes('Website')), 'the web user id too');
     assert.match(await page.locator('#keyring').innerText(), /Previous CustomerIds\s+None/);
-    assert.match(await page.locator('#measures').innerText(), /None yet/);
-    assert.match(await page.locator('#segments').innerText(), /None yet/);
+    // Measures and segments of the last refresh, as the card API has them.
+    const cardData = (await served.ws.request('GET', served.ws.url(`/card/${customerId}`), { key: served.ws.keys.viewer })).json() as {
+      measures: { name: string }[];
+      segments: { name: string }[];
+    };
+    assert.ok(cardData.measures.length > 0);
+    const measuresText = await page.locator('#measures').innerText();
+    for (const m of cardData.measures) assert.ok(measuresText.includes(m.name), `${m.name} on the card`);
+    const segmentsText = await page.locator('#segments').innerText();
+    if (cardData.segments.length) for (const x of cardData.segments) assert.ok(segmentsText.includes(x.name), `${x.name} on the card`);
+    else assert.match(segmentsText, /None yet/);
     // Timeline: newest first, an icon and a text label per type.
     const times = await page.locator('#timeline-list .tl-item time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime')!));
     assert.equal(times.length, 8);

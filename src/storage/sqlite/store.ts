@@ -44,6 +44,10 @@ export interface SqliteStoreOptions {
 }
 
 const now = () => new Date().toISOString();
+/** Rows deleted per transaction when a generation goes (deleteGeneration). */
+const DELETE_CHUNK = 5000;
+/** Lets other work (and other connections' transactions) run between two chunks. */
+const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve));
 const toInstance = (r: Row) => instanceFromRow(r, jsonText);
 const toRun = (r: Row) => runFromRow(r, jsonText);
 const toApiKey = apiKeyFromRow;
@@ -286,18 +290,38 @@ class SqliteStore implements Store {
       abort: async () => {
         if (finished) return;
         finished = true;
-        this.deleteGeneration(instanceId, generation);
+        await this.deleteGeneration(instanceId, generation);
       },
     };
   }
 
-  private deleteGeneration(instanceId: string, generation: number): void {
+  /**
+   * Deletes a generation's rows a few thousand at a time, each chunk its own transaction, so the
+   * write lock is never held for long: real-time writes (another connection, or the writer thread)
+   * wait for one chunk, not for hundreds of thousands of rows. The generations row goes last, so a
+   * crash half-way leaves the rest findable by pruneGenerations.
+   */
+  private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
+    for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'customer_enrichments']) {
+      const key = this.keyColumnsOf(table);
+      const chunk = this.stmt(
+        `DELETE FROM ${table} WHERE instance_id = ? AND generation = ? AND (${key}) IN
+           (SELECT ${key} FROM ${table} WHERE instance_id = ? AND generation = ? LIMIT ${DELETE_CHUNK})`,
+      );
+      while (chunk.run(instanceId, generation, instanceId, generation).changes > 0) await yieldToOthers();
+    }
     this.db.transaction(() => {
       this.analytics.deleteGeneration(instanceId, generation);
-      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'customer_enrichments', 'generations']) {
-        this.stmt(`DELETE FROM ${table} WHERE instance_id = ? AND generation = ?`).run(instanceId, generation);
-      }
+      this.stmt('DELETE FROM generations WHERE instance_id = ? AND generation = ?').run(instanceId, generation);
     })();
+  }
+
+  /** The primary key columns of a unified-data table after (instance_id, generation). */
+  private keyColumnsOf(table: string): string {
+    const columns = (this.stmt('SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk').all(table) as Row[])
+      .map((r) => r.name as string)
+      .filter((name) => name !== 'instance_id' && name !== 'generation');
+    return columns.join(', ');
   }
 
   /**
@@ -448,7 +472,7 @@ class SqliteStore implements Store {
        WHERE g.instance_id = ? AND (g.status = 'retired' OR (g.status = 'building' AND NOT EXISTS (
          SELECT 1 FROM runs r WHERE r.instance_id = g.instance_id AND r.job_id = g.job_id AND r.status IN ('queued', 'running'))))`,
     ).all(instanceId) as Row[];
-    for (const r of stale) this.deleteGeneration(instanceId, r.generation as number);
+    for (const r of stale) await this.deleteGeneration(instanceId, r.generation as number);
     return stale.length;
   }
 
