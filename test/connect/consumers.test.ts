@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { customerOf, sleep, workspace, type Workspace } from '../api/helpers.js';
 import { CONNECT_FIXTURE } from './helpers.js';
+import { renderMetrics } from '../../src/api/routes/metrics.js';
 
 const NATS = process.env.KINDRED_TEST_NATS_URL ?? '127.0.0.1:4222';
 
@@ -91,6 +92,11 @@ describe('stream consumers', { skip }, () => {
     assert.match(orders.rejects[2].reason, /Shop\.Contacts key 'UNKNOWN'/);
     assert.equal(clicks.written, 1);
     assert.equal(clicks.replayed, 1);
+    // The same counts and the lag in the Prometheus metrics (telemetry of the consumers).
+    const metrics = await renderMetrics(ws.services);
+    assert.match(metrics, new RegExp(`kindred_consumer_messages_total\\{instance="${ws.instanceId}",consumer="orders",outcome="rejected"\\} 3\\n`));
+    assert.match(metrics, new RegExp(`kindred_consumer_messages_total\\{instance="${ws.instanceId}",consumer="orders",outcome="written"\\} 20\\n`));
+    assert.match(metrics, new RegExp(`kindred_consumer_lag_messages\\{instance="${ws.instanceId}",consumer="orders"\\} 0\\n`));
 
     // Read back through the API: 20 orders, each once, with the right customers.
     const list = await ws.request('GET', ws.url('/data/UnifiedActivity'), { key: ws.keys.viewer, query: { $filter: "ActivityType eq 'WebOrder'", $count: 'true', $top: '100' } });

@@ -151,6 +151,16 @@ export async function renderMetrics(services: Services): Promise<string> {
   for (const r of runs)
     if (r.lastDurationMs !== null) out.push(`kindred_refresh_last_duration_seconds${labels({ instance: r.instanceId, status: r.status })} ${r.lastDurationMs / 1000}`);
 
+  // Stream consumers (NATS JetStream): messages by outcome, and lag (pending + unacknowledged).
+  const consumers = services.consumers.counters();
+  head('kindred_consumer_messages_total', 'counter', 'Messages handled by stream consumers, by instance, consumer and outcome.');
+  for (const c of consumers)
+    for (const [outcome, n] of Object.entries(c.counters)) out.push(`kindred_consumer_messages_total${labels({ instance: c.instanceId, consumer: c.name, outcome })} ${n}`);
+  head('kindred_consumer_lag_messages', 'gauge', 'Messages of a stream consumer not yet handled and acknowledged (absent when NATS cannot tell).');
+  for (const instanceId of new Set(consumers.map((c) => c.instanceId)))
+    for (const st of await services.consumers.status(instanceId))
+      if (st.lag !== null) out.push(`kindred_consumer_lag_messages${labels({ instance: instanceId, consumer: st.name })} ${st.lag}`);
+
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   head('process_cpu_user_seconds_total', 'counter', 'User CPU time of the process.');
