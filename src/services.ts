@@ -61,6 +61,9 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
   const file = path.join(dataDir, 'kindred.db');
   const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB, realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline' });
+  // Start the writer thread now (an empty group round-trips once it is up), so the first real-time
+  // request does not wait for the thread to load its code.
+  if (options.realtimeInWorker) await store.applyRealtime([]);
   const runner = new RefreshRunner({
     store,
     onProgress: options.onProgress,
