@@ -3,8 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AccessKey, KeySlot } from '../../src/storage/access.js';
-import type { Role } from '../../src/storage/store.js';
-import type { OpenedStore } from './conformance.js';
+import type { Role, Store } from '../../src/storage/store.js';
+
+/** The suite needs only the access sub-port (an adapter may not have the others yet). */
+export interface OpenedAccessStore {
+  store: Pick<Store, 'access'>;
+  cleanup: () => Promise<void>;
+}
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-02T00:00:00.000Z';
@@ -14,9 +19,9 @@ function key(id: string, principalId: string, instanceId: string | null, slot: K
   return { id, principalId, instanceId, slot, role, name: id, prefix: `kdr_${id}`.slice(0, 8), hash: `${id}`.padEnd(64, '0'), createdAt: T0, expiresAt: null };
 }
 
-export function accessConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function accessConformance(name: string, open: () => Promise<OpenedAccessStore>): void {
   describe(`access store conformance: ${name}`, () => {
-    const withStore = (fn: (s: OpenedStore['store']) => Promise<void>) => async () => {
+    const withStore = (fn: (s: OpenedAccessStore['store']) => Promise<void>) => async () => {
       const opened = await open();
       try {
         await fn(opened.store);
