@@ -8,7 +8,7 @@ import type { MatchedOn, SearchHit, SearchQuery, SearchStore } from '../search.j
 import { current, insertUnnest, rows, transaction } from './statements.js';
 
 /** Customers read per page while building terms. */
-const PAGE = 5000;
+export const BUILD_PAGE = 5000;
 
 /** The digits of a phone written with the usual separators (domain/search-terms phoneCandidates). */
 const SEPARATORS = /[ \-().+/\u00a0]/g;
@@ -47,7 +47,7 @@ export class PostgresSearchStore implements SearchStore {
       for (;;) {
         const result = await client.query({
           text: `SELECT customer_id, ${fields} FROM customers WHERE instance_id = $1 AND generation = $2 AND ($3::text IS NULL OR customer_id > $3)
-                 ORDER BY customer_id LIMIT ${PAGE}`,
+                 ORDER BY customer_id LIMIT ${BUILD_PAGE}`,
           values: [instanceId, generation, after, ...kinds.map(([, f]) => f)],
           rowMode: 'array',
         });
@@ -83,7 +83,7 @@ export class PostgresSearchStore implements SearchStore {
           terms,
         );
         total += terms.length;
-        if (page.length < PAGE) return total;
+        if (page.length < BUILD_PAGE) return total;
         after = page[page.length - 1][0] as string;
       }
     });
