@@ -151,3 +151,32 @@ export function accessConformance(name: string, open: () => Promise<OpenedAccess
     );
   });
 }
+
+/** api_keys rows made before principals existed (columns of migration 1), for the migration 3 tests. */
+export const KEYS_BEFORE_PRINCIPALS: [id: string, instanceId: string | null, principalId: string, name: string, role: Role, prefix: string, hash: string, createdAt: string, revokedAt: string | null][] = [
+  ['a1', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a1', 'h-a1', '2026-01-01', null],
+  ['a2', 'shop', 'app:crm', 'crm', 'Contributor', 'kdr_a2', 'h-a2', '2026-01-02', null],
+  ['a3', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a3', 'h-a3', '2026-01-03', null],
+  ['a4', 'shop', 'app:crm', 'crm', 'Administrator', 'kdr_a4', 'h-a4', '2026-01-04', '2026-01-05'],
+  ['s1', null, 'user:ops@example.com', 'ops', 'Administrator', 'kdr_s1', 'h-s1', '2026-01-01', null],
+];
+
+/**
+ * After migration 3 on KEYS_BEFORE_PRINCIPALS: each key principal has a principal, its highest live
+ * role per scope, and its newest two live keys have the slots.
+ */
+export async function assertKeysBeforePrincipalsMigrated(access: Store['access']): Promise<void> {
+  assert.deepEqual(await access.getPrincipal('user:ops@example.com'), { id: 'user:ops@example.com', kind: 'user', displayName: 'ops', createdAt: '2026-01-01' });
+  assert.equal((await access.getPrincipal('app:crm'))?.kind, 'app');
+  assert.equal((await access.getAssignment('app:crm', 'shop'))?.role, 'Contributor', 'the highest role of the live keys (a4 is revoked)');
+  assert.equal((await access.getAssignment('user:ops@example.com', null))?.role, 'Administrator');
+  const slots = Object.fromEntries((await access.listKeys('shop', { includeRevoked: true })).map((k) => [k.id, k.slot]));
+  assert.deepEqual(slots, { a1: null, a2: 'secondary', a3: 'primary', a4: null });
+  // The older extra key still works (no slot), and the slots take new keys as usual.
+  assert.equal((await access.findKeyByHash('h-a1'))?.revokedAt, null);
+  const replaced = await access.putKey(
+    { id: 'a5', instanceId: 'shop', principalId: 'app:crm', name: 'crm', role: 'Contributor', prefix: 'kdr_a5', hash: 'h-a5', slot: 'primary', createdAt: '2026-02-01', expiresAt: null },
+    '2026-02-01',
+  );
+  assert.equal(replaced?.id, 'a3');
+}

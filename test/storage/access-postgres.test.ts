@@ -2,31 +2,21 @@
 // writing at once), and migration 3 on keys made before principals existed. Without a server the
 // tests are skipped with the reason printed.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import type { KeySlot } from '../../src/storage/access.js';
 import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
-import { openPostgresStore, quoteIdentifier, type PostgresStore } from '../../src/storage/postgres/store.js';
+import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
 import type { Role } from '../../src/storage/store.js';
-import { accessConformance } from './access-conformance.js';
-import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
+import { accessConformance, assertKeysBeforePrincipalsMigrated, KEYS_BEFORE_PRINCIPALS } from './access-conformance.js';
+import { openFreshPostgresStore, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {
   console.log(`skipping the PostgreSQL access tests: ${unavailable}`);
   describe('access store conformance: postgres', { skip: unavailable }, () => {});
 } else {
-  accessConformance('postgres', async () => {
-    const { schema, drop } = await freshSchema();
-    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await drop();
-      },
-    };
-  });
+  accessConformance('postgres', () => openFreshPostgresStore());
 }
 
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -44,19 +34,12 @@ const key = (id: string, slot: KeySlot, role: Role = 'Viewer') => ({
 });
 
 describe('PostgreSQL access adapter specifics', { skip: unavailable || false }, () => {
-  const schemas: { drop: () => Promise<void> }[] = [];
-  after(async () => {
-    for (const s of schemas) await s.drop();
-  });
-  const open = async (): Promise<{ store: PostgresStore; schema: string }> => {
-    const s = await freshSchema();
-    schemas.push(s);
-    // More connections than concurrent calls below: they really run at once.
-    return { store: await openPostgresStore({ connectionString: POSTGRES_URL, schema: s.schema, maxConnections: 12 }), schema: s.schema };
-  };
+  const fresh = schemasDroppedAfter();
+  // More connections than concurrent calls below: they really run at once.
+  const open = async () => openPostgresStore({ connectionString: POSTGRES_URL, schema: await fresh(), maxConnections: 12 });
 
   it('keys put into one slot by concurrent callers: every call succeeds, one key stays live, each other one was replaced once', async () => {
-    const { store } = await open();
+    const store = await open();
     try {
       await store.access.ensurePrincipal({ id: 'app:crm', kind: 'app', displayName: 'CRM' }, T0);
       for (const round of ['empty slot', 'held slot']) {
@@ -76,7 +59,7 @@ describe('PostgreSQL access adapter specifics', { skip: unavailable || false }, 
   });
 
   it('concurrent role changes of one assignment: one is created, the rest update it, and the live keys end with the final role', async () => {
-    const { store } = await open();
+    const store = await open();
     try {
       await store.access.ensurePrincipal({ id: 'app:crm', kind: 'app', displayName: 'CRM' }, T0);
       await store.access.putKey(key('k1', 'primary'), T0);
@@ -100,41 +83,25 @@ describe('PostgreSQL access adapter specifics', { skip: unavailable || false }, 
   });
 
   it('migration 3 gives keys from before principals a principal, the highest live role per scope, and slots to the newest two live keys', async () => {
-    const s = await freshSchema();
-    schemas.push(s);
+    const schema = await fresh();
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
-      await client.query(`CREATE SCHEMA ${quoteIdentifier(s.schema)}; SET search_path = ${quoteIdentifier(s.schema)}`);
+      await client.query(`CREATE SCHEMA ${quoteIdentifier(schema)}; SET search_path = ${quoteIdentifier(schema)}`);
       await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
       for (const m of postgresMigrations.filter((m) => m.version < 3)) {
         await client.query(m.sql);
         await client.query('INSERT INTO schema_migrations VALUES ($1, $2, $3)', [m.version, m.name, T0]);
       }
-      const insert = 'INSERT INTO api_keys (id, instance_id, principal_id, name, role, prefix, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)';
-      await client.query(insert, ['a1', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a1', 'h-a1', '2026-01-01', null]);
-      await client.query(insert, ['a2', 'shop', 'app:crm', 'crm', 'Contributor', 'kdr_a2', 'h-a2', '2026-01-02', null]);
-      await client.query(insert, ['a3', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a3', 'h-a3', '2026-01-03', null]);
-      await client.query(insert, ['a4', 'shop', 'app:crm', 'crm', 'Administrator', 'kdr_a4', 'h-a4', '2026-01-04', '2026-01-05']);
-      await client.query(insert, ['s1', null, 'user:ops@example.com', 'ops', 'Administrator', 'kdr_s1', 'h-s1', '2026-01-01', null]);
+      for (const row of KEYS_BEFORE_PRINCIPALS) {
+        await client.query('INSERT INTO api_keys (id, instance_id, principal_id, name, role, prefix, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', row);
+      }
     } finally {
       await client.end();
     }
-
-    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema: s.schema, maxConnections: 2 });
+    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
     try {
-      assert.deepEqual(await store.access.getPrincipal('user:ops@example.com'), { id: 'user:ops@example.com', kind: 'user', displayName: 'ops', createdAt: '2026-01-01' });
-      assert.equal((await store.access.getPrincipal('app:crm'))?.kind, 'app');
-      assert.equal((await store.access.getAssignment('app:crm', 'shop'))?.role, 'Contributor', 'the highest role of the live keys (a4 is revoked)');
-      assert.equal((await store.access.getAssignment('user:ops@example.com', null))?.role, 'Administrator');
-      const slots = Object.fromEntries((await store.access.listKeys('shop', { includeRevoked: true })).map((k) => [k.id, k.slot]));
-      assert.deepEqual(slots, { a1: null, a2: 'secondary', a3: 'primary', a4: null });
-      assert.equal((await store.access.findKeyByHash('h-a1'))?.revokedAt, null);
-      const replaced = await store.access.putKey(
-        { id: 'a5', instanceId: 'shop', principalId: 'app:crm', name: 'crm', role: 'Contributor', prefix: 'kdr_a5', hash: 'h-a5', slot: 'primary', createdAt: '2026-02-01', expiresAt: null },
-        '2026-02-01',
-      );
-      assert.equal(replaced?.id, 'a3');
+      await assertKeysBeforePrincipalsMigrated(store.access);
     } finally {
       await store.close();
     }

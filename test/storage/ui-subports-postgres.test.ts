@@ -2,14 +2,14 @@
 // its own, and what differs from SQLite (several processes adding telemetry at once, terms built
 // a page of customers at a time). Without a server the tests are skipped with the reason printed.
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { newStages } from '../../src/domain/run.js';
 import { BUILD_PAGE } from '../../src/storage/postgres/search.js';
 import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
 import type { TelemetryMinute } from '../../src/storage/telemetry.js';
-import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
+import { openFreshPostgresStore, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
 import { uiSubportConformance } from './ui-conformance.js';
 
 const unavailable = await postgresUnavailable();
@@ -17,17 +17,7 @@ if (unavailable) {
   console.log(`skipping the PostgreSQL telemetry, search and card tests: ${unavailable}`);
   describe('postgres: telemetry, search and card sub-ports', { skip: unavailable }, () => {});
 } else {
-  uiSubportConformance('postgres', async () => {
-    const { schema, drop } = await freshSchema();
-    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await drop();
-      },
-    };
-  });
+  uiSubportConformance('postgres', () => openFreshPostgresStore());
 }
 
 const definition = {
@@ -51,15 +41,7 @@ const minute = (caller: string, latencyBucket: number): TelemetryMinute => ({
 });
 
 describe('PostgreSQL telemetry and search specifics', { skip: unavailable || false }, () => {
-  const schemas: { drop: () => Promise<void> }[] = [];
-  after(async () => {
-    for (const s of schemas) await s.drop();
-  });
-  const fresh = async () => {
-    const s = await freshSchema();
-    schemas.push(s);
-    return s.schema;
-  };
+  const fresh = schemasDroppedAfter();
 
   it('telemetry added by several processes at once to the same minutes adds up, none lost', async () => {
     const schema = await fresh();

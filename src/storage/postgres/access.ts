@@ -4,40 +4,15 @@
 // they would get one after the other, never a unique-index violation.
 import type pg from 'pg';
 import type { AccessKey, AccessStore, AuditEntry, AuditQuery, KeySlot, Principal, RoleAssignment } from '../access.js';
-import { apiKeyFromRow } from '../rows.js';
+import { accessKeyFromRow, assignmentFromRow, auditFromRow, jsonParsed, principalFromRow } from '../rows.js';
 import type { Role } from '../store.js';
 import { DURABLE } from './durability.js';
 import { one, rows, run, transaction, type Row } from './statements.js';
 
-const toKey = (r: Row): AccessKey => ({ ...apiKeyFromRow(r), slot: (r.slot as KeySlot | null) ?? null });
-
-function toPrincipal(r: Row): Principal {
-  return { id: r.id as string, kind: r.kind as Principal['kind'], displayName: r.display_name as string, createdAt: r.created_at as string };
-}
-
-function toAssignment(r: Row): RoleAssignment {
-  return {
-    principalId: r.principal_id as string,
-    principalKind: r.kind as Principal['kind'],
-    displayName: r.display_name as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    role: r.role as Role,
-    assignedAt: r.assigned_at as string,
-  };
-}
-
-function toAudit(r: Row): AuditEntry {
-  return {
-    id: Number(r.id),
-    at: r.at as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    principalId: (r.principal_id as string | null) ?? null,
-    action: r.action as string,
-    target: (r.target as string | null) ?? null,
-    outcome: r.outcome as string,
-    detail: (r.detail as Record<string, unknown> | null) ?? null,
-  };
-}
+const toKey = accessKeyFromRow;
+const toPrincipal = principalFromRow;
+const toAssignment = assignmentFromRow;
+const toAudit = (r: Row) => auditFromRow(r, jsonParsed);
 
 /**
  * `column` is in the scope bound as $n (null: server-wide). The driver plans each statement with
