@@ -1,4 +1,4 @@
-// Turning rows of the core tables into records, for every adapter: the column names are the same;
+// Turning rows of the core and access tables into records, for every adapter: the column names are the same;
 // only how a JSON column arrives differs (text in SQLite, parsed jsonb in PostgreSQL).
 import type { RunRecord } from '../domain/run.js';
 import type { AccessKey, AuditEntry, KeySlot, Principal, RoleAssignment } from './access.js';
