@@ -1,7 +1,8 @@
-// Turning rows of the core tables into records, for every adapter: the column names are the same;
+// Turning rows of the core and access tables into records, for every adapter: the column names are the same;
 // only how a JSON column arrives differs (text in SQLite, parsed jsonb in PostgreSQL).
 import type { RunRecord } from '../domain/run.js';
-import type { ApiKeyRecord, InstanceRecord } from './store.js';
+import type { AccessKey, AuditEntry, KeySlot, Principal, RoleAssignment } from './access.js';
+import type { ApiKeyRecord, InstanceRecord, Role } from './store.js';
 
 export type Row = Record<string, unknown>;
 /** How an adapter reads a JSON column's value. */
@@ -52,5 +53,39 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     lastUsedAt: (r.last_used_at as string | null) ?? null,
     expiresAt: (r.expires_at as string | null) ?? null,
     revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
+
+export function accessKeyFromRow(r: Row): AccessKey {
+  return { ...apiKeyFromRow(r), slot: (r.slot as KeySlot | null) ?? null };
+}
+
+export function principalFromRow(r: Row): Principal {
+  return { id: r.id as string, kind: r.kind as Principal['kind'], displayName: r.display_name as string, createdAt: r.created_at as string };
+}
+
+/** A role_assignments row joined with its principal's kind and display_name. */
+export function assignmentFromRow(r: Row): RoleAssignment {
+  return {
+    principalId: r.principal_id as string,
+    principalKind: r.kind as Principal['kind'],
+    displayName: r.display_name as string,
+    instanceId: (r.instance_id as string | null) ?? null,
+    role: r.role as Role,
+    assignedAt: r.assigned_at as string,
+  };
+}
+
+export function auditFromRow(r: Row, json: JsonColumn): AuditEntry {
+  return {
+    // PostgreSQL returns BIGINT as a string.
+    id: Number(r.id),
+    at: r.at as string,
+    instanceId: (r.instance_id as string | null) ?? null,
+    principalId: (r.principal_id as string | null) ?? null,
+    action: r.action as string,
+    target: (r.target as string | null) ?? null,
+    outcome: r.outcome as string,
+    detail: r.detail === null || r.detail === undefined ? null : (json(r.detail) as Record<string, unknown>),
   };
 }

@@ -3,8 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AccessKey, KeySlot } from '../../src/storage/access.js';
-import type { Role } from '../../src/storage/store.js';
-import type { OpenedStore } from './conformance.js';
+import type { Role, Store } from '../../src/storage/store.js';
+
+/** The suite needs only the access sub-port (an adapter may not have the others yet). */
+export interface OpenedAccessStore {
+  store: Pick<Store, 'access'>;
+  cleanup: () => Promise<void>;
+}
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-02T00:00:00.000Z';
@@ -14,9 +19,9 @@ function key(id: string, principalId: string, instanceId: string | null, slot: K
   return { id, principalId, instanceId, slot, role, name: id, prefix: `kdr_${id}`.slice(0, 8), hash: `${id}`.padEnd(64, '0'), createdAt: T0, expiresAt: null };
 }
 
-export function accessConformance(name: string, open: () => Promise<OpenedStore>): void {
+export function accessConformance(name: string, open: () => Promise<OpenedAccessStore>): void {
   describe(`access store conformance: ${name}`, () => {
-    const withStore = (fn: (s: OpenedStore['store']) => Promise<void>) => async () => {
+    const withStore = (fn: (s: OpenedAccessStore['store']) => Promise<void>) => async () => {
       const opened = await open();
       try {
         await fn(opened.store);
@@ -145,4 +150,33 @@ export function accessConformance(name: string, open: () => Promise<OpenedStore>
       }),
     );
   });
+}
+
+/** api_keys rows made before principals existed (columns of migration 1), for the migration 3 tests. */
+export const KEYS_BEFORE_PRINCIPALS: [id: string, instanceId: string | null, principalId: string, name: string, role: Role, prefix: string, hash: string, createdAt: string, revokedAt: string | null][] = [
+  ['a1', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a1', 'h-a1', '2026-01-01', null],
+  ['a2', 'shop', 'app:crm', 'crm', 'Contributor', 'kdr_a2', 'h-a2', '2026-01-02', null],
+  ['a3', 'shop', 'app:crm', 'crm', 'Viewer', 'kdr_a3', 'h-a3', '2026-01-03', null],
+  ['a4', 'shop', 'app:crm', 'crm', 'Administrator', 'kdr_a4', 'h-a4', '2026-01-04', '2026-01-05'],
+  ['s1', null, 'user:ops@example.com', 'ops', 'Administrator', 'kdr_s1', 'h-s1', '2026-01-01', null],
+];
+
+/**
+ * After migration 3 on KEYS_BEFORE_PRINCIPALS: each key principal has a principal, its highest live
+ * role per scope, and its newest two live keys have the slots.
+ */
+export async function assertKeysBeforePrincipalsMigrated(access: Store['access']): Promise<void> {
+  assert.deepEqual(await access.getPrincipal('user:ops@example.com'), { id: 'user:ops@example.com', kind: 'user', displayName: 'ops', createdAt: '2026-01-01' });
+  assert.equal((await access.getPrincipal('app:crm'))?.kind, 'app');
+  assert.equal((await access.getAssignment('app:crm', 'shop'))?.role, 'Contributor', 'the highest role of the live keys (a4 is revoked)');
+  assert.equal((await access.getAssignment('user:ops@example.com', null))?.role, 'Administrator');
+  const slots = Object.fromEntries((await access.listKeys('shop', { includeRevoked: true })).map((k) => [k.id, k.slot]));
+  assert.deepEqual(slots, { a1: null, a2: 'secondary', a3: 'primary', a4: null });
+  // The older extra key still works (no slot), and the slots take new keys as usual.
+  assert.equal((await access.findKeyByHash('h-a1'))?.revokedAt, null);
+  const replaced = await access.putKey(
+    { id: 'a5', instanceId: 'shop', principalId: 'app:crm', name: 'crm', role: 'Contributor', prefix: 'kdr_a5', hash: 'h-a5', slot: 'primary', createdAt: '2026-02-01', expiresAt: null },
+    '2026-02-01',
+  );
+  assert.equal(replaced?.id, 'a3');
 }

@@ -1,7 +1,8 @@
 // Shared by the tests that need PostgreSQL: where it is, whether it answers, fresh schemas.
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import pg from 'pg';
-import { quoteIdentifier } from '../../src/storage/postgres/store.js';
+import { openPostgresStore, quoteIdentifier, type PostgresStore } from '../../src/storage/postgres/store.js';
 
 export const POSTGRES_URL = process.env.KINDRED_TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -36,3 +37,29 @@ export async function freshSchema(): Promise<{ schema: string; drop: () => Promi
   };
 }
 
+
+/** A store on a fresh schema; cleanup closes it and drops the schema. */
+export async function openFreshPostgresStore(maxConnections = 4): Promise<{ store: PostgresStore; cleanup: () => Promise<void> }> {
+  const { schema, drop } = await freshSchema();
+  const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await drop();
+    },
+  };
+}
+
+/** Fresh schema names for the tests of one describe block, all dropped after it. */
+export function schemasDroppedAfter(): () => Promise<string> {
+  const schemas: { drop: () => Promise<void> }[] = [];
+  after(async () => {
+    for (const s of schemas) await s.drop();
+  });
+  return async () => {
+    const s = await freshSchema();
+    schemas.push(s);
+    return s.schema;
+  };
+}

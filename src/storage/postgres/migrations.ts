@@ -149,6 +149,103 @@ CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, c
 CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
+  // --- versions 3 and 4: access; search, field sources, telemetry (issue 8, sub-ports) ---
+  {
+    version: 3,
+    name: 'access: principals, role assignments, key slots, audit log',
+    sql: `
+-- Users and apps. A principal has at most one role per instance (instance_id NULL: server-wide).
+-- Reference table (small): a principal is found before any instance is known.
+CREATE TABLE principals (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'app', 'group')),
+  display_name TEXT NOT NULL,
+  created_at TEXT COLLATE "C" NOT NULL
+);
+-- Reference table (small): instance_id is NULL for server-wide roles, so it cannot be the distribution column.
+CREATE TABLE role_assignments (
+  principal_id TEXT COLLATE "C" NOT NULL REFERENCES principals (id),
+  instance_id TEXT COLLATE "C",
+  role TEXT NOT NULL CHECK (role IN ('Viewer', 'Contributor', 'Administrator')),
+  assigned_at TEXT COLLATE "C" NOT NULL
+);
+CREATE UNIQUE INDEX role_assignments_one ON role_assignments (principal_id, COALESCE(instance_id, ''));
+CREATE INDEX role_assignments_instance ON role_assignments (instance_id, principal_id);
+ALTER TABLE api_keys ALTER COLUMN principal_id TYPE TEXT COLLATE "C";
+-- Principals and assignments of the keys made before principals existed: the highest role of a
+-- principal's live keys in each scope.
+INSERT INTO principals (id, kind, display_name, created_at)
+  SELECT principal_id, CASE WHEN principal_id LIKE 'user:%' THEN 'user' WHEN principal_id LIKE 'group:%' THEN 'group' ELSE 'app' END,
+         MIN(name COLLATE "C"), MIN(created_at)
+  FROM api_keys GROUP BY principal_id;
+INSERT INTO role_assignments (principal_id, instance_id, role, assigned_at)
+  SELECT principal_id, instance_id,
+         CASE MAX(CASE role WHEN 'Administrator' THEN 3 WHEN 'Contributor' THEN 2 ELSE 1 END) WHEN 3 THEN 'Administrator' WHEN 2 THEN 'Contributor' ELSE 'Viewer' END,
+         MIN(created_at)
+  FROM api_keys WHERE revoked_at IS NULL GROUP BY principal_id, instance_id;
+-- Two key slots per principal and scope (rotation without downtime); older extra keys keep working without a slot.
+ALTER TABLE api_keys ADD COLUMN slot TEXT CHECK (slot IN ('primary', 'secondary'));
+UPDATE api_keys k SET slot = CASE ranked.n WHEN 1 THEN 'primary' ELSE 'secondary' END
+  FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY principal_id, instance_id ORDER BY created_at DESC, id) AS n
+        FROM api_keys WHERE revoked_at IS NULL) ranked
+  WHERE ranked.id = k.id AND ranked.n <= 2;
+CREATE UNIQUE INDEX api_keys_slot ON api_keys (principal_id, COALESCE(instance_id, ''), slot) WHERE revoked_at IS NULL AND slot IS NOT NULL;
+CREATE INDEX api_keys_scope ON api_keys (instance_id, principal_id);
+-- Management actions: who did what to what, when, and how it ended ('success' or the error code).
+-- Local table on the coordinator (not distributed): instance_id is NULL for server-wide actions and
+-- the log is read across scopes, newest id first. Ids are never reused (SQLite's AUTOINCREMENT).
+CREATE TABLE audit_log (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at TEXT COLLATE "C" NOT NULL,
+  instance_id TEXT COLLATE "C",
+  principal_id TEXT COLLATE "C",
+  action TEXT COLLATE "C" NOT NULL,
+  target TEXT,
+  outcome TEXT NOT NULL,
+  detail JSONB
+);
+CREATE INDEX audit_log_instance ON audit_log (instance_id, id);
+`,
+  },
+  {
+    version: 4,
+    name: 'customer search terms, merged-field provenance, real-time telemetry per minute',
+    sql: `
+-- Search terms of a generation (folded name words, email, phone digits), built just before the
+-- generation commits; removed with the generation. Distribution column: instance_id.
+CREATE TABLE search_terms (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  generation INTEGER NOT NULL,
+  kind TEXT COLLATE "C" NOT NULL CHECK (kind IN ('name', 'email', 'phone')),
+  term TEXT COLLATE "C" NOT NULL,
+  customer_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, generation, kind, term, customer_id)
+);
+-- Which source column each merged field came from: per customer one character per merged field
+-- (index into that field's source list, '-' for none), explained by the generation's legend.
+ALTER TABLE customers ADD COLUMN field_sources TEXT;
+ALTER TABLE generations ADD COLUMN field_source_legend JSONB;
+-- Real-time API telemetry: one row per (instance, minute, method, entity, caller, status, error
+-- code) with counts, bytes and a log-scale latency histogram (jsonb [[bucket index, count], ...],
+-- by index). Distribution column: instance_id.
+CREATE TABLE telemetry_minutes (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  minute INTEGER NOT NULL,
+  method TEXT COLLATE "C" NOT NULL,
+  entity TEXT COLLATE "C" NOT NULL,
+  caller TEXT COLLATE "C" NOT NULL,
+  status INTEGER NOT NULL,
+  error_code TEXT COLLATE "C" NOT NULL,
+  requests BIGINT NOT NULL,
+  bytes_in BIGINT NOT NULL,
+  bytes_out BIGINT NOT NULL,
+  latency_histogram JSONB NOT NULL,
+  PRIMARY KEY (instance_id, minute, method, entity, caller, status, error_code)
+);
+CREATE INDEX telemetry_minutes_age ON telemetry_minutes (minute);
+`,
+  },
+  // --- end of versions 3 and 4 ---
   {
     version: 8,
     name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',

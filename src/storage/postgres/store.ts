@@ -9,11 +9,15 @@ import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } f
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, CoreEntityName, CoreGenerationWriter, CoreStore, EntityQuery, InstanceRecord, Page, ProfileView, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, CoreEntityName, CoreStore, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, UnifiedEntityName } from '../store.js';
+import { PostgresAccessStore } from './access.js';
+import { PostgresCardStore } from './card.js';
 import { DURABLE } from './durability.js';
+import { PostgresSearchStore } from './search.js';
+import { PostgresTelemetryStore } from './telemetry.js';
 import { postgresMigrations } from './migrations.js';
 import { poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
-import { copyRows, current, insertUnnest, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
+import { copyRows, current, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -73,11 +77,21 @@ async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void>
 
 export class PostgresStore implements CoreStore {
   readonly dialect = 'postgres' as const;
+  // Sub-ports (storage/store.ts); the others come with issue 8's second half.
+  readonly access: PostgresAccessStore;
+  readonly telemetry: PostgresTelemetryStore;
+  readonly search: PostgresSearchStore;
+  readonly card: PostgresCardStore;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly realtime: RealtimeWriter,
-  ) {}
+  ) {
+    this.access = new PostgresAccessStore(pool);
+    this.telemetry = new PostgresTelemetryStore(pool);
+    this.search = new PostgresSearchStore(pool);
+    this.card = new PostgresCardStore(pool);
+  }
 
   async close(): Promise<void> {
     await this.realtime.close();
@@ -187,7 +201,7 @@ export class PostgresStore implements CoreStore {
     return run(this.pool, `UPDATE runs SET status = 'failed', error = $1, ended_at = $2 WHERE status IN ('queued', 'running')`, [reason, now()]);
   }
 
-  async beginGeneration(instanceId: string, jobId: string): Promise<CoreGenerationWriter> {
+  async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
     const pool = this.pool;
     const generation = await transaction(pool, async (client) => {
       // Numbers are handed out one at a time per instance, by whichever process asks.
@@ -208,8 +222,8 @@ export class PostgresStore implements CoreStore {
     ];
     // Rows of a generation being built are invisible to readers (they read current_generation), so
     // each batch commits on its own (COPY, the fastest bulk load); commit() is the one transaction that matters.
-    const writeCustomers = (list: CustomerRecord[], modified?: (string | null)[]) =>
-      insertUnnest(
+    const writeCustomers = (list: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) =>
+      copyRows(
         pool,
         'customers',
         constants,
@@ -217,8 +231,9 @@ export class PostgresStore implements CoreStore {
           { column: 'customer_id', type: 'text' },
           { column: 'data', type: 'jsonb' },
           { column: 'source_modified', type: 'text' },
+          { column: 'field_sources', type: 'text' },
         ],
-        list.map((c, i) => [c.CustomerId, JSON.stringify(c), modified?.[i] ?? null]),
+        list.map((c, i) => [c.CustomerId, JSON.stringify(c), modified?.[i] ?? null, sources?.[i] ?? null]),
       );
     const writeKeys = (list: AlternateKeyRecord[]) =>
       copyRows(
@@ -252,7 +267,16 @@ export class PostgresStore implements CoreStore {
     };
     return {
       generation,
-      writeCustomers: async (list, modified) => (assertOpen(), writeCustomers(list, modified)),
+      writeCustomers: async (list, modified, sources) => (assertOpen(), writeCustomers(list, modified, sources)),
+      setFieldSourceLegend: async (legend) => {
+        assertOpen();
+        await run(pool, 'UPDATE generations SET field_source_legend = $1::jsonb WHERE instance_id = $2 AND generation = $3', [
+          JSON.stringify(legend),
+          instanceId,
+          generation,
+        ]);
+      },
+      buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
       writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
       commit: async (runResult) => {
@@ -288,7 +312,7 @@ export class PostgresStore implements CoreStore {
 
   private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
     await transaction(this.pool, async (client) => {
-      for (const table of ['customers', 'alternate_keys', 'activities', 'generations']) {
+      for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'generations']) {
         await run(client, `DELETE FROM ${table} WHERE instance_id = $1 AND generation = $2`, [instanceId, generation]);
       }
     });

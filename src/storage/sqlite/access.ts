@@ -1,54 +1,13 @@
 // SQLite adapter of the access sub-port (tables of migration 3 plus api_keys of migration 1).
 import type Database from 'better-sqlite3';
 import type { AccessKey, AccessStore, AuditEntry, AuditQuery, KeySlot, Principal, RoleAssignment } from '../access.js';
+import { accessKeyFromRow, assignmentFromRow, auditFromRow, jsonText, principalFromRow, type Row } from '../rows.js';
 import type { Role } from '../store.js';
 
-type Row = Record<string, unknown>;
-
-function toKey(r: Row): AccessKey {
-  return {
-    id: r.id as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    principalId: r.principal_id as string,
-    name: r.name as string,
-    role: r.role as Role,
-    prefix: r.prefix as string,
-    hash: r.hash as string,
-    slot: (r.slot as KeySlot | null) ?? null,
-    createdAt: r.created_at as string,
-    lastUsedAt: (r.last_used_at as string | null) ?? null,
-    expiresAt: (r.expires_at as string | null) ?? null,
-    revokedAt: (r.revoked_at as string | null) ?? null,
-  };
-}
-
-function toPrincipal(r: Row): Principal {
-  return { id: r.id as string, kind: r.kind as Principal['kind'], displayName: r.display_name as string, createdAt: r.created_at as string };
-}
-
-function toAssignment(r: Row): RoleAssignment {
-  return {
-    principalId: r.principal_id as string,
-    principalKind: r.kind as Principal['kind'],
-    displayName: r.display_name as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    role: r.role as Role,
-    assignedAt: r.assigned_at as string,
-  };
-}
-
-function toAudit(r: Row): AuditEntry {
-  return {
-    id: r.id as number,
-    at: r.at as string,
-    instanceId: (r.instance_id as string | null) ?? null,
-    principalId: (r.principal_id as string | null) ?? null,
-    action: r.action as string,
-    target: (r.target as string | null) ?? null,
-    outcome: r.outcome as string,
-    detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
-  };
-}
+const toKey = accessKeyFromRow;
+const toPrincipal = principalFromRow;
+const toAssignment = assignmentFromRow;
+const toAudit = (r: Row) => auditFromRow(r, jsonText);
 
 const ASSIGNMENT = 'SELECT a.principal_id, a.instance_id, a.role, a.assigned_at, p.kind, p.display_name FROM role_assignments a JOIN principals p ON p.id = a.principal_id';
 
