@@ -1,7 +1,8 @@
 // Shared by the tests that need PostgreSQL: where it is, whether it answers, fresh schemas.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { quoteIdentifier } from '../../src/storage/postgres/store.js';
+import { openPostgresStore, quoteIdentifier, type PostgresStore } from '../../src/storage/postgres/store.js';
+import type { OpenedStore } from './conformance.js';
 
 export const POSTGRES_URL = process.env.KINDRED_TEST_POSTGRES_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -19,9 +20,9 @@ export async function postgresUnavailable(): Promise<string | null> {
   }
 }
 
-/** A fresh schema; cleanup drops it. */
-export async function freshSchema(): Promise<{ schema: string; drop: () => Promise<void> }> {
-  const schema = `kindred_test_${randomBytes(6).toString('hex')}`;
+/** A fresh schema named `<prefix>_<random>` (a prefix per test file tells leftovers apart); drop() drops it. */
+export async function freshSchema(prefix = 'kindred_test'): Promise<{ schema: string; drop: () => Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(6).toString('hex')}`;
   return {
     schema,
     drop: async () => {
@@ -36,3 +37,17 @@ export async function freshSchema(): Promise<{ schema: string; drop: () => Promi
   };
 }
 
+
+/** A store on a fresh schema, for the conformance suites; cleanup closes it and drops the schema. */
+export async function openPostgresOnFreshSchema(prefix = 'kindred_test'): Promise<OpenedStore<PostgresStore>> {
+  const { schema, drop } = await freshSchema(prefix);
+  const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
+  return {
+    store,
+    reopen: () => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 }),
+    cleanup: async () => {
+      await store.close();
+      await drop();
+    },
+  };
+}
