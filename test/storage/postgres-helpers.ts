@@ -51,3 +51,21 @@ export async function openPostgresOnFreshSchema(prefix = 'kindred_test'): Promis
     },
   };
 }
+
+/** Resolves once another session waits for a lock in a statement containing `queryContains` (or `settled()` says the caller is done). */
+export async function untilWaitingForLock(client: pg.Client, queryContains: string, settled: () => boolean = () => false): Promise<void> {
+  while (!settled()) {
+    // Inside a transaction pg_stat_activity is a snapshot: take a new one each time.
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const waiting = await client.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 in query) > 0`, [queryContains]);
+    if (waiting.rowCount) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A plain client on a schema, to look at (or lock) tables directly. */
+export async function schemaClient(schema: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${quoteIdentifier(schema)}` });
+  await client.connect();
+  return client;
+}
