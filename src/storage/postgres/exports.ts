@@ -1,26 +1,10 @@
 // PostgreSQL adapter of the ExportRunStore sub-port. Table from migration 6.
 import type pg from 'pg';
 import type { ExportRunRecord, ExportRunStore } from '../exports.js';
-import { one, rows, run, type Row } from './statements.js';
+import { exportRunFromRow as toRun } from '../rows.js';
+import { one, rows, run } from './statements.js';
 
 const COLUMNS = 'instance_id, run_id, export_name, trigger, job_id, generation, status, target, started_at, ended_at, rows, batches, duration_ms, error';
-
-const toRun = (r: Row): ExportRunRecord => ({
-  runId: r.run_id as string,
-  instanceId: r.instance_id as string,
-  exportName: r.export_name as string,
-  trigger: r.trigger as ExportRunRecord['trigger'],
-  jobId: (r.job_id as string | null) ?? null,
-  generation: (r.generation as number | null) ?? null,
-  status: r.status as ExportRunRecord['status'],
-  target: r.target as string,
-  startedAt: r.started_at as string,
-  endedAt: (r.ended_at as string | null) ?? null,
-  rows: r.rows as number,
-  batches: r.batches as number,
-  durationMs: (r.duration_ms as number | null) ?? null,
-  error: (r.error as string | null) ?? null,
-});
 
 export class PostgresExportRunStore implements ExportRunStore {
   constructor(private readonly pool: pg.Pool) {}

@@ -1,23 +1,12 @@
 // PostgreSQL adapter of the NotificationStore sub-port. Tables from migration 6.
 import type pg from 'pg';
 import type { DeliveryRecord, NotificationStore } from '../notifications.js';
+import { deliveryFromRow, jsonParsed } from '../rows.js';
 import { one, rows, run, type Row } from './statements.js';
 
 const COLUMNS = 'instance_id, delivery_id, notification, event, payload, status, attempts, response_status, last_error, created_at, updated_at';
 
-const toDelivery = (r: Row): DeliveryRecord => ({
-  deliveryId: r.delivery_id as string,
-  instanceId: r.instance_id as string,
-  notification: r.notification as string,
-  event: r.event as DeliveryRecord['event'],
-  payload: r.payload as Record<string, unknown>,
-  status: r.status as DeliveryRecord['status'],
-  attempts: r.attempts as number,
-  responseStatus: (r.response_status as number | null) ?? null,
-  lastError: (r.last_error as string | null) ?? null,
-  createdAt: r.created_at as string,
-  updatedAt: r.updated_at as string,
-});
+const toDelivery = (r: Row) => deliveryFromRow(r, jsonParsed);
 
 export class PostgresNotificationStore implements NotificationStore {
   constructor(private readonly pool: pg.Pool) {}
