@@ -37,7 +37,6 @@ export async function freshSchema(prefix = 'kindred_test'): Promise<{ schema: st
   };
 }
 
-
 /** A store on a fresh schema, for the conformance suites; cleanup closes it and drops the schema. */
 export async function openPostgresOnFreshSchema(prefix = 'kindred_test'): Promise<OpenedStore<PostgresStore>> {
   const { schema, drop } = await freshSchema(prefix);
@@ -52,12 +51,18 @@ export async function openPostgresOnFreshSchema(prefix = 'kindred_test'): Promis
   };
 }
 
-/** Resolves once another session waits for a lock in a statement containing `queryContains` (or `settled()` says the caller is done). */
+/**
+ * Resolves once a session waits for a lock that `client` holds, in a statement containing
+ * `queryContains` (or once `settled()` says the waiter finished without waiting).
+ */
 export async function untilWaitingForLock(client: pg.Client, queryContains: string, settled: () => boolean = () => false): Promise<void> {
   while (!settled()) {
     // Inside a transaction pg_stat_activity is a snapshot: take a new one each time.
     await client.query('SELECT pg_stat_clear_snapshot()');
-    const waiting = await client.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 in query) > 0`, [queryContains]);
+    const waiting = await client.query(
+      `SELECT 1 FROM pg_stat_activity WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid)) AND position($1 in query) > 0`,
+      [queryContains],
+    );
     if (waiting.rowCount) return;
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -9,7 +9,7 @@ import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
 import { INSERT_BATCH } from '../../src/storage/postgres/statements.js';
 import { openPostgresStore } from '../../src/storage/postgres/store.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
-import { freshSchema, openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemaClient } from './postgres-helpers.js';
+import { freshSchema, openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemaClient, untilWaitingForLock } from './postgres-helpers.js';
 import { storeConformance } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
 
@@ -123,13 +123,7 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
       void write.finally(() => (settled = true)).catch(() => {});
       // Commit the switch only once the real-time group is waiting for the row lock (a group that
       // does not wait settles first and fails the assertions below).
-      while (!settled) {
-        // Inside a transaction pg_stat_activity is a snapshot: take a new one each time.
-        await client.query('SELECT pg_stat_clear_snapshot()');
-        const waiting = await client.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`);
-        if (waiting.rowCount) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilWaitingForLock(client, 'FOR SHARE', () => settled);
       await client.query('COMMIT');
       assert.deepEqual(await write, [{ status: 'customerNotFound', customerId: 'c1' }]);
       assert.equal((await client.query('SELECT COUNT(*)::int AS n FROM profile_overrides')).rows[0].n, 0, 'no override for a vanished profile');
