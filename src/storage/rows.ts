@@ -1,7 +1,9 @@
-// Turning rows of the core and access tables into records, for every adapter: the column names are the same;
-// only how a JSON column arrives differs (text in SQLite, parsed jsonb in PostgreSQL).
+// Turning rows of the core and sub-port tables into records, for every adapter: the column names
+// are the same; only how a JSON column arrives differs (text in SQLite, parsed jsonb in PostgreSQL).
 import type { RunRecord } from '../domain/run.js';
 import type { AccessKey, AuditEntry, KeySlot, Principal, RoleAssignment } from './access.js';
+import type { ExportRunRecord } from './exports.js';
+import type { DeliveryRecord } from './notifications.js';
 import type { ApiKeyRecord, InstanceRecord, Role } from './store.js';
 
 export type Row = Record<string, unknown>;
@@ -87,5 +89,40 @@ export function auditFromRow(r: Row, json: JsonColumn): AuditEntry {
     target: (r.target as string | null) ?? null,
     outcome: r.outcome as string,
     detail: r.detail === null || r.detail === undefined ? null : (json(r.detail) as Record<string, unknown>),
+  };
+}
+
+export function exportRunFromRow(r: Row): ExportRunRecord {
+  return {
+    runId: r.run_id as string,
+    instanceId: r.instance_id as string,
+    exportName: r.export_name as string,
+    trigger: r.trigger as ExportRunRecord['trigger'],
+    jobId: (r.job_id as string | null) ?? null,
+    generation: (r.generation as number | null) ?? null,
+    status: r.status as ExportRunRecord['status'],
+    target: r.target as string,
+    startedAt: r.started_at as string,
+    endedAt: (r.ended_at as string | null) ?? null,
+    rows: r.rows as number,
+    batches: r.batches as number,
+    durationMs: (r.duration_ms as number | null) ?? null,
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+export function deliveryFromRow(r: Row, json: JsonColumn): DeliveryRecord {
+  return {
+    deliveryId: r.delivery_id as string,
+    instanceId: r.instance_id as string,
+    notification: r.notification as string,
+    event: r.event as DeliveryRecord['event'],
+    payload: json(r.payload) as DeliveryRecord['payload'],
+    status: r.status as DeliveryRecord['status'],
+    attempts: r.attempts as number,
+    responseStatus: (r.response_status as number | null) ?? null,
+    lastError: (r.last_error as string | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
   };
 }

@@ -9,14 +9,14 @@ import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
 import type { Role } from '../../src/storage/store.js';
 import { accessConformance, assertKeysBeforePrincipalsMigrated, KEYS_BEFORE_PRINCIPALS } from './access-conformance.js';
-import { openFreshPostgresStore, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
+import { openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {
   console.log(`skipping the PostgreSQL access tests: ${unavailable}`);
   describe('access store conformance: postgres', { skip: unavailable }, () => {});
 } else {
-  accessConformance('postgres', () => openFreshPostgresStore());
+  accessConformance('postgres', () => openPostgresOnFreshSchema());
 }
 
 const T0 = '2026-01-01T00:00:00.000Z';

@@ -3,16 +3,14 @@
 // without one the suite is skipped with the reason printed.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import type { InstanceDefinition } from '../../src/config/schema.js';
-import type { CoreStore } from '../../src/storage/store.js';
 import { newStages } from '../../src/domain/run.js';
 import { postgresMigrations } from '../../src/storage/postgres/migrations.js';
 import { INSERT_BATCH } from '../../src/storage/postgres/statements.js';
-import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
+import { openPostgresStore } from '../../src/storage/postgres/store.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
-import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
-import { storeConformance, type OpenedStore } from './conformance.js';
+import { freshSchema, openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemaClient, untilWaitingForLock } from './postgres-helpers.js';
+import { storeConformance } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
 
 const unavailable = await postgresUnavailable();
@@ -20,27 +18,9 @@ if (unavailable) {
   console.log(`skipping the PostgreSQL store tests: ${unavailable}`);
   describe('Store conformance: postgres', { skip: unavailable }, () => {});
 } else {
-  const open = async (): Promise<OpenedStore<CoreStore>> => {
-    const { schema, drop } = await freshSchema();
-    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
-    return {
-      store,
-      reopen: () => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 }),
-      cleanup: async () => {
-        await store.close();
-        await drop();
-      },
-    };
-  };
+  const open = () => openPostgresOnFreshSchema();
   storeConformance('postgres', open);
   overlayConformance('postgres', open);
-}
-
-/** A plain client on the schema, to look at tables directly. */
-async function inspect(schema: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${quoteIdentifier(schema)}` });
-  await client.connect();
-  return client;
 }
 
 const definition = {
@@ -66,11 +46,11 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
     const schema = await fresh();
     const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 })));
     for (const s of stores) await s.close();
-    const client = await inspect(schema);
+    const client = await schemaClient(schema);
     try {
       const versions = (await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => r.version);
       assert.deepEqual(versions, postgresMigrations.map((m) => m.version));
-      // A change made on both adapters has the same number; some sub-ports' migrations are not on PostgreSQL yet.
+      // A change made on both adapters has the same number (PostgreSQL may lack versions SQLite has, never the reverse).
       const sqliteVersions = new Set(sqliteMigrations.map((m) => m.version));
       assert.ok(versions.every((v) => sqliteVersions.has(v)), `versions ${versions.join(', ')} are all SQLite versions`);
     } finally {
@@ -81,7 +61,7 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
   it('bulk loads more rows than one INSERT batch; abort and pruneGenerations really delete them', async () => {
     const schema = await fresh();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
-    const client = await inspect(schema);
+    const client = await schemaClient(schema);
     try {
       await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/' });
       const n = INSERT_BATCH * 2 + 1;
@@ -121,7 +101,7 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
   it('a real-time group waits for a generation switch in progress and then sees the new generation', async () => {
     const schema = await fresh();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
-    const client = await inspect(schema);
+    const client = await schemaClient(schema);
     try {
       await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/' });
       for (const ids of [['c1'], ['c2']]) {
@@ -143,13 +123,7 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
       void write.finally(() => (settled = true)).catch(() => {});
       // Commit the switch only once the real-time group is waiting for the row lock (a group that
       // does not wait settles first and fails the assertions below).
-      while (!settled) {
-        // Inside a transaction pg_stat_activity is a snapshot: take a new one each time.
-        await client.query('SELECT pg_stat_clear_snapshot()');
-        const waiting = await client.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`);
-        if (waiting.rowCount) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await untilWaitingForLock(client, 'FOR SHARE', () => settled);
       await client.query('COMMIT');
       assert.deepEqual(await write, [{ status: 'customerNotFound', customerId: 'c1' }]);
       assert.equal((await client.query('SELECT COUNT(*)::int AS n FROM profile_overrides')).rows[0].n, 0, 'no override for a vanished profile');

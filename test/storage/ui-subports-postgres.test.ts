@@ -9,7 +9,7 @@ import { newStages } from '../../src/domain/run.js';
 import { BUILD_PAGE } from '../../src/storage/postgres/search.js';
 import { openPostgresStore, quoteIdentifier } from '../../src/storage/postgres/store.js';
 import type { TelemetryMinute } from '../../src/storage/telemetry.js';
-import { openFreshPostgresStore, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
+import { openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemasDroppedAfter } from './postgres-helpers.js';
 import { uiSubportConformance } from './ui-conformance.js';
 
 const unavailable = await postgresUnavailable();
@@ -17,7 +17,7 @@ if (unavailable) {
   console.log(`skipping the PostgreSQL telemetry, search and card tests: ${unavailable}`);
   describe('postgres: telemetry, search and card sub-ports', { skip: unavailable }, () => {});
 } else {
-  uiSubportConformance('postgres', () => openFreshPostgresStore());
+  uiSubportConformance('postgres', () => openPostgresOnFreshSchema());
 }
 
 const definition = {

@@ -246,6 +246,105 @@ CREATE INDEX telemetry_minutes_age ON telemetry_minutes (minute);
 `,
   },
   // --- end of versions 3 and 4 ---
+  // Versions 5 and 6: the analytics, enrichment, export-run and notification sub-ports.
+  {
+    version: 5,
+    name: 'measures and segments: Customer_Measure rows, segment members, values per run',
+    sql: `
+-- Distribution column: instance_id (or instance_id + customer_id: the primary key has both).
+CREATE TABLE customer_measures (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT COLLATE "C" NOT NULL,
+  data JSONB NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+);
+-- Distribution column: instance_id (segments are read by name, not by customer).
+CREATE TABLE segment_members (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  generation INTEGER NOT NULL,
+  segment TEXT COLLATE "C" NOT NULL,
+  customer_id TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, generation, segment, customer_id)
+);
+CREATE INDEX segment_members_customer ON segment_members (instance_id, generation, customer_id);
+-- Distribution column: instance_id. Business measure values, customer measure coverage and
+-- segment sizes, one row per run.
+CREATE TABLE analytics_history (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('measure', 'segment')),
+  name TEXT COLLATE "C" NOT NULL,
+  generation INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  computed_at TEXT COLLATE "C" NOT NULL,
+  value JSONB,
+  count INTEGER,
+  PRIMARY KEY (instance_id, kind, name, generation)
+);
+`,
+  },
+  {
+    version: 6,
+    name: 'customer enrichments, export runs, notification deliveries',
+    sql: `
+-- Distribution column: instance_id (or instance_id + customer_id). One row per customer and
+-- generation, written by the enrich stage before the generation's commit.
+CREATE TABLE customer_enrichments (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  generation INTEGER NOT NULL,
+  customer_id TEXT COLLATE "C" NOT NULL,
+  data JSONB NOT NULL,
+  PRIMARY KEY (instance_id, generation, customer_id)
+);
+-- Distribution column: instance_id. seq orders runs started in the same millisecond (SQLite's rowid).
+CREATE TABLE export_runs (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  run_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  export_name TEXT COLLATE "C" NOT NULL,
+  trigger TEXT NOT NULL CHECK (trigger IN ('refresh', 'schedule', 'manual')),
+  job_id TEXT,
+  generation INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('running', 'successful', 'failed')),
+  target TEXT NOT NULL,
+  started_at TEXT COLLATE "C" NOT NULL,
+  ended_at TEXT,
+  rows INTEGER NOT NULL DEFAULT 0,
+  batches INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER,
+  error TEXT,
+  PRIMARY KEY (instance_id, run_id)
+);
+CREATE INDEX export_runs_recent ON export_runs (instance_id, export_name, started_at);
+-- Distribution column: instance_id. The payload is json, not jsonb: the body as sent, key order kept.
+CREATE TABLE notification_deliveries (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  delivery_id TEXT COLLATE "C" NOT NULL,
+  seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  notification TEXT COLLATE "C" NOT NULL,
+  event TEXT NOT NULL,
+  payload JSON NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  response_status INTEGER,
+  last_error TEXT,
+  created_at TEXT COLLATE "C" NOT NULL,
+  updated_at TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, delivery_id)
+);
+CREATE INDEX notification_deliveries_recent ON notification_deliveries (instance_id, created_at);
+-- Distribution column: instance_id. Last value of each threshold subject (segment size, business
+-- measure) per notification.
+CREATE TABLE notification_thresholds (
+  instance_id TEXT COLLATE "C" NOT NULL,
+  notification TEXT COLLATE "C" NOT NULL,
+  subject TEXT COLLATE "C" NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  observed_at TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY (instance_id, notification, subject)
+);
+`,
+  },
   {
     version: 8,
     name: 'real-time activities in an append-ordered (rowid) table with a unique index on ActivityId',

@@ -9,7 +9,7 @@ import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } f
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, CoreEntityName, CoreStore, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
 import { PostgresAccessStore } from './access.js';
 import { PostgresCardStore } from './card.js';
 import { DURABLE } from './durability.js';
@@ -18,6 +18,10 @@ import { PostgresTelemetryStore } from './telemetry.js';
 import { postgresMigrations } from './migrations.js';
 import { poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import { copyRows, current, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
+import { PostgresAnalyticsStore } from './analytics.js';
+import { PostgresEnrichmentStore } from './enrichment.js';
+import { PostgresExportRunStore } from './exports.js';
+import { PostgresNotificationStore } from './notifications.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -75,13 +79,21 @@ async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void>
   });
 }
 
-export class PostgresStore implements CoreStore {
+export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   // Sub-ports (storage/store.ts); the others come with issue 8's second half.
   readonly access: PostgresAccessStore;
   readonly telemetry: PostgresTelemetryStore;
   readonly search: PostgresSearchStore;
   readonly card: PostgresCardStore;
+  /** CustomerEnrichment rows per generation. */
+  readonly enrichment: PostgresEnrichmentStore;
+  /** Measures (Customer_Measure, business values) and segment membership per generation. */
+  readonly analytics: PostgresAnalyticsStore;
+  /** Recorded export runs. */
+  readonly exportRuns: PostgresExportRunStore;
+  /** Webhook deliveries and threshold state. */
+  readonly notifications: PostgresNotificationStore;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -91,6 +103,10 @@ export class PostgresStore implements CoreStore {
     this.telemetry = new PostgresTelemetryStore(pool);
     this.search = new PostgresSearchStore(pool);
     this.card = new PostgresCardStore(pool);
+    this.enrichment = new PostgresEnrichmentStore(pool);
+    this.analytics = new PostgresAnalyticsStore(pool);
+    this.exportRuns = new PostgresExportRunStore(pool);
+    this.notifications = new PostgresNotificationStore(pool);
   }
 
   async close(): Promise<void> {
@@ -312,6 +328,10 @@ export class PostgresStore implements CoreStore {
 
   private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
     await transaction(this.pool, async (client) => {
+      // Sub-port writes into this generation (FOR SHARE on the row) finish first or see it gone.
+      await run(client, 'SELECT 1 FROM generations WHERE instance_id = $1 AND generation = $2 FOR UPDATE', [instanceId, generation]);
+      await this.enrichment.deleteGeneration(client, instanceId, generation);
+      await this.analytics.deleteGeneration(client, instanceId, generation);
       for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'generations']) {
         await run(client, `DELETE FROM ${table} WHERE instance_id = $1 AND generation = $2`, [instanceId, generation]);
       }
@@ -458,7 +478,7 @@ export class PostgresStore implements CoreStore {
   ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
     const generation = (await one(this.pool, 'SELECT current_generation AS g FROM instances WHERE id = $1', [instanceId]))?.g as number | null | undefined;
     if (generation == null) return { rows: [], count: query.count ? 0 : undefined };
-    const source = SOURCES[core(entity)];
+    const source = SOURCES[entity];
     const attributes: AttributeMap = {};
     for (const [name, type] of Object.entries(query.attributes)) {
       attributes[name] = { sql: source.columns[name] ?? jsonAttribute(name, type), type };
@@ -466,6 +486,7 @@ export class PostgresStore implements CoreStore {
     // $1..$3 are the source's own parameters (instance, generation, now); the filter's follow.
     const baseParams = [instanceId, generation, nowIso];
     const where = compileFilter(query.filter, attributes, {
+      segment: entity === 'Customer' ? (name, ctx) => this.analytics.segmentCondition(ctx.param(name)) : undefined,
       placeholder: '$n',
       firstParameterIndex: baseParams.length + 1,
       booleanStyle: 'boolean',
@@ -571,13 +592,13 @@ export class PostgresStore implements CoreStore {
   }
 
   async count(instanceId: string, entity: UnifiedEntityName): Promise<number> {
-    const table = TABLES[core(entity)].table;
+    const table = TABLES[entity].table;
     const r = await one(this.pool, `SELECT COUNT(*)::int AS n FROM ${table} WHERE instance_id = $1 AND generation = ${current(1)}`, [instanceId]);
     return r!.n as number;
   }
 
   async *scan(instanceId: string, entity: UnifiedEntityName, batchSize = 5000): AsyncIterable<Record<string, unknown>[]> {
-    const spec = TABLES[core(entity)];
+    const spec = TABLES[entity];
     const instance = await this.getInstance(instanceId);
     const generation = instance?.currentGeneration;
     if (generation == null) return;
@@ -647,14 +668,8 @@ export function jsonAttribute(name: string, type: AttributeType): string {
   }
 }
 
-/** The entities this adapter stores; the others come with the sub-ports it does not have yet. */
-function core(entity: UnifiedEntityName): CoreEntityName {
-  if (entity === 'Customer' || entity === 'UnifiedActivity' || entity === 'AlternateKey') return entity;
-  throw new Error(`${entity} is not stored by the PostgreSQL adapter yet`);
-}
-
 const TABLES: Record<
-  CoreEntityName,
+  UnifiedEntityName,
   { table: string; key: string[]; select: string[]; toRecord: (cols: unknown[], key: unknown[]) => Record<string, unknown> }
 > = {
   Customer: { table: 'customers', key: ['customer_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
@@ -665,7 +680,26 @@ const TABLES: Record<
     select: ['customer_id'],
     toRecord: (c, k) => ({ DataSourceName: k[0], EntityName: k[1], AlternateValue: k[2], CustomerId: c[0] }),
   },
+  CustomerEnrichment: { table: 'customer_enrichments', key: ['customer_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
+  Customer_Measure: { table: 'customer_measures', key: ['customer_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
 };
+
+/** A record with every queried attribute listed, null when absent (as in the SQLite adapter). */
+function everyAttribute(row: unknown[], attributes: Record<string, unknown>): Record<string, unknown> {
+  const data = row[0] as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
+  return out;
+}
+
+/** A per-customer table of the batch, read without the overlay. */
+const batchOnly = (table: string) => ({
+  from: `WITH src AS (SELECT customer_id, data FROM ${table} WHERE instance_id = $1::text AND generation = $2::int AND $3::text IS NOT NULL)`,
+  select: 'data',
+  key: 'customer_id',
+  columns: { CustomerId: 'customer_id' },
+  toRecord: everyAttribute,
+});
 
 /**
  * How each unified entity is read through the overlay; `from` binds $1 (instance), $2 (generation)
@@ -674,7 +708,7 @@ const TABLES: Record<
  * does not have (yet).
  */
 const SOURCES: Record<
-  CoreEntityName,
+  UnifiedEntityName,
   {
     from: string;
     select: string;
@@ -693,13 +727,7 @@ const SOURCES: Record<
     select: 'data',
     key: 'customer_id',
     columns: { CustomerId: 'customer_id' },
-    // Every attribute is listed, null when absent (as in the SQLite adapter).
-    toRecord: (row, attributes) => {
-      const data = row[0] as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const name of Object.keys(attributes)) out[name] = data[name] ?? null;
-      return out;
-    },
+    toRecord: everyAttribute,
   },
   UnifiedActivity: {
     from: `WITH src AS (
@@ -721,4 +749,8 @@ const SOURCES: Record<
     columns: { DataSourceName: 'data_source', EntityName: 'entity', AlternateValue: 'alternate_value', CustomerId: 'customer_id' },
     toRecord: (row) => ({ DataSourceName: row[0], EntityName: row[1], AlternateValue: row[2], CustomerId: row[3] }),
   },
+  // Enrichments come from the batch only: real-time updates never change them.
+  CustomerEnrichment: batchOnly('customer_enrichments'),
+  // Measures come from the batch only: real-time updates never change them.
+  Customer_Measure: batchOnly('customer_measures'),
 };

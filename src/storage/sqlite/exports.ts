@@ -1,25 +1,9 @@
 // SQLite adapter of the ExportRunStore sub-port.
 import type Database from 'better-sqlite3';
 import type { ExportRunRecord, ExportRunStore } from '../exports.js';
+import { exportRunFromRow as toRun } from '../rows.js';
 
 type Row = Record<string, unknown>;
-
-const toRun = (r: Row): ExportRunRecord => ({
-  runId: r.run_id as string,
-  instanceId: r.instance_id as string,
-  exportName: r.export_name as string,
-  trigger: r.trigger as ExportRunRecord['trigger'],
-  jobId: (r.job_id as string | null) ?? null,
-  generation: (r.generation as number | null) ?? null,
-  status: r.status as ExportRunRecord['status'],
-  target: r.target as string,
-  startedAt: r.started_at as string,
-  endedAt: (r.ended_at as string | null) ?? null,
-  rows: r.rows as number,
-  batches: r.batches as number,
-  durationMs: (r.duration_ms as number | null) ?? null,
-  error: (r.error as string | null) ?? null,
-});
 
 export class SqliteExportRunStore implements ExportRunStore {
   constructor(private readonly db: Database.Database) {}

@@ -1,22 +1,11 @@
 // SQLite adapter of the NotificationStore sub-port.
 import type Database from 'better-sqlite3';
 import type { DeliveryRecord, NotificationStore } from '../notifications.js';
+import { deliveryFromRow, jsonText } from '../rows.js';
 
 type Row = Record<string, unknown>;
 
-const toDelivery = (r: Row): DeliveryRecord => ({
-  deliveryId: r.delivery_id as string,
-  instanceId: r.instance_id as string,
-  notification: r.notification as string,
-  event: r.event as DeliveryRecord['event'],
-  payload: JSON.parse(r.payload as string),
-  status: r.status as DeliveryRecord['status'],
-  attempts: r.attempts as number,
-  responseStatus: (r.response_status as number | null) ?? null,
-  lastError: (r.last_error as string | null) ?? null,
-  createdAt: r.created_at as string,
-  updatedAt: r.updated_at as string,
-});
+const toDelivery = (r: Row) => deliveryFromRow(r, jsonText);
 
 export class SqliteNotificationStore implements NotificationStore {
   constructor(private readonly db: Database.Database) {}
