@@ -137,8 +137,18 @@ function withSearch(filter: FilterNode | undefined, search: string | undefined, 
   return filter ? { kind: 'and', operands: [filter, searchNode], position: 0 } : searchNode;
 }
 
-function project(row: Record<string, unknown>, select: string[] | undefined): Record<string, unknown> {
-  if (!select) return row;
+/**
+ * The $select attributes of a row, or (no $select) the row with its attributes in the entity's
+ * order: PostgreSQL's jsonb keeps no key order, and callers should see the same shape on every store.
+ */
+function project(row: Record<string, unknown>, select: string[] | undefined, order?: readonly string[]): Record<string, unknown> {
+  if (!select) {
+    if (!order) return row;
+    const out: Record<string, unknown> = {};
+    for (const name of order) if (name in row) out[name] = row[name];
+    for (const name in row) if (!(name in out)) out[name] = row[name];
+    return out;
+  }
   const out: Record<string, unknown> = {};
   for (const name of select) out[name] = row[name] ?? null;
   return out;
@@ -266,7 +276,8 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       );
       const more = rows.length > options.top;
       if (more) rows.length = options.top;
-      const value = rows.map((r) => project(r, options.select));
+      const order = Object.keys(types);
+      const value = rows.map((r) => project(r, options.select, order));
       const base = `${request.protocol}://${request.host}`;
       if (options.expand.includes('UnifiedActivity')) {
         for (let i = 0; i < rows.length; i++) Object.assign(value[i], await expandActivities(instanceId, rows[i].CustomerId as string, base, now));
@@ -343,12 +354,12 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       if (t.kind === 'unified' && t.name === 'Customer_Measure') {
         const measures = await store.analytics.measuresOf(instanceId, entityId);
         if (!measures) throw new ApiError('NotFound', `customer '${entityId}' has no measures (no such customer, or no refresh since measures were defined)`, 'entityId');
-        return project(measures, options.select);
+        return project(measures, options.select, Object.keys(t.info.queryTypes));
       }
       if (t.kind === 'unified' && t.name === 'UnifiedActivity') {
         const activity = await store.getActivity(instanceId, entityId, now);
         if (!activity) throw new ApiError('NotFound', `activity '${entityId}' does not exist`, 'entityId');
-        return project(activity as unknown as Record<string, unknown>, options.select);
+        return project(activity as unknown as Record<string, unknown>, options.select, Object.keys(t.info.queryTypes));
       }
       throw new ApiError('NotFound', `${entityName} records are read with $filter on ${entityName}, not by id`, 'entityName');
     },
