@@ -14,6 +14,7 @@ import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import { freshSchema, postgresUnavailable, POSTGRES_URL } from './postgres-helpers.js';
 import { storeConformance, type OpenedStore } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
+import { coordinationConformance } from './coordination-conformance.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {
@@ -34,6 +35,7 @@ if (unavailable) {
   };
   storeConformance('postgres', open);
   overlayConformance('postgres', open);
+  coordinationConformance('postgres', open);
 }
 
 /** A plain client on the schema, to look at tables directly. */
