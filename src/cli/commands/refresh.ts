@@ -1,12 +1,12 @@
-import { openServices } from '../../services.js';
+import { openServices, type DatabaseOptions } from '../../services.js';
 import type { RefreshClaim } from '../../storage/store.js';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../../refresh/pipeline.js';
 import { CliError } from '../errors.js';
 import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
-export async function refresh(instanceId: string, dataDir: string): Promise<void> {
-  const services = await openServices({ dataDir, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+export async function refresh(instanceId: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
+  const services = await openServices({ dataDir, database, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
   const bars = stageBars();
   const controller = new AbortController();
   const onSignal = () => {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
 import { hashKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
-import { openServices, type Services } from '../../services.js';
+import { openServices, type DatabaseOptions, type Services } from '../../services.js';
 import type { ServerOptions } from '../server-options.js';
 
 // src/cli/commands or dist/cli/commands: the package root is three levels up either way.
@@ -15,6 +15,8 @@ export interface ServeOptions {
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL instead of SQLite in the data directory (several servers may share it). */
+  database?: DatabaseOptions;
   adminKey?: string;
   /** Limits, timeouts, tokens and log level (src/cli/server-options.ts). */
   server?: ServerOptions;
@@ -69,7 +71,7 @@ export async function applyDemo(services: Services, log: (m: string) => void): P
 
 export async function serve(options: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const services = await openServices({ dataDir: options.dataDir, log, refreshInWorker: true, realtimeInWorker: true });
+  const services = await openServices({ dataDir: options.dataDir, database: options.database, log, refreshInWorker: true, realtimeInWorker: true });
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
@@ -92,7 +94,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const app = await buildApp({ services, ...options.server });
   const address = await app.listen({ port: options.port, host: options.host });
-  process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
+  process.stdout.write(`Kindred is listening on ${address} (data: ${services.storeLocation})\n`);
   process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);
   if (options.demo) process.stdout.write(`Try: curl -H "Ocp-Apim-Subscription-Key: <key>" ${address}/api/instances/demo/workflows/main/jobs\n`);
 
