@@ -2,7 +2,7 @@
  * Write-to-read probe for bench/realtime.ts, run as a child process so that its timings do not
  * share an event loop with the autocannon load.
  *
- *   node --import tsx bench/realtime-probe.ts '<json: {url, key, instanceId, customerIds, iterations, warmup, tag}>'
+ *   node --import tsx bench/realtime-probe.ts '<json: {url, readUrl?, key, instanceId, customerIds, iterations, warmup, tag}>'
  *
  * Sequentially, `iterations` times: PATCH Customer/{id} {City: <new value>} on one keep-alive
  * connection and, from the moment the PATCH is sent, GET Customer/{id}?$select=City back to back
@@ -16,6 +16,8 @@ import { performance } from 'node:perf_hooks';
 
 interface ProbeInput {
   url: string;
+  /** Where the GETs go (another node of the same database); default: url. */
+  readUrl?: string;
   key: string;
   instanceId: string;
   customerIds: string[];
@@ -25,11 +27,12 @@ interface ProbeInput {
 }
 
 const input = JSON.parse(process.argv[2] ?? '') as ProbeInput;
-const base = new URL(input.url);
+const writeBase = new URL(input.url);
+const readBase = new URL(input.readUrl ?? input.url);
 const writer = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const reader = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function send(agent: http.Agent, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
+function send(agent: http.Agent, base: URL, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(
@@ -64,7 +67,7 @@ async function once(i: number): Promise<{ visible: number; ack: number; gets: nu
   const value = `w2r-${input.tag}-${i}`;
   const t0 = performance.now();
   let ackAt: number | undefined;
-  const patch = send(writer, 'PATCH', customerPath(id), { City: value }).then((r) => {
+  const patch = send(writer, writeBase, 'PATCH', customerPath(id), { City: value }).then((r) => {
     if (r.status !== 204) throw new Error(`PATCH ${id}: status ${r.status}: ${r.body.slice(0, 300)}`);
     ackAt = performance.now();
   });
@@ -78,7 +81,7 @@ async function once(i: number): Promise<{ visible: number; ack: number; gets: nu
   for (;;) {
     if (patchError) throw patchError;
     const ackedBeforeSend = ackAt !== undefined;
-    const r = await send(reader, 'GET', `${customerPath(id)}?$select=City`);
+    const r = await send(reader, readBase, 'GET', `${customerPath(id)}?$select=City`);
     gets++;
     if (r.status !== 200) throw new Error(`GET ${id}: status ${r.status}: ${r.body.slice(0, 300)}`);
     if ((JSON.parse(r.body) as { City?: unknown }).City === value) {

@@ -1,5 +1,8 @@
 // Shared by the PostgreSQL adapter's files: the query helpers, transactions, bulk inserts and SQL fragments.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 
 export type Row = Record<string, unknown>;
 
@@ -69,5 +72,55 @@ export async function insertUnnest(
        SELECT ${select.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${names.join(', ')})`,
       params,
     );
+  }
+}
+
+/** A value in COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */
+function copyText(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : text;
+}
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** Text handed to the COPY stream at a time: large enough to amortise the writes, small enough to stream. */
+const COPY_CHUNK_CHARS = 1 << 18;
+
+/**
+ * Bulk load with COPY ... FROM STDIN (text format): the refresh's way to write a generation, several
+ * times faster than INSERTs for large row counts. Same arguments as insertUnnest; jsonb values are
+ * JSON text. Runs on a client of the pool (COPY needs one connection) unless given a client.
+ */
+export async function copyRows(
+  q: pg.Pool | pg.PoolClient,
+  table: string,
+  constants: { column: string; type: string; value: unknown }[],
+  columns: { column: string; type: string }[],
+  values: unknown[][],
+): Promise<void> {
+  if (!values.length) return;
+  const client = 'release' in q ? q : await q.connect();
+  const prefix = constants.map((c) => copyText(c.value) + '\t').join('');
+  function* chunks(): Generator<string> {
+    let text = '';
+    for (const row of values) {
+      text += prefix + row.map(copyText).join('\t') + '\n';
+      if (text.length >= COPY_CHUNK_CHARS) {
+        yield text;
+        text = '';
+      }
+    }
+    if (text) yield text;
+  }
+  const names = [...constants, ...columns].map((c) => c.column).join(', ');
+  let failed: Error | undefined;
+  try {
+    await pipeline(Readable.from(chunks()), client.query(copyFrom(`COPY ${table} (${names}) FROM STDIN`)));
+  } catch (err) {
+    failed = err as Error;
+    throw err;
+  } finally {
+    // A client whose COPY failed half-way is discarded rather than returned to the pool.
+    if (client !== q) (client as pg.PoolClient).release(failed);
   }
 }

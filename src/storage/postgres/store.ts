@@ -14,7 +14,7 @@ import { DURABLE } from './durability.js';
 import { postgresMigrations } from './migrations.js';
 import { changeChannel, poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import { claimRefresh, claimSweep, failInterruptedRuns } from './coordination.js';
-import { current, insertUnnest, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
+import { copyRows, current, insertUnnest, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -219,7 +219,7 @@ export class PostgresStore implements CoreStore {
       { column: 'generation', type: 'int', value: generation },
     ];
     // Rows of a generation being built are invisible to readers (they read current_generation), so
-    // each batch commits on its own; commit() is the one transaction that matters.
+    // each batch commits on its own (COPY, the fastest bulk load); commit() is the one transaction that matters.
     const writeCustomers = (list: CustomerRecord[], modified?: (string | null)[]) =>
       insertUnnest(
         pool,
@@ -233,7 +233,7 @@ export class PostgresStore implements CoreStore {
         list.map((c, i) => [c.CustomerId, JSON.stringify(c), modified?.[i] ?? null]),
       );
     const writeKeys = (list: AlternateKeyRecord[]) =>
-      insertUnnest(
+      copyRows(
         pool,
         'alternate_keys',
         constants,
@@ -246,7 +246,7 @@ export class PostgresStore implements CoreStore {
         list.map((k) => [k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId]),
       );
     const writeActivities = (list: ActivityRecord[]) =>
-      insertUnnest(
+      copyRows(
         pool,
         'activities',
         constants,
