@@ -10,6 +10,9 @@ import type { ServerOptions } from '../server-options.js';
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DEMO_DEFINITION = path.join(PACKAGE_ROOT, 'examples/demo/instance.yaml');
 
+/** How often a node on PostgreSQL looks for runs whose node stopped. */
+const ORPHAN_CHECK_MS = 60_000;
+
 export interface ServeOptions {
   demo: boolean;
   port: number;
@@ -75,6 +78,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
+  // Several nodes on PostgreSQL: a node that dies mid-run leaves its run active while the others live
+  // on; its refresh lock is free, so any node can tell and fail the run (a live node's run keeps its lock).
+  const orphanCheck =
+    services.store.dialect === 'postgres'
+      ? setInterval(() => {
+          services.store
+            .failInterruptedRuns('interrupted: the node executing the run stopped')
+            .then((n) => n && log(`${n} refresh run(s) of a stopped node marked failed`))
+            .catch((err: Error) => log(`checking for runs of stopped nodes failed: ${err.message}`));
+        }, ORPHAN_CHECK_MS).unref()
+      : null;
   const exportsInterrupted = await services.store.exportRuns.failInterrupted('interrupted: the server stopped while the export was running');
   if (exportsInterrupted) log(`${exportsInterrupted} interrupted export run(s) marked failed`);
   for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
@@ -103,6 +117,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (closing) return;
     closing = true;
     log(`${signal}: shutting down`);
+    if (orphanCheck) clearInterval(orphanCheck);
     await app.close();
     await services.close();
     process.exit(0);
