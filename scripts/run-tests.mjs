@@ -21,5 +21,12 @@ if (!files.length) {
   console.error('no test files found under test/');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A DATABASE_URL in the shell would turn every `kindred serve` a test starts into a PostgreSQL
+// node on the shared schema: the tests get it as KINDRED_TEST_POSTGRES_URL instead, and the ones
+// that want PostgreSQL pass it on themselves (each with a fresh schema).
+const env = { ...process.env };
+if (env.DATABASE_URL && !env.KINDRED_TEST_POSTGRES_URL) env.KINDRED_TEST_POSTGRES_URL = env.DATABASE_URL;
+delete env.DATABASE_URL;
+delete env.KINDRED_DATABASE_SCHEMA;
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -1,4 +1,5 @@
 // Builds the long-lived services once at start-up; everything else receives them as arguments.
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { AccessManager, Authenticator } from './api/auth.js';
 import { InstanceCatalog } from './api/catalog.js';
@@ -6,16 +7,29 @@ import { ExportService } from './exports/service.js';
 import { DefinitionEditor } from './api/definition-edits.js';
 import { StreamConsumers } from './connect/consumers.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
+import { PostgresChangeFeed } from './realtime/postgres-change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
 import { WriteQueue } from './realtime/write-queue.js';
 import { workerExecutor } from './refresh/executors.js';
+import type { RefreshWorkerData } from './refresh/worker.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
+import { openPostgresStore } from './storage/postgres/store.js';
 import { openSqliteStore } from './storage/sqlite/store.js';
 import type { Store } from './storage/store.js';
 
+/** A PostgreSQL database for the store (several nodes may share it); without one, SQLite in the data directory. */
+export interface DatabaseOptions {
+  /** postgres://user@host:port/database */
+  url: string;
+  /** Schema of Kindred's tables (default: the connection's search_path, normally public). */
+  schema?: string;
+}
+
 export interface Services {
   dataDir: string;
+  /** Where the store is, for messages: the SQLite file or the PostgreSQL database and schema (no password). */
+  storeLocation: string;
   store: Store;
   runner: RefreshRunner;
   catalog: InstanceCatalog;
@@ -41,13 +55,15 @@ export interface Services {
 
 export interface ServiceOptions {
   dataDir: string;
+  /** PostgreSQL instead of SQLite in the data directory. */
+  database?: DatabaseOptions;
   onProgress?: RefreshRunnerOptions['onProgress'];
   log?: (message: string) => void;
   /** Run refreshes in a worker thread (the server does, so requests are answered meanwhile). */
   refreshInWorker?: boolean;
   /** Page cache of the store connection in MiB (the CLI's refresh writes through it). */
   pageCacheMiB?: number;
-  /** Run real-time writes in a thread of their own (the server does; see storage/sqlite/realtime-writer.ts). */
+  /** Run real-time writes in a thread of their own (the server does on SQLite; see storage/sqlite/realtime-writer.ts). */
   realtimeInWorker?: boolean;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
@@ -59,18 +75,14 @@ export interface ServiceOptions {
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
-  const file = path.join(dataDir, 'kindred.db');
-  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB, realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline' });
-  // Start the writer thread now (an empty group round-trips once it is up), so the first real-time
-  // request does not wait for the thread to load its code.
-  if (options.realtimeInWorker) await store.applyRealtime([]);
+  const opened = options.database ? await openPostgres(options.database, options.log) : await openSqlite(dataDir, options);
+  const { store, feed } = opened;
   const runner = new RefreshRunner({
     store,
     onProgress: options.onProgress,
     log: options.log,
-    execute: options.refreshInWorker ? workerExecutor(store, { kind: 'sqlite', file }) : undefined,
+    execute: options.refreshInWorker ? workerExecutor(store, opened.workerStore) : undefined,
   });
-  const feed = new InProcessChangeFeed();
   const writes = new WriteQueue(store, feed);
   const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
@@ -80,6 +92,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const consumers = new StreamConsumers({ store, catalog, writes, log: options.log });
   return {
     dataDir,
+    storeLocation: opened.location,
     store,
     auth,
     access: new AccessManager(store, auth),
@@ -103,5 +116,47 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
       await feed.close();
       await store.close();
     },
+  };
+}
+
+interface OpenedStore {
+  store: Store;
+  /** How a refresh worker thread opens the same store. */
+  workerStore: RefreshWorkerData['store'];
+  feed: ChangeFeed;
+  location: string;
+}
+
+async function openSqlite(dataDir: string, options: ServiceOptions): Promise<OpenedStore> {
+  const file = path.join(dataDir, 'kindred.db');
+  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB, realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline' });
+  // Start the writer thread now (an empty group round-trips once it is up), so the first real-time
+  // request does not wait for the thread to load its code.
+  if (options.realtimeInWorker) await store.applyRealtime([]);
+  return { store, workerStore: { kind: 'sqlite', file }, feed: new InProcessChangeFeed(), location: file };
+}
+
+/**
+ * PostgreSQL: real-time writes need no thread of their own (the driver is asynchronous), and the
+ * change feed hears the other nodes' writes (realtime/postgres-change-feed.ts) under this
+ * process's node id, which the store announces its own writes with.
+ */
+async function openPostgres(database: DatabaseOptions, log: ServiceOptions['log']): Promise<OpenedStore> {
+  const nodeId = randomUUID();
+  const store = await openPostgresStore({ connectionString: database.url, schema: database.schema, nodeId });
+  const feed = new PostgresChangeFeed({ connectionString: database.url, schema: database.schema, nodeId, log });
+  try {
+    await feed.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const url = new URL(database.url);
+  url.password = '';
+  return {
+    store,
+    workerStore: { kind: 'postgres', connectionString: database.url, schema: database.schema },
+    feed,
+    location: `${url.toString()}${database.schema ? ` (schema ${database.schema})` : ''}`,
   };
 }

@@ -9,6 +9,7 @@ import { createKey, listKeys, revokeKey, rotateKey } from './commands/keys.js';
 import { refresh } from './commands/refresh.js';
 import { serve } from './commands/serve.js';
 import { addServerFlags, serverOptionsFrom } from './server-options.js';
+import { addDatabaseFlags, databaseOptionsFrom } from './database-options.js';
 import { push } from './commands/push.js';
 import { tail } from './commands/tail.js';
 
@@ -22,11 +23,12 @@ function integer(name: string, min: number, max: number) {
 
 const dataDirOption = ['--data-dir <dir>', 'data directory (default: $KINDRED_DATA_DIR or ./data)'] as const;
 const dataDir = (opt: string | undefined) => opt ?? process.env.KINDRED_DATA_DIR ?? './data';
+const database = (opts: { databaseUrl?: string; databaseSchema?: string }) => databaseOptionsFrom(opts, process.env);
 
 export function buildCli(): Command {
   const program = new Command('kindred').description('Kindred: unified customer profiles from your source systems').showHelpAfterError();
 
-  addServerFlags(program.command('serve'))
+  addDatabaseFlags(addServerFlags(program.command('serve')))
     .description('start the HTTP server')
     .option('--demo', 'create the demo instance from bundled sample data and refresh it')
     .option('--port <n>', 'port (default: $PORT or 3000)', integer('port', 0, 65535))
@@ -41,6 +43,7 @@ export function buildCli(): Command {
         port,
         host: opts.host,
         dataDir: dataDir(opts.dataDir),
+        database: database(opts),
         adminKey: process.env.KINDRED_ADMIN_KEY,
         server,
         nats: opts.nats ?? process.env.KINDRED_NATS_URL,
@@ -48,13 +51,14 @@ export function buildCli(): Command {
     });
 
   const instance = program.command('instance').description('manage instance definitions');
-  instance
-    .command('apply <file>')
-    .description('register or update an instance from a YAML or JSON definition')
-    .option(...dataDirOption)
-    .action(async (file: string, opts) => {
-      await applyInstance(file, dataDir(opts.dataDir));
-    });
+  addDatabaseFlags(
+    instance
+      .command('apply <file>')
+      .description('register or update an instance from a YAML or JSON definition')
+      .option(...dataDirOption),
+  ).action(async (file: string, opts) => {
+    await applyInstance(file, dataDir(opts.dataDir), database(opts));
+  });
   instance
     .command('validate <file>')
     .description('check a definition without registering it')
@@ -64,10 +68,12 @@ export function buildCli(): Command {
 
   const keys = program.command('keys').description('manage API keys (shown once; stored as SHA-256 hashes)');
   const scope = (cmd: Command) =>
-    cmd
-      .option('--instance <id>', 'instance the key belongs to')
-      .option('--server', 'a server-wide key (valid for every instance; Administrators manage instances)')
-      .option(...dataDirOption);
+    addDatabaseFlags(
+      cmd
+        .option('--instance <id>', 'instance the key belongs to')
+        .option('--server', 'a server-wide key (valid for every instance; Administrators manage instances)')
+        .option(...dataDirOption),
+    );
   const roleChoice = new Option('--role <role>', 'Viewer, Contributor or Administrator').choices(['Viewer', 'Contributor', 'Administrator']).makeOptionMandatory();
   scope(
     keys
@@ -78,13 +84,13 @@ export function buildCli(): Command {
       .option('--principal <id>', 'principal id, e.g. user:ana@example.com (default app:NAME)')
       .option('--expires <date-time>', 'RFC 3339 expiry, e.g. 2027-06-30T00:00:00Z (default: never)'),
   ).action(async (opts) => {
-    await createKey({ ...opts, dataDir: dataDir(opts.dataDir) });
+    await createKey({ ...opts, dataDir: dataDir(opts.dataDir), database: database(opts) });
   });
   scope(keys.command('list').description('list keys (never the keys themselves)').option('--all', 'include revoked keys')).action(async (opts) => {
-    await listKeys({ ...opts, dataDir: dataDir(opts.dataDir) });
+    await listKeys({ ...opts, dataDir: dataDir(opts.dataDir), database: database(opts) });
   });
   scope(keys.command('revoke <keyId>').description('revoke a key; a running server refuses it within 2 s')).action(async (keyId: string, opts) => {
-    await revokeKey(keyId, { ...opts, dataDir: dataDir(opts.dataDir) });
+    await revokeKey(keyId, { ...opts, dataDir: dataDir(opts.dataDir), database: database(opts) });
   });
   scope(
     keys
@@ -94,28 +100,30 @@ export function buildCli(): Command {
       .addOption(new Option('--slot <slot>', 'primary or secondary').choices(['primary', 'secondary']).makeOptionMandatory())
       .option('--expires <date-time>', 'RFC 3339 expiry of the new key (default: never)'),
   ).action(async (opts) => {
-    await rotateKey({ ...opts, dataDir: dataDir(opts.dataDir) });
+    await rotateKey({ ...opts, dataDir: dataDir(opts.dataDir), database: database(opts) });
   });
 
-  program
-    .command('refresh')
-    .description('run a refresh now, showing each stage')
-    .requiredOption('--instance <id>', 'instance id')
-    .option(...dataDirOption)
-    .action(async (opts) => {
-      await refresh(opts.instance, dataDir(opts.dataDir));
-    });
+  addDatabaseFlags(
+    program
+      .command('refresh')
+      .description('run a refresh now, showing each stage')
+      .requiredOption('--instance <id>', 'instance id')
+      .option(...dataDirOption),
+  ).action(async (opts) => {
+    await refresh(opts.instance, dataDir(opts.dataDir), database(opts));
+  });
 
-  program
-    .command('export <entity>')
-    .description('write Customer, UnifiedActivity, AlternateKey, CustomerEnrichment or Customer_Measure of an instance')
-    .requiredOption('--instance <id>', 'instance id')
-    .option('--format <format>', 'csv or jsonl', 'csv')
-    .option('--out <file>', 'output file (default: standard output)')
-    .option(...dataDirOption)
-    .action(async (entity: string, opts) => {
-      await exportEntity({ entity, instanceId: opts.instance, format: opts.format, out: opts.out, dataDir: dataDir(opts.dataDir) });
-    });
+  addDatabaseFlags(
+    program
+      .command('export <entity>')
+      .description('write Customer, UnifiedActivity, AlternateKey, CustomerEnrichment or Customer_Measure of an instance')
+      .requiredOption('--instance <id>', 'instance id')
+      .option('--format <format>', 'csv or jsonl', 'csv')
+      .option('--out <file>', 'output file (default: standard output)')
+      .option(...dataDirOption),
+  ).action(async (entity: string, opts) => {
+    await exportEntity({ entity, instanceId: opts.instance, format: opts.format, out: opts.out, dataDir: dataDir(opts.dataDir), database: database(opts) });
+  });
 
   program
     .command('generate')

@@ -1,17 +1,9 @@
-// The live change feed: every real-time write is published after it commits. The interface lets
-// several server processes share a feed later (a PostgreSQL or NATS implementation); this one
-// serves the processes' own subscribers.
-export interface Change {
-  instanceId: string;
-  customerId: string;
-  kind: 'profile' | 'activity';
-  /** When the write committed (ISO). */
-  at: string;
-  /** Changed attributes (profile updates). */
-  attributes?: string[];
-  activityId?: string;
-  validUntil?: string;
-}
+// The live change feed: every real-time write is published after it commits. This one serves the
+// process's own subscribers; on PostgreSQL, postgres-change-feed.ts adds the writes of the other
+// nodes.
+import type { Change } from '../domain/changes.js';
+
+export type { Change };
 
 export type ChangeListener = (change: Change) => void;
 

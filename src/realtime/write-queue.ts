@@ -4,7 +4,8 @@
 // disk, the next one commits. A request is answered only after its group is on disk.
 import type { RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { Store } from '../storage/store.js';
-import type { Change, ChangeFeed } from './change-feed.js';
+import { changesOf } from '../domain/changes.js';
+import type { ChangeFeed } from './change-feed.js';
 
 /** One request's writes: they commit together, in one transaction, never split across groups. */
 interface Pending {
@@ -63,15 +64,7 @@ export class WriteQueue {
     this.inFlight++;
     try {
       const results = await this.store.applyRealtime(writes);
-      const changes: Change[] = [];
-      const at = new Date().toISOString();
-      results.forEach((r, i) => {
-        const w = writes[i];
-        if (r.status === 'updated' && w.kind === 'profile')
-          changes.push({ instanceId: w.instanceId, customerId: w.customerId, kind: 'profile', at, attributes: Object.keys(w.changes), validUntil: w.validUntil });
-        else if (r.status === 'created')
-          changes.push({ instanceId: w.instanceId, customerId: r.activity.CustomerId, kind: 'activity', at, activityId: r.activity.ActivityId, validUntil: r.activity.ValidUntil ?? undefined });
-      });
+      const changes = changesOf(writes, results, new Date().toISOString());
       let offset = 0;
       for (const p of group) {
         p.resolve(group.length === 1 ? results : results.slice(offset, offset + p.writes.length));

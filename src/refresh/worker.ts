@@ -3,11 +3,13 @@
 // connection to the same store; progress and the final run go back as messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RunRecord } from '../domain/run.js';
+import { openPostgresStore } from '../storage/postgres/store.js';
 import { openSqliteStore } from '../storage/sqlite/store.js';
+import type { Store } from '../storage/store.js';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from './pipeline.js';
 
 export interface RefreshWorkerData {
-  store: { kind: 'sqlite'; file: string };
+  store: { kind: 'sqlite'; file: string } | { kind: 'postgres'; connectionString: string; schema?: string };
   run: RunRecord;
 }
 
@@ -19,7 +21,10 @@ export type RefreshWorkerMessage =
 async function main(): Promise<void> {
   const port = parentPort!;
   const data = workerData as RefreshWorkerData;
-  const store = openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+  const store: Store =
+    data.store.kind === 'sqlite'
+      ? openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB })
+      : await openPostgresStore({ connectionString: data.store.connectionString, schema: data.store.schema, maxConnections: 4 });
   const controller = new AbortController();
   port.on('message', (m: { type: string }) => {
     if (m.type === 'cancel') controller.abort();

@@ -1,4 +1,4 @@
-// The one storage port. Adapters (sqlite/, later postgres/) implement it with the same file set,
+// The one storage port. Adapters (sqlite/, postgres/) implement it with the same file set,
 // and test/storage/conformance.test.ts runs the same suite against each.
 import type { InstanceDefinition } from '../config/schema.js';
 import type { FilterNode } from '../api/odata/filter.js';
@@ -103,6 +103,11 @@ export interface GenerationWriter {
   abort(): Promise<void>;
 }
 
+/** Held while a process executes an instance's refresh (Store.claimRefresh). */
+export interface RefreshClaim {
+  release(): Promise<void>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Real-time API telemetry per minute (storage/telemetry.ts). */
@@ -125,8 +130,12 @@ export interface Store {
   getInstance(id: string): Promise<InstanceRecord | undefined>;
   listInstances(): Promise<InstanceRecord[]>;
 
-  /** Queues a run unless the instance already has one queued or running (then returns the active one and created=false). */
-  createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }>;
+  /**
+   * Queues a run unless the instance already has one queued or running (then returns the active one
+   * and created=false). A scheduled run names its slot (the cron time, ISO): a slot runs once, so a
+   * second node whose timer fires for the same slot gets created=false and the slot's run.
+   */
+  createRun(instanceId: string, trigger: RunRecord['trigger'], options?: { scheduledFor?: string }): Promise<{ run: RunRecord; created: boolean }>;
   updateRun(
     instanceId: string,
     jobId: string,
@@ -134,8 +143,17 @@ export interface Store {
   ): Promise<void>;
   getRun(instanceId: string, jobId: string): Promise<RunRecord | undefined>;
   listRuns(instanceId: string, limit?: number): Promise<RunRecord[]>;
-  /** Runs left queued or running by a process that died are marked failed; returns how many. */
+  /**
+   * Runs left queued or running by a process that died are marked failed; returns how many. Runs
+   * whose refresh claim is held (claimRefresh: a live process executes them) are left alone.
+   */
   failInterruptedRuns(reason: string): Promise<number>;
+  /**
+   * The right to execute an instance's refresh, one process at a time across every process on the
+   * database (coordination.ts of each adapter). The executing process takes it before creating the
+   * run and releases it after the run ended; null when another holder has it.
+   */
+  claimRefresh(instanceId: string): Promise<RefreshClaim | null>;
   activeRun(instanceId: string): Promise<RunRecord | undefined>;
 
   beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter>;
@@ -167,7 +185,7 @@ export interface Store {
   getActivity(instanceId: string, activityId: string, nowIso: string): Promise<ActivityRecord | undefined>;
   /** Customer (with counting overrides applied), UnifiedActivity (batch and live real-time) or AlternateKey. */
   queryEntity(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): Promise<{ rows: Record<string, unknown>[]; count?: number }>;
-  /** Deletes expired overrides and real-time activities; returns how many. */
+  /** Deletes expired overrides and real-time activities; returns how many (nothing while another process sweeps). */
   sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }>;
 
   createApiKey(key: Omit<ApiKeyRecord, 'lastUsedAt' | 'revokedAt'>): Promise<void>;
@@ -180,13 +198,3 @@ export interface Store {
 }
 
 export type { RunRecord, RunStatus, StageRecord };
-
-/** Sub-ports the SQLite adapter has and the PostgreSQL one does not have yet (issue 8 adds them). */
-export type SubPortName = 'access' | 'telemetry' | 'search' | 'card' | 'enrichment' | 'analytics' | 'exportRuns' | 'notifications';
-/** The entities every adapter stores; CustomerEnrichment and Customer_Measure come with their sub-ports. */
-export type CoreEntityName = 'Customer' | 'UnifiedActivity' | 'AlternateKey';
-export type CoreGenerationWriter = Omit<GenerationWriter, 'setFieldSourceLegend' | 'buildSearchTerms'>;
-/** The Store without the sub-ports: what the PostgreSQL adapter implements today, and what the core conformance suite checks. */
-export interface CoreStore extends Omit<Store, SubPortName | 'beginGeneration'> {
-  beginGeneration(instanceId: string, jobId: string): Promise<CoreGenerationWriter>;
-}

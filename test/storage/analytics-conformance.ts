@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { newStages } from '../../src/domain/run.js';
 import type { FilterNode } from '../../src/api/odata/filter.js';
-import type { CoreGenerationWriter as GenerationWriter, CoreStore, Store as FullStore } from '../../src/storage/store.js';
+import type { GenerationWriter, Store } from '../../src/storage/store.js';
 import type { OpenedStore } from './conformance.js';
 
 const DEFINITION = {
@@ -14,14 +14,11 @@ const DEFINITION = {
   unification: { matching: [{ entity: 'Shop.Contacts' }] },
 } as InstanceDefinition;
 
-/** What the suite needs: the core port and the analytics sub-port (every adapter has both). */
-export type AnalyticsSuiteStore = CoreStore & Pick<FullStore, 'analytics'>;
-type Store = AnalyticsSuiteStore;
 
 const TIMEOUT = { timeout: 20_000 };
 const segment = (name: string): FilterNode => ({ kind: 'segment', name, position: 0 });
 
-export function analyticsConformance(name: string, open: () => Promise<OpenedStore<AnalyticsSuiteStore>>): void {
+export function analyticsConformance(name: string, open: () => Promise<OpenedStore>): void {
   const withStore = (fn: (store: Store) => Promise<void>) => async () => {
     const opened = await open();
     try {

@@ -5,12 +5,10 @@ import assert from 'node:assert/strict';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../../src/domain/profile.js';
 import { STAGE_NAMES, newStages, type StageRecord } from '../../src/domain/run.js';
-import type { ApiKeyRecord, CoreGenerationWriter as GenerationWriter, CoreStore, Store as FullStore } from '../../src/storage/store.js';
+import type { ApiKeyRecord, GenerationWriter, Store } from '../../src/storage/store.js';
 
-/** The core suite checks what every adapter has (CoreStore); sub-port suites use the full Store. */
-type Store = CoreStore;
 
-export interface OpenedStore<S extends CoreStore = FullStore> {
+export interface OpenedStore<S extends Store = Store> {
   /** A store on a fresh, empty database. */
   store: S;
   /** Closes the store and removes the database. */
@@ -100,9 +98,9 @@ async function collect(iter: AsyncIterable<Record<string, unknown>[]>, maxBatche
   return batches;
 }
 
-export function storeConformance(name: string, open: () => Promise<OpenedStore<CoreStore>>): void {
+export function storeConformance(name: string, open: () => Promise<OpenedStore>): void {
   /** Runs `fn` against a fresh store and always cleans up. */
-  const withStore = (fn: (store: Store, opened: OpenedStore<CoreStore>) => Promise<void>) => async () => {
+  const withStore = (fn: (store: Store, opened: OpenedStore) => Promise<void>) => async () => {
     const opened = await open();
     try {
       await fn(opened.store, opened);

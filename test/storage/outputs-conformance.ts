@@ -6,7 +6,7 @@ import type { InstanceDefinition } from '../../src/config/schema.js';
 import { newStages } from '../../src/domain/run.js';
 import type { ExportRunRecord } from '../../src/storage/exports.js';
 import type { DeliveryRecord } from '../../src/storage/notifications.js';
-import type { CoreStore, Store as FullStore } from '../../src/storage/store.js';
+import type { Store } from '../../src/storage/store.js';
 import type { OpenedStore } from './conformance.js';
 
 const DEFINITION = {
@@ -15,13 +15,10 @@ const DEFINITION = {
   unification: { matching: [{ entity: 'Shop.Contacts' }] },
 } as InstanceDefinition;
 
-/** What the suite needs: the core port and the enrichment, export-run and notification sub-ports. */
-export type OutputsSuiteStore = CoreStore & Pick<FullStore, 'enrichment' | 'exportRuns' | 'notifications'>;
-type Store = OutputsSuiteStore;
 
 const QUERY = { attributes: { CustomerId: 'string' as const, EmailDomain: 'string' as const }, orderby: [], top: 100, skip: 0, count: true };
 
-export function outputsConformance(name: string, open: () => Promise<OpenedStore<OutputsSuiteStore>>): void {
+export function outputsConformance(name: string, open: () => Promise<OpenedStore>): void {
   const withStore = (fn: (store: Store) => Promise<void>) => async () => {
     const opened = await open();
     try {

@@ -10,7 +10,7 @@ import type { AttributeType } from '../../src/api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../src/domain/profile.js';
 import { activityContentHash, type RealtimeWrite } from '../../src/domain/realtime.js';
 import { newStages } from '../../src/domain/run.js';
-import type { CoreGenerationWriter as GenerationWriter, CoreStore as Store } from '../../src/storage/store.js';
+import type { GenerationWriter, Store } from '../../src/storage/store.js';
 import type { OpenedStore } from './conformance.js';
 
 const TIMEOUT = { timeout: 20_000 };

@@ -12,6 +12,7 @@ import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import { freshSchema, openPostgresOnFreshSchema, postgresUnavailable, POSTGRES_URL, schemaClient, untilWaitingForLock } from './postgres-helpers.js';
 import { storeConformance } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
+import { coordinationConformance } from './coordination-conformance.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) {
@@ -21,6 +22,7 @@ if (unavailable) {
   const open = () => openPostgresOnFreshSchema();
   storeConformance('postgres', open);
   overlayConformance('postgres', open);
+  coordinationConformance('postgres', open);
 }
 
 const definition = {

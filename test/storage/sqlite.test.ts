@@ -9,6 +9,7 @@ import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { storeConformance } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
+import { coordinationConformance } from './coordination-conformance.js';
 
 const roots: string[] = [];
 after(() => {
@@ -28,6 +29,18 @@ storeConformance('sqlite', async () => {
   return {
     store,
     reopen: async () => openSqliteStore({ file }),
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+coordinationConformance('sqlite', async () => {
+  const dir = tempDir();
+  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
+  return {
+    store,
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -6,11 +6,10 @@ import type { InstanceDefinition } from '../../src/config/schema.js';
 import type { ActivityRecord, CustomerRecord } from '../../src/domain/profile.js';
 import { newStages } from '../../src/domain/run.js';
 import { foldText, nameTerms, phoneCandidates } from '../../src/domain/search-terms.js';
-import type { CoreStore, Store as FullStore } from '../../src/storage/store.js';
+import type { Store } from '../../src/storage/store.js';
 import type { TelemetryMinute } from '../../src/storage/telemetry.js';
 
 /** What the suite uses: the core Store with the full generation writer and these three sub-ports. */
-type Store = Omit<CoreStore, 'beginGeneration'> & Pick<FullStore, 'beginGeneration' | 'telemetry' | 'search' | 'card'>;
 
 export interface OpenedUiStore {
   store: Store;

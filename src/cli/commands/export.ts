@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolveInstance } from '../../config/resolve.js';
 import { entityFields } from '../../exports/run.js';
-import { openServices } from '../../services.js';
+import { openServices, type DatabaseOptions } from '../../services.js';
 import type { UnifiedEntityName } from '../../storage/store.js';
 import { CliError } from '../errors.js';
 
@@ -19,11 +19,11 @@ export function csvField(v: unknown): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export async function exportEntity(o: { entity: string; instanceId: string; format: string; out?: string; dataDir: string }): Promise<void> {
+export async function exportEntity(o: { entity: string; instanceId: string; format: string; out?: string; dataDir: string; database?: DatabaseOptions }): Promise<void> {
   const entity = ENTITIES.find((e) => e.toLowerCase() === o.entity.toLowerCase());
   if (!entity) throw new CliError(`unknown entity '${o.entity}'; choose ${ENTITIES.join(', ')}`);
   if (o.format !== 'csv' && o.format !== 'jsonl') throw new CliError(`unknown format '${o.format}'; choose csv or jsonl`);
-  const services = await openServices({ dataDir: o.dataDir });
+  const services = await openServices({ dataDir: o.dataDir, database: o.database });
   try {
     const instance = await services.store.getInstance(o.instanceId);
     if (!instance) throw new CliError(`instance '${o.instanceId}' does not exist`);

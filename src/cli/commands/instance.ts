@@ -1,5 +1,5 @@
 import { loadInstanceDefinition } from '../../config/load.js';
-import { openServices } from '../../services.js';
+import { openServices, type DatabaseOptions } from '../../services.js';
 import { cliActor } from './keys.js';
 
 export function validateInstanceFile(file: string): void {
@@ -7,9 +7,9 @@ export function validateInstanceFile(file: string): void {
   process.stdout.write(`${file}: instance '${definition.id}' is valid\n`);
 }
 
-export async function applyInstance(file: string, dataDir: string): Promise<void> {
+export async function applyInstance(file: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
   const loaded = loadInstanceDefinition(file);
-  const services = await openServices({ dataDir });
+  const services = await openServices({ dataDir, database });
   try {
     const { definition } = loaded;
     const result = await services.store.putInstance({

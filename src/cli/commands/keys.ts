@@ -3,13 +3,15 @@
 import { userInfo } from 'node:os';
 import { parseExpiry, type IssuedKey } from '../../api/auth.js';
 import { ApiError } from '../../api/errors.js';
-import { openServices, type Services } from '../../services.js';
+import { openServices, type DatabaseOptions, type Services } from '../../services.js';
 import type { AccessKey, KeySlot } from '../../storage/access.js';
 import type { Role } from '../../storage/store.js';
 import { CliError } from '../errors.js';
 
 export interface KeyScopeOptions {
   dataDir: string;
+  /** PostgreSQL instead of SQLite in the data directory. */
+  database?: DatabaseOptions;
   /** The instance, or undefined with `server` for a server-wide key. */
   instance?: string;
   server?: boolean;
@@ -26,11 +28,11 @@ export function cliActor(): string {
 
 async function withScope<T>(o: KeyScopeOptions, action: string, target: (r: T) => string | null, run: (services: Services, instanceId: string | null) => Promise<T>): Promise<T> {
   if (!o.instance === !o.server) throw new CliError('give either --instance ID or --server (a server-wide key)');
-  const services = await openServices({ dataDir: o.dataDir, sweepIntervalMs: 0 });
+  const services = await openServices({ dataDir: o.dataDir, database: o.database, sweepIntervalMs: 0 });
   const instanceId = o.instance ?? null;
   try {
     if (instanceId && !(await services.store.getInstance(instanceId)))
-      throw new CliError(`instance '${instanceId}' does not exist in ${services.dataDir}; apply its definition first (kindred instance apply)`);
+      throw new CliError(`instance '${instanceId}' does not exist in ${services.storeLocation}; apply its definition first (kindred instance apply)`);
     try {
       const result = await run(services, instanceId);
       await services.access.audit({ instanceId, principalId: cliActor(), action, target: target(result), outcome: 'success', detail: { via: 'cli' } });
@@ -87,7 +89,7 @@ export async function revokeKey(keyId: string, o: KeyScopeOptions): Promise<void
 
 export async function listKeys(o: KeyScopeOptions & { all?: boolean }): Promise<void> {
   if (!o.instance === !o.server) throw new CliError('give either --instance ID or --server (server-wide keys)');
-  const services = await openServices({ dataDir: o.dataDir, sweepIntervalMs: 0 });
+  const services = await openServices({ dataDir: o.dataDir, database: o.database, sweepIntervalMs: 0 });
   try {
     const keys = await services.store.access.listKeys(o.instance ?? null, { includeRevoked: o.all });
     const rows = [['ID', 'PREFIX', 'NAME', 'PRINCIPAL', 'ROLE', 'SLOT', 'CREATED', 'LAST USED', 'EXPIRES', 'REVOKED']];

@@ -1,11 +1,12 @@
-import { openServices } from '../../services.js';
+import { openServices, type DatabaseOptions } from '../../services.js';
+import type { RefreshClaim } from '../../storage/store.js';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../../refresh/pipeline.js';
 import { CliError } from '../errors.js';
 import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
-export async function refresh(instanceId: string, dataDir: string): Promise<void> {
-  const services = await openServices({ dataDir, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+export async function refresh(instanceId: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
+  const services = await openServices({ dataDir, database, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
   const bars = stageBars();
   const controller = new AbortController();
   const onSignal = () => {
@@ -13,8 +14,15 @@ export async function refresh(instanceId: string, dataDir: string): Promise<void
     controller.abort();
   };
   process.once('SIGINT', onSignal);
+  let claim: RefreshClaim | null = null;
   try {
     if (!(await services.store.getInstance(instanceId))) throw new CliError(`instance '${instanceId}' does not exist; apply its definition first`);
+    // Held until the run ended, like a server's runner does: servers on the same database leave the run alone.
+    claim = await services.store.claimRefresh(instanceId);
+    if (!claim) {
+      const active = await services.store.activeRun(instanceId);
+      throw new CliError(`a refresh of '${instanceId}' is already running in another process${active ? ` (${active.jobId}, ${active.status})` : ''}`);
+    }
     const { run, created } = await services.store.createRun(instanceId, 'cli');
     if (!created) throw new CliError(`refresh ${run.jobId} is already ${run.status} for '${instanceId}'`);
     process.stderr.write(`refresh ${run.jobId} of '${instanceId}'\n`);
@@ -37,6 +45,7 @@ export async function refresh(instanceId: string, dataDir: string): Promise<void
   } finally {
     process.off('SIGINT', onSignal);
     bars.stop();
+    await claim?.release();
     await services.close();
   }
 }

@@ -3,18 +3,23 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
 import { hashKey } from '../../api/auth.js';
 import { loadInstanceDefinition } from '../../config/load.js';
-import { openServices, type Services } from '../../services.js';
+import { openServices, type DatabaseOptions, type Services } from '../../services.js';
 import type { ServerOptions } from '../server-options.js';
 
 // src/cli/commands or dist/cli/commands: the package root is three levels up either way.
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const DEMO_DEFINITION = path.join(PACKAGE_ROOT, 'examples/demo/instance.yaml');
 
+/** How often a node on PostgreSQL looks for runs whose node stopped. */
+const ORPHAN_CHECK_MS = 60_000;
+
 export interface ServeOptions {
   demo: boolean;
   port: number;
   host: string;
   dataDir: string;
+  /** PostgreSQL instead of SQLite in the data directory (several servers may share it). */
+  database?: DatabaseOptions;
   adminKey?: string;
   /** Limits, timeouts, tokens and log level (src/cli/server-options.ts). */
   server?: ServerOptions;
@@ -69,10 +74,21 @@ export async function applyDemo(services: Services, log: (m: string) => void): P
 
 export async function serve(options: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const services = await openServices({ dataDir: options.dataDir, log, refreshInWorker: true, realtimeInWorker: true });
+  const services = await openServices({ dataDir: options.dataDir, database: options.database, log, refreshInWorker: true, realtimeInWorker: true });
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
+  // Several nodes on PostgreSQL: a node that dies mid-run leaves its run active while the others live
+  // on; its refresh lock is free, so any node can tell and fail the run (a live node's run keeps its lock).
+  const orphanCheck =
+    services.store.dialect === 'postgres'
+      ? setInterval(() => {
+          services.store
+            .failInterruptedRuns('interrupted: the node executing the run stopped')
+            .then((n) => n && log(`${n} refresh run(s) of a stopped node marked failed`))
+            .catch((err: Error) => log(`checking for runs of stopped nodes failed: ${err.message}`));
+        }, ORPHAN_CHECK_MS).unref()
+      : null;
   const exportsInterrupted = await services.store.exportRuns.failInterrupted('interrupted: the server stopped while the export was running');
   if (exportsInterrupted) log(`${exportsInterrupted} interrupted export run(s) marked failed`);
   for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
@@ -92,7 +108,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const app = await buildApp({ services, ...options.server });
   const address = await app.listen({ port: options.port, host: options.host });
-  process.stdout.write(`Kindred is listening on ${address} (data: ${services.dataDir})\n`);
+  process.stdout.write(`Kindred is listening on ${address} (data: ${services.storeLocation})\n`);
   process.stdout.write(admin.key ? `Administrator API key (${admin.note}): ${admin.key}\n` : `Administrator API key ${admin.note}\n`);
   if (options.demo) process.stdout.write(`Try: curl -H "Ocp-Apim-Subscription-Key: <key>" ${address}/api/instances/demo/workflows/main/jobs\n`);
 
@@ -101,6 +117,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (closing) return;
     closing = true;
     log(`${signal}: shutting down`);
+    if (orphanCheck) clearInterval(orphanCheck);
     await app.close();
     await services.close();
     process.exit(0);

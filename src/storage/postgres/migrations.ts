@@ -356,4 +356,13 @@ ALTER TABLE realtime_activities DROP CONSTRAINT realtime_activities_pkey;
 CREATE UNIQUE INDEX realtime_activities_id ON realtime_activities (instance_id, activity_id);
 `,
   },
+  {
+    version: 9,
+    name: 'scheduled runs record their slot: several nodes never run one slot twice',
+    sql: `
+-- The cron time a scheduled run is for (ISO); NULL for runs started by hand, the API or the CLI.
+ALTER TABLE runs ADD COLUMN scheduled_for TEXT COLLATE "C";
+CREATE UNIQUE INDEX runs_scheduled_slot ON runs (instance_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
+`,
+  },
 ];

@@ -2,7 +2,13 @@
 // commit) on a client of the pool, committed with synchronous_commit on, so the promise resolves
 // only once the group is durable ("2xx only after commit"). No thread of its own is needed: the
 // work happens in the server and the driver is asynchronous, so the event loop never waits.
+//
+// Other nodes learn of the group through NOTIFY, sent inside the same transaction: PostgreSQL
+// delivers it to every listening node after the commit and never for a group that rolled back
+// (src/realtime/postgres-change-feed.ts listens).
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { changesOf, encodeChangeMessages } from '../../domain/changes.js';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { DURABLE } from './durability.js';
 import { RealtimeApplier } from './realtime-apply.js';
@@ -14,13 +20,31 @@ export interface RealtimeWriter {
   close(): Promise<void>;
 }
 
-export function poolRealtimeWriter(pool: pg.Pool): RealtimeWriter {
+/** Where a node announces its committed changes to the other nodes. */
+export interface ChangeAnnouncement {
+  /** The NOTIFY channel of the schema (changeChannel). */
+  channel: string;
+  /** This node: its own listener skips what it announced (the write queue served its subscribers). */
+  nodeId: string;
+}
+
+/** The NOTIFY channel of a schema's change feed (channels are per database; schemas must not hear each other). */
+export function changeChannel(schema: string): string {
+  return `kindred_changes_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
+}
+
+export function poolRealtimeWriter(pool: pg.Pool, announce?: ChangeAnnouncement): RealtimeWriter {
   return {
     async apply(writes) {
       if (!writes.length) return [];
       return transaction(pool, async (client) => {
         await client.query(DURABLE);
-        return new RealtimeApplier(client).apply(writes);
+        const results = await new RealtimeApplier(client).apply(writes);
+        if (announce) {
+          const messages = encodeChangeMessages(announce.nodeId, changesOf(writes, results, new Date().toISOString()));
+          if (messages.length) await client.query('SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m', [announce.channel, messages]);
+        }
+        return results;
       });
     },
     async close() {

@@ -9,14 +9,15 @@ import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } f
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
 import { PostgresAccessStore } from './access.js';
 import { PostgresCardStore } from './card.js';
 import { DURABLE } from './durability.js';
 import { PostgresSearchStore } from './search.js';
 import { PostgresTelemetryStore } from './telemetry.js';
 import { postgresMigrations } from './migrations.js';
-import { poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
+import { changeChannel, poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
+import { claimRefresh, claimSweep, failInterruptedRuns } from './coordination.js';
 import { copyRows, current, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
 import { PostgresAnalyticsStore } from './analytics.js';
 import { PostgresEnrichmentStore } from './enrichment.js';
@@ -30,6 +31,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connections in the pool (default 10). */
   maxConnections?: number;
+  /** This process's id in the change notifications to the other nodes (default: random); its change feed gets the same one. */
+  nodeId?: string;
 }
 
 const now = () => new Date().toISOString();
@@ -59,7 +62,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end();
     throw err;
   }
-  return new PostgresStore(pool, poolRealtimeWriter(pool));
+  // Real-time groups announce their changes on the schema's channel (src/realtime/postgres-change-feed.ts).
+  const schema = options.schema ?? ((await one(pool, 'SELECT current_schema() AS s'))?.s as string);
+  return new PostgresStore(pool, poolRealtimeWriter(pool, { channel: changeChannel(schema), nodeId: options.nodeId ?? randomUUID() }));
 }
 
 async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
@@ -137,8 +142,10 @@ export class PostgresStore implements Store {
     return (await rows(this.pool, 'SELECT * FROM instances ORDER BY id')).map(toInstance);
   }
 
-  async createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }> {
-    // The partial unique index runs_one_active decides between concurrent callers, in any process.
+  async createRun(instanceId: string, trigger: RunRecord['trigger'], options: { scheduledFor?: string } = {}): Promise<{ run: RunRecord; created: boolean }> {
+    // The partial unique indexes decide between concurrent callers, in any process: runs_one_active
+    // (one active run per instance) and runs_scheduled_slot (one run per scheduled slot).
+    const slot = options.scheduledFor ?? null;
     for (;;) {
       const run: RunRecord = {
         jobId: randomUUID(),
@@ -155,15 +162,16 @@ export class PostgresStore implements Store {
       };
       const inserted = await one(
         this.pool,
-        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, '{}')
-         ON CONFLICT (instance_id) WHERE status IN ('queued', 'running') DO NOTHING RETURNING job_id`,
-        [instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages)],
+        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary, scheduled_for)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, '{}', $7) ON CONFLICT DO NOTHING RETURNING job_id`,
+        [instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages), slot],
       );
       if (inserted) return { run, created: true };
       const active = await this.activeRun(instanceId);
       // The active run may have finished in between: try again.
       if (active) return { run: active, created: false };
+      const ofSlot = slot === null ? undefined : await one(this.pool, `SELECT ${RUN_COLUMNS} FROM runs WHERE instance_id = $1 AND scheduled_for = $2`, [instanceId, slot]);
+      if (ofSlot) return { run: toRun(ofSlot), created: false };
     }
   }
 
@@ -214,7 +222,11 @@ export class PostgresStore implements Store {
   }
 
   async failInterruptedRuns(reason: string): Promise<number> {
-    return run(this.pool, `UPDATE runs SET status = 'failed', error = $1, ended_at = $2 WHERE status IN ('queued', 'running')`, [reason, now()]);
+    return failInterruptedRuns(this.pool, reason, now());
+  }
+
+  async claimRefresh(instanceId: string): Promise<RefreshClaim | null> {
+    return claimRefresh(this.pool, instanceId);
   }
 
   async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
@@ -510,10 +522,14 @@ export class PostgresStore implements Store {
   }
 
   async sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }> {
-    return transaction(this.pool, async (client) => ({
-      overrides: await run(client, 'DELETE FROM profile_overrides WHERE valid_until <= $1', [nowIso]),
-      activities: await run(client, 'DELETE FROM realtime_activities WHERE valid_until <= $1', [nowIso]),
-    }));
+    return transaction(this.pool, async (client) =>
+      (await claimSweep(client))
+        ? {
+            overrides: await run(client, 'DELETE FROM profile_overrides WHERE valid_until <= $1', [nowIso]),
+            activities: await run(client, 'DELETE FROM realtime_activities WHERE valid_until <= $1', [nowIso]),
+          }
+        : { overrides: 0, activities: 0 },
+    );
   }
 
   async pruneGenerations(instanceId: string): Promise<number> {

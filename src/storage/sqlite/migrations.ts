@@ -333,4 +333,13 @@ CREATE INDEX realtime_activities_customer ON realtime_activities (instance_id, c
 CREATE INDEX realtime_activities_expiry ON realtime_activities (valid_until);
 `,
   },
+  {
+    version: 9,
+    name: 'scheduled runs record their slot: several nodes never run one slot twice',
+    sql: `
+-- The cron time a scheduled run is for (ISO); NULL for runs started by hand, the API or the CLI.
+ALTER TABLE runs ADD COLUMN scheduled_for TEXT;
+CREATE UNIQUE INDEX runs_scheduled_slot ON runs (instance_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
+`,
+  },
 ];

@@ -10,7 +10,8 @@ import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } f
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, Store, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
+import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import { cachedStatement, CURRENT, type Row } from './statements.js';
@@ -100,6 +101,7 @@ class SqliteStore implements Store {
   private readonly sameConnection: RealtimeApplier | null;
 
   readonly access: SqliteAccessStore;
+  private readonly refreshClaims = new RefreshClaims();
 
   constructor(
     private readonly db: Database.Database,
@@ -147,12 +149,18 @@ class SqliteStore implements Store {
     return (this.stmt('SELECT * FROM instances ORDER BY id').all() as Row[]).map(toInstance);
   }
 
-  async createRun(instanceId: string, trigger: RunRecord['trigger']): Promise<{ run: RunRecord; created: boolean }> {
+  async createRun(instanceId: string, trigger: RunRecord['trigger'], options: { scheduledFor?: string } = {}): Promise<{ run: RunRecord; created: boolean }> {
     return this.db.transaction(() => {
       const active = this.stmt(`SELECT * FROM runs WHERE instance_id = ? AND status IN ('queued', 'running')`).get(instanceId) as
         | Row
         | undefined;
       if (active) return { run: toRun(active), created: false };
+      // A slot runs once (runs_scheduled_slot), even when its run ended before another timer fired.
+      const ofSlot =
+        options.scheduledFor === undefined
+          ? undefined
+          : (this.stmt('SELECT * FROM runs WHERE instance_id = ? AND scheduled_for = ?').get(instanceId, options.scheduledFor) as Row | undefined);
+      if (ofSlot) return { run: toRun(ofSlot), created: false };
       const run: RunRecord = {
         jobId: randomUUID(),
         instanceId,
@@ -167,9 +175,9 @@ class SqliteStore implements Store {
         summary: {},
       };
       this.stmt(
-        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary)
-         VALUES (?, ?, ?, ?, ?, ?, '{}')`,
-      ).run(instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages));
+        `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary, scheduled_for)
+         VALUES (?, ?, ?, ?, ?, ?, '{}', ?)`,
+      ).run(instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages), options.scheduledFor ?? null);
       return { run, created: true };
     }).immediate();
   }
@@ -220,8 +228,14 @@ class SqliteStore implements Store {
   }
 
   async failInterruptedRuns(reason: string): Promise<number> {
-    return this.stmt(`UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE status IN ('queued', 'running')`).run(reason, now())
-      .changes;
+    const claimed = JSON.stringify(this.refreshClaims.instances());
+    return this.stmt(
+      `UPDATE runs SET status = 'failed', error = ?, ended_at = ? WHERE status IN ('queued', 'running') AND instance_id NOT IN (SELECT value FROM json_each(?))`,
+    ).run(reason, now(), claimed).changes;
+  }
+
+  async claimRefresh(instanceId: string): Promise<RefreshClaim | null> {
+    return this.refreshClaims.claim(instanceId);
   }
 
   async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
