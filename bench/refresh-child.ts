@@ -22,6 +22,8 @@ import { createInterface } from 'node:readline';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { loadInstanceDefinition } from '../src/config/load.js';
 import { openSqliteStore } from '../src/storage/sqlite/store.js';
+import { openPostgresStore } from '../src/storage/postgres/store.js';
+import pg from 'pg';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../src/refresh/pipeline.js';
 import { scoreAgainstTruth } from '../src/refresh/evaluate.js';
 import { openDelimited } from '../src/refresh/readers/delimited.js';
@@ -41,6 +43,11 @@ function arg(name: string): string {
   return v;
 }
 
+function optionalArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const phase = arg('phase');
 if (phase !== 'first' && phase !== 'second' && phase !== 'baseline') throw new Error(`--phase must be baseline, first or second, got ${phase}`);
 const instanceFile = path.resolve(arg('instance'));
@@ -51,6 +58,9 @@ if (phase === 'baseline') {
   process.exit(0);
 }
 const storeDir = path.resolve(arg('store'));
+/** --database-url URL [--database-schema S]: the refresh writes to PostgreSQL instead of SQLite in --store. */
+const databaseUrl = optionalArg('database-url');
+const databaseSchema = optionalArg('database-schema');
 const truthFile = path.resolve(arg('truth'));
 const idsFile = path.resolve(arg('ids'));
 
@@ -236,9 +246,27 @@ async function compareIds(now: Map<string, string>, file: string): Promise<{ com
   return { compared, changed, missing, added, samples };
 }
 
+/** Size on disk of the schema's tables and indexes. */
+async function postgresSchemaBytes(url: string, schema: string | undefined): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query(
+      `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = COALESCE($1, current_schema()) AND c.relkind IN ('r', 'm')`,
+      [schema ?? null],
+    );
+    return Number(r.rows[0].bytes);
+  } finally {
+    await client.end();
+  }
+}
+
 // --- the run ------------------------------------------------------------------------------------
 const dbFile = path.join(storeDir, 'kindred.db');
-const store = openSqliteStore({ file: dbFile, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+const store: Store = databaseUrl
+  ? await openPostgresStore({ connectionString: databaseUrl, schema: databaseSchema, maxConnections: 4 })
+  : openSqliteStore({ file: dbFile, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
 try {
   const loaded = loadInstanceDefinition(instanceFile);
   const { definition } = loaded;
@@ -286,7 +314,7 @@ try {
   else idCheck = await compareIds(ids, idsFile);
   const scoringMs = performance.now() - s0;
 
-  const dbBytes = ['', '-wal'].reduce((n, suffix) => {
+  const dbBytes = databaseUrl ? await postgresSchemaBytes(databaseUrl, databaseSchema) : ['', '-wal'].reduce((n, suffix) => {
     try {
       return n + statSync(dbFile + suffix).size;
     } catch {

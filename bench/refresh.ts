@@ -3,6 +3,11 @@
  * activities → write) on synthetic data with a known ground truth.
  *
  *   node --import tsx bench/refresh.ts [--sizes 100000,1000000] [--quick] [--profile] [--no-report] [--results-file FILE]
+ *        [--database-url postgres://…]
+ *
+ * --database-url: the refreshes write to PostgreSQL (a fresh schema per size, dropped afterwards)
+ * instead of SQLite; the figures go to bench/results/refresh-postgres-<date>.json and the section
+ * "## Refresh on PostgreSQL".
  *
  * For each size (customer records; default 100k and 1M, --quick: 20k and 100k):
  *   1. generates the sources once into bench/out/data-<size>-seed42/ (reused when its marker file exists);
@@ -24,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSyntheticSources, SYNTHETIC_LAYOUT, type GenerateResult } from '../src/synthetic/generate.js';
 import { machine, updateBenchmarksMd } from './report.js';
+import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -32,7 +38,7 @@ const CHILD = path.join(ROOT, 'bench', 'refresh-child.ts');
 const SEED = 42;
 const MARKER = '.kindred-bench-complete.json';
 const CHILD_FLAGS = ['--max-old-space-size=6144'];
-const SECTION = '## Refresh (batch unification)';
+const SQLITE_SECTION = '## Refresh (batch unification)';
 
 // --- arguments ----------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -44,6 +50,8 @@ const option = (name: string): string | undefined => {
 const quick = flag('quick');
 const profile = flag('profile');
 const writeReport = !flag('no-report');
+const databaseUrl = option('database-url');
+const SECTION = databaseUrl ? '## Refresh on PostgreSQL' : SQLITE_SECTION;
 const sizes = (option('sizes') ?? (quick ? '20000,100000' : '100000,1000000')).split(',').map((s) => {
   const n = Number(s.replace(/_/g, ''));
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--sizes: not a positive integer: ${s}`);
@@ -157,7 +165,9 @@ async function benchSize(size: number): Promise<SizeResult> {
 
   const storeDir = mkdtempSync(path.join(os.tmpdir(), `kindred-bench-refresh-${size}-`));
   const ids = path.join(storeDir, 'ids-after-first.tsv');
-  const common = ['--store', storeDir, '--instance', instance, '--truth', data.result.truthFile, '--ids', ids];
+  const schema = databaseUrl ? `kindred_bench_refresh_${size}_${process.pid}` : undefined;
+  const database = databaseUrl ? ['--database-url', databaseUrl, '--database-schema', schema!] : [];
+  const common = ['--store', storeDir, '--instance', instance, '--truth', data.result.truthFile, '--ids', ids, ...database];
   try {
     log(`refresh #1 ${size}: fresh store in ${storeDir} …`);
     const first = await runChild<RefreshOut>(['--phase', 'first', ...common], profile ? `refresh-${size}-first` : undefined);
@@ -182,6 +192,17 @@ async function benchSize(size: number): Promise<SizeResult> {
     };
   } finally {
     rmSync(storeDir, { recursive: true, force: true });
+    if (databaseUrl) await dropSchema(databaseUrl, schema!);
+  }
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
   }
 }
 
@@ -274,7 +295,7 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
     '```',
     '',
     'Synthetic data from `generateSyntheticSources` (seed 42; three systems, ~8 % duplicates, noisy copies), reused from `bench/out/`. ' +
-      'Each refresh runs in its own child process (`--max-old-space-size=6144`) on a fresh SQLite store in a temp dir; peak RSS is ' +
+      `Each refresh runs in its own child process (\`--max-old-space-size=6144\`) on a fresh ${databaseUrl ? 'PostgreSQL schema (local PostgreSQL 15, synchronous_commit on, same machine)' : 'SQLite store in a temp dir'}; peak RSS${databaseUrl ? " (of the Kindred process; PostgreSQL's own memory is not counted)" : ''} is ` +
       '`process.resourceUsage().maxRSS` read as soon as `runRefresh` returns. The baseline reads every source file with the project\'s ' +
       'readers (`openDelimited` / `readJsonl`) and does nothing else (best of 2, own child process). F1 is pairwise, AlternateKey vs. `truth.csv`. ' +
       'Refresh #2 runs again on the same store with unchanged data; every CustomerId must stay the same. ' +
@@ -302,7 +323,7 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
 /** refresh-<date>.json for the default sizes, refresh-<date>-quick.json for --quick, else refresh-<date>-<sizes>.json. */
 function resultsName(date: string): string {
   const suffix = option('sizes') ? `-${sizes.map(sizeLabel).join('-')}` : quick ? '-quick' : '';
-  return `refresh-${date}${suffix}.json`;
+  return `refresh-${databaseUrl ? 'postgres-' : ''}${date}${suffix}.json`;
 }
 
 // --- main ---------------------------------------------------------------------------------------
