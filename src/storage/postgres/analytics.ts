@@ -8,7 +8,7 @@ import type {
   MeasureHistoryEntry,
   SegmentHistoryEntry,
 } from '../analytics.js';
-import { current, insertUnnest, one, rows, run, type Queryable } from './statements.js';
+import { copyRows, current, insertUnnest, one, rows, run, type Queryable } from './statements.js';
 
 /** History rows of a generation still being built (or aborted) are not shown. */
 const COMMITTED = `NOT EXISTS (SELECT 1 FROM generations g WHERE g.instance_id = h.instance_id AND g.generation = h.generation AND g.status = 'building')`;
@@ -21,9 +21,9 @@ const generationColumns = (instanceId: string, generation: number) => [
 export class PostgresAnalyticsStore implements AnalyticsStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  // Rows of a generation being built are invisible to readers, so each batch commits on its own.
+  // Rows of a generation being built are invisible to readers, so each batch commits on its own (COPY for the bulk).
   async writeCustomerMeasures(instanceId: string, generation: number, list: CustomerMeasureRow[]): Promise<void> {
-    await insertUnnest(
+    await copyRows(
       this.pool,
       'customer_measures',
       generationColumns(instanceId, generation),
@@ -36,7 +36,7 @@ export class PostgresAnalyticsStore implements AnalyticsStore {
   }
 
   async writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void> {
-    await insertUnnest(
+    await copyRows(
       this.pool,
       'segment_members',
       [...generationColumns(instanceId, generation), { column: 'segment', type: 'text', value: segment }],

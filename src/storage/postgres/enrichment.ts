@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import type { EnrichmentRecord } from '../../domain/enrich.js';
 import type { EnrichmentStore } from '../enrichment.js';
-import { current, insertUnnest, one, run, transaction, type Queryable } from './statements.js';
+import { copyRows, current, one, run, transaction, type Queryable } from './statements.js';
 
 export class PostgresEnrichmentStore implements EnrichmentStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -12,7 +12,7 @@ export class PostgresEnrichmentStore implements EnrichmentStore {
       // FOR SHARE: an abort (which deletes the generations row) waits for this write, or this write sees it gone.
       const g = await one(client, 'SELECT status FROM generations WHERE instance_id = $1 AND generation = $2 FOR SHARE', [instanceId, generation]);
       if (g?.status !== 'building') throw new Error(`generation ${generation} of ${instanceId} is not being built`);
-      await insertUnnest(
+      await copyRows(
         client,
         'customer_enrichments',
         [
