@@ -112,8 +112,12 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       writer = await options.store.beginGeneration(instance.id, run.jobId);
       const target = { instanceId: instance.id, generation: writer.generation, jobId: run.jobId, computedAt: startedAt };
       // Measures and segments go in first: write() sorts the activities that the segments stage indexed.
+      let t0 = performance.now();
       await writeMeasures(env, store.analytics, target, merged.customers, measured);
+      env.report.counts.measuresMs = Math.round(performance.now() - t0);
+      t0 = performance.now();
       await writeSegments(env, store.analytics, target, segmented);
+      env.report.counts.segmentsMs = Math.round(performance.now() - t0);
       await write(env, writer, {
         customers: merged.customers,
         sourceModified: merged.sourceModified,
@@ -122,6 +126,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         activities: acts,
       });
     });
+    await endStage('write');
     // Enrichments go into the generation being built: they become visible with its commit.
     await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
     await endStage('enrich');

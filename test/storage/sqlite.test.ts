@@ -134,8 +134,12 @@ describe('SQLite adapter specifics', () => {
     const rows = () => {
       const db = new Database(file, { readonly: true });
       try {
-        const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-        return { generations: n('generations'), customers: n('customers'), keys: n('alternate_keys'), activities: n('activities') };
+        const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n;
+        // Alternate keys and activities: the shared table plus each generation's own table.
+        const all = (base: string) =>
+          (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND (name = ? OR name LIKE ? || '/%')`).pluck().all(base, base) as string[])
+            .reduce((sum, table) => sum + n(table), 0);
+        return { generations: n('generations'), customers: n('customers'), keys: all('alternate_keys'), activities: all('activities') };
       } finally {
         db.close();
       }

@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { foldText, MAX_NAME_WORDS, PREFIX_END, type SearchSpec } from '../../domain/search-terms.js';
 import type { SearchHit, SearchQuery, SearchStore } from '../search.js';
+import type { GenerationTables } from './statements.js';
 
 const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
 
@@ -19,7 +20,10 @@ const digits = (v: string) =>
 const isPhoneDigits = (v: string) => `(length(${v}) >= 6 AND ${v} NOT GLOB '*[^0-9]*')`;
 
 export class SqliteSearchStore implements SearchStore {
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly tables: GenerationTables,
+  ) {
     // Only names that are not plain (letters, digits, single spaces) come here: accents, commas,
     // apostrophes. Plain names are folded by SQLite's lower(), which gives the same result.
     db.function('kindred_fold', { deterministic: true }, (v: unknown) => {
@@ -64,15 +68,18 @@ export class SqliteSearchStore implements SearchStore {
       seen.add(customerId);
       hits.push({ customerId, matchedOn, matchedValue });
     };
-    if (query.key) {
-      const stmt = this.db.prepare(
-        `SELECT customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}
-         AND data_source = @dataSource AND entity = @entity AND alternate_value = @value`,
-      );
-      for (const e of query.key.entities) {
-        const r = stmt.get({ instanceId, dataSource: e.dataSource, entity: e.entity, value: query.key.value }) as { customer_id: string } | undefined;
-        if (r) add(r.customer_id, 'key', query.key.value);
-      }
+    const key = query.key;
+    if (key) {
+      this.tables.readCurrent(instanceId, 'alternate_keys', (keys) => {
+        const stmt = this.db.prepare(
+          `SELECT customer_id FROM ${keys} WHERE instance_id = @instanceId AND generation = ${CURRENT}
+           AND data_source = @dataSource AND entity = @entity AND alternate_value = @value`,
+        );
+        for (const e of key.entities) {
+          const r = stmt.get({ instanceId, dataSource: e.dataSource, entity: e.entity, value: key.value }) as { customer_id: string } | undefined;
+          if (r) add(r.customer_id, 'key', key.value);
+        }
+      });
     }
     const exact = this.db.prepare(
       `SELECT customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
