@@ -8,6 +8,7 @@ import { throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js'
 
 const BATCH = 10_000;
 
+/** The arrays are sorted in place: customers (with sourceModified and fieldSources) by CustomerId, the others by primary key. */
 export interface WriteInput {
   customers: CustomerRecord[];
   sourceModified: (string | null)[];
@@ -40,10 +41,16 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
     env.report.counts[`${name}Ms`] = Math.round(t - t0);
     t0 = t;
   };
+  // Sorted in place (with their parallel arrays): later writers of per-customer rows (enrich) append too.
   const order = input.customers.map((_, i) => i).sort((a, b) => byString(input.customers[a].CustomerId, input.customers[b].CustomerId));
-  const customers = order.map((i) => input.customers[i]);
-  const modified = order.map((i) => input.sourceModified[i]);
-  const sources = input.fieldSources && order.map((i) => input.fieldSources![i]);
+  const permute = <T>(rows: T[]) => {
+    const copy = rows.slice();
+    for (let k = 0; k < order.length; k++) rows[k] = copy[order[k]];
+    return rows;
+  };
+  const customers = permute(input.customers);
+  const modified = permute(input.sourceModified);
+  const sources = input.fieldSources && permute(input.fieldSources);
   if (sources) await writer.setFieldSourceLegend(fieldSourceLegendOf(env.instance));
   await inBatches(customers, (b, from) => writer.writeCustomers(b, modified.slice(from, from + b.length), sources?.slice(from, from + b.length)));
   lap('customers');
