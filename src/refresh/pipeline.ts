@@ -127,16 +127,23 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       });
     });
     await endStage('write');
-    // Enrichments go into the generation being built: they become visible with its commit.
-    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
-    await endStage('enrich');
-    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
     summary.measures = measured.plans.length;
     summary.segments = segmented.segments.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
+    // From here on only the customers (enrich) and the remap (commit) are needed: at 1M the rest
+    // is over a GiB of heap that every garbage collection during enrich would mark again.
+    acts.length = 0;
+    merged.alternateKeys.length = 0;
+    merged.keyRing.clear();
+    merged.sourceModified.length = 0;
+    merged.fieldSources.length = 0;
+    // Enrichments go into the generation being built: they become visible with its commit.
+    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
+    await endStage('enrich');
+    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     const endedAt = now();
     await writer!.commit({ stages, summary, endedAt, remap: merged.remap });
     options.onStage?.(stageRecord('write'));
