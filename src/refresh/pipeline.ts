@@ -30,7 +30,7 @@ export interface RefreshOptions {
 const now = () => new Date().toISOString();
 
 /** Page cache for a connection that writes a generation (see SqliteStoreOptions.pageCacheMiB). */
-export const REFRESH_PAGE_CACHE_MIB = 256;
+export const REFRESH_PAGE_CACHE_MIB = 64;
 
 export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   const { store, run } = options;

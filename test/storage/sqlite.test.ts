@@ -152,6 +152,7 @@ describe('SQLite adapter specifics', () => {
       await w1.commit(stages);
       assert.deepEqual(schema(), [
         { type: 'index', name: 'activities/shop/1/customer' },
+        { type: 'index', name: 'activities/shop/1/key' },
         { type: 'index', name: 'alternate_keys/shop/1/customer' },
         { type: 'table', name: 'activities/shop/1' },
         { type: 'table', name: 'alternate_keys/shop/1' },
@@ -169,13 +170,21 @@ describe('SQLite adapter specifics', () => {
       assert.equal(await store.pruneGenerations('shop'), 1);
       assert.deepEqual(
         schema().map((o) => o.name),
-        ['activities/shop/2/customer', 'alternate_keys/shop/2/customer', 'activities/shop/2', 'alternate_keys/shop/2'],
+        ['activities/shop/2/customer', 'activities/shop/2/key', 'alternate_keys/shop/2/customer', 'activities/shop/2', 'alternate_keys/shop/2'],
       );
       const w3 = await store.beginGeneration('shop', run.jobId);
       await w3.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k9', CustomerId: 'c9' }]);
       await w3.abort();
-      assert.equal(schema().length, 4);
+      assert.equal(schema().length, 5);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
+      // An ActivityId twice in one generation: its key index refuses it at commit, nothing switches.
+      const w4 = await store.beginGeneration('shop', run.jobId);
+      await w4.writeCustomers([{ CustomerId: 'c3' }]);
+      await w4.writeActivities([activity('a3', 'c3'), activity('a3', 'c3')]);
+      await assert.rejects(w4.commit(stages), /UNIQUE constraint failed/);
+      await w4.abort();
+      assert.equal(schema().length, 5);
+      assert.deepEqual((await store.activitiesOf('shop', 'c2')).map((a) => a.ActivityId), ['a2']);
     } finally {
       await store.close();
     }

@@ -29,20 +29,27 @@ export function cachedStatement(db: Database.Database, cache: Map<string, Databa
  * The columns are those of the shared tables of migration 1, which still hold the generations
  * written before (read through generationTable's fallback).
  */
-export const GENERATION_TABLES = {
+export const GENERATION_TABLES: Record<'alternate_keys' | 'activities', { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }> = {
   alternate_keys: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
       alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL,
       PRIMARY KEY (instance_id, generation, data_source, entity, alternate_value)`,
-    index: '(instance_id, generation, customer_id)',
+    withoutRowid: true,
+    indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },
   },
+  // Rows of ~600 bytes: appended to a rowid table they fill whole pages (a WITHOUT ROWID B-tree
+  // rebalances three pages every few rows); the key is a unique index built at commit.
   activities: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, activity_id TEXT NOT NULL, customer_id TEXT NOT NULL,
-      activity_time TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (instance_id, generation, activity_id)`,
-    index: '(instance_id, generation, customer_id, activity_time)',
+      activity_time TEXT NOT NULL, data TEXT NOT NULL`,
+    withoutRowid: false,
+    indexes: {
+      key: { columns: '(instance_id, generation, activity_id)', unique: true },
+      customer: { columns: '(instance_id, generation, customer_id, activity_time)' },
+    },
   },
-} as const;
-export type GenerationTableName = keyof typeof GENERATION_TABLES;
+};
+export type GenerationTableName = 'alternate_keys' | 'activities';
 
 export const isGenerationTable = (table: string): table is GenerationTableName => Object.hasOwn(GENERATION_TABLES, table);
 
@@ -53,9 +60,9 @@ export function ownTableName(base: GenerationTableName, instanceId: string, gene
   return quoteName(`${base}/${instanceId}/${generation}`);
 }
 
-/** The name of the secondary index of a generation's own table (quoted for SQL). */
-export function ownIndexName(base: GenerationTableName, instanceId: string, generation: number): string {
-  return quoteName(`${base}/${instanceId}/${generation}/customer`);
+/** The name of an index of a generation's own table (quoted for SQL). */
+export function ownIndexName(base: GenerationTableName, instanceId: string, generation: number, index: string): string {
+  return quoteName(`${base}/${instanceId}/${generation}/${index}`);
 }
 
 /**

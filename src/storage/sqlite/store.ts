@@ -239,7 +239,7 @@ class SqliteStore implements Store {
       );
       // Created with the generations row: a crash leaves both or neither, and prune drops both.
       for (const [base, spec] of Object.entries(GENERATION_TABLES)) {
-        db.exec(`CREATE TABLE ${ownTableName(base as GenerationTableName, instanceId, g)} (${spec.columns}) WITHOUT ROWID`);
+        db.exec(`CREATE TABLE ${ownTableName(base as GenerationTableName, instanceId, g)} (${spec.columns})${spec.withoutRowid ? ' WITHOUT ROWID' : ''}`);
       }
       return g;
     }).immediate();
@@ -263,7 +263,9 @@ class SqliteStore implements Store {
       if (indexed) return;
       for (const [base, spec] of Object.entries(GENERATION_TABLES)) {
         const b = base as GenerationTableName;
-        db.exec(`CREATE INDEX ${ownIndexName(b, instanceId, generation)} ON ${own(b)} ${spec.index}`);
+        for (const [name, index] of Object.entries(spec.indexes)) {
+          db.exec(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ownIndexName(b, instanceId, generation, name)} ON ${own(b)} ${index.columns}`);
+        }
       }
       indexed = true;
     };
