@@ -12,10 +12,13 @@ export function compileTemplate(template: string | undefined, columnIndex: Map<s
   if (!fields.length) return () => template;
   const parts = template.split(/\{[^{}]+\}/);
   const idx = fields.map((f) => columnIndex.get(f)!);
+  // join() makes one flat string: concatenation made a tree of pieces that kept the source
+  // row's text (and the decoded file chunk it was sliced from) alive as long as the activity.
+  const pieces: (FieldValue | string)[] = new Array(parts.length * 2 - 1);
+  for (let i = 0; i < parts.length; i++) pieces[i * 2] = parts[i];
   return (row) => {
-    let out = parts[0];
-    for (let i = 0; i < idx.length; i++) out += (row[idx[i]] ?? '') + parts[i + 1];
-    return out;
+    for (let i = 0; i < idx.length; i++) pieces[i * 2 + 1] = row[idx[i]] ?? '';
+    return pieces.join('');
   };
 }
 

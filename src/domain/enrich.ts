@@ -175,6 +175,9 @@ export class Enricher {
           values = this.caches.postalCode.get(key, () => this.compute('postalCode', text, country ?? null));
         } else if (input.kind === 'phone') {
           values = this.caches.phone.get(phoneCacheKey(text), () => this.compute('phone', text, null));
+        } else if (input.kind === 'email') {
+          // Emails are about one per profile: a cache would only add a map entry per profile.
+          values = this.compute('email', text, null);
         } else {
           values = this.caches[input.kind].get(text, (v) => this.compute(input.kind, v, null));
         }

@@ -18,15 +18,23 @@ export async function enrich(env: StageEnv, input: EnrichInput): Promise<void> {
   const plan = enrichmentPlan(env.instance);
   const enricher = new Enricher(plan);
   const { customers } = input;
+  let computeMs = 0;
+  let writeMs = 0;
   for (let i = 0; i < customers.length; i += BATCH) {
     throwIfCancelled(env.signal);
     const end = Math.min(i + BATCH, customers.length);
     const rows = new Array(end - i);
+    const t0 = performance.now();
     for (let j = i; j < end; j++) rows[j - i] = enricher.enrich(customers[j]);
+    const t1 = performance.now();
     await input.store.enrichment.write(env.instance.id, input.generation, rows);
+    computeMs += t1 - t0;
+    writeMs += performance.now() - t1;
     env.progress('enrich', end, customers.length);
     await yieldToEventLoop();
   }
+  env.report.counts.computeMs = Math.round(computeMs);
+  env.report.counts.writeMs = Math.round(writeMs);
   const counts = enricher.counts;
   env.report.counts.profiles = counts.profiles;
   env.report.counts.fields = plan.inputs.length;

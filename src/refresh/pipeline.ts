@@ -30,7 +30,7 @@ export interface RefreshOptions {
 const now = () => new Date().toISOString();
 
 /** Page cache for a connection that writes a generation (see SqliteStoreOptions.pageCacheMiB). */
-export const REFRESH_PAGE_CACHE_MIB = 256;
+export const REFRESH_PAGE_CACHE_MIB = 64;
 
 export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   const { store, run } = options;
@@ -112,8 +112,12 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       writer = await options.store.beginGeneration(instance.id, run.jobId);
       const target = { instanceId: instance.id, generation: writer.generation, jobId: run.jobId, computedAt: startedAt };
       // Measures and segments go in first: write() sorts the activities that the segments stage indexed.
+      let t0 = performance.now();
       await writeMeasures(env, store.analytics, target, merged.customers, measured);
+      env.report.counts.measuresMs = Math.round(performance.now() - t0);
+      t0 = performance.now();
       await writeSegments(env, store.analytics, target, segmented);
+      env.report.counts.segmentsMs = Math.round(performance.now() - t0);
       await write(env, writer, {
         customers: merged.customers,
         sourceModified: merged.sourceModified,
@@ -122,16 +126,24 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         activities: acts,
       });
     });
-    // Enrichments go into the generation being built: they become visible with its commit.
-    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
-    await endStage('enrich');
-    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
+    await endStage('write');
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;
     summary.activities = acts.length;
     summary.measures = measured.plans.length;
     summary.segments = segmented.segments.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
+    // From here on only the customers (enrich) and the remap (commit) are needed: at 1M the rest
+    // is over a GiB of heap that every garbage collection during enrich would mark again.
+    acts.length = 0;
+    merged.alternateKeys.length = 0;
+    merged.keyRing.clear();
+    merged.sourceModified.length = 0;
+    merged.fieldSources.length = 0;
+    // Enrichments go into the generation being built: they become visible with its commit.
+    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
+    await endStage('enrich');
+    summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     const endedAt = now();
     await writer!.commit({ stages, summary, endedAt, remap: merged.remap });
     options.onStage?.(stageRecord('write'));

@@ -8,6 +8,7 @@ import { throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js'
 
 const BATCH = 10_000;
 
+/** The arrays are sorted in place: customers (with sourceModified and fieldSources) by CustomerId, the others by primary key. */
 export interface WriteInput {
   customers: CustomerRecord[];
   sourceModified: (string | null)[];
@@ -34,23 +35,37 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
       await yieldToEventLoop();
     }
   };
+  let t0 = performance.now();
+  const lap = (name: string) => {
+    const t = performance.now();
+    env.report.counts[`${name}Ms`] = Math.round(t - t0);
+    t0 = t;
+  };
+  // Sorted in place (with their parallel arrays): later writers of per-customer rows (enrich) append too.
   const order = input.customers.map((_, i) => i).sort((a, b) => byString(input.customers[a].CustomerId, input.customers[b].CustomerId));
-  const customers = order.map((i) => input.customers[i]);
-  const modified = order.map((i) => input.sourceModified[i]);
-  const sources = input.fieldSources && order.map((i) => input.fieldSources![i]);
+  const permute = <T>(rows: T[]) => {
+    const copy = rows.slice();
+    for (let k = 0; k < order.length; k++) rows[k] = copy[order[k]];
+    return rows;
+  };
+  const customers = permute(input.customers);
+  const modified = permute(input.sourceModified);
+  const sources = input.fieldSources && permute(input.fieldSources);
   if (sources) await writer.setFieldSourceLegend(fieldSourceLegendOf(env.instance));
   await inBatches(customers, (b, from) => writer.writeCustomers(b, modified.slice(from, from + b.length), sources?.slice(from, from + b.length)));
+  lap('customers');
   input.alternateKeys.sort(
     (a, b) => byString(a.DataSourceName, b.DataSourceName) || byString(a.EntityName, b.EntityName) || byString(a.AlternateValue, b.AlternateValue),
   );
   await inBatches(input.alternateKeys, (b) => writer.writeAlternateKeys(b));
+  lap('alternateKeys');
   input.activities.sort((a, b) => byString(a.ActivityId, b.ActivityId));
   await inBatches(input.activities, (b) => writer.writeActivities(b));
+  lap('activities');
   // Customer search terms (names, emails, phones) of the new generation, in one sorted insert.
   throwIfCancelled(env.signal);
-  const t0 = performance.now();
   env.report.counts.searchTerms = await writer.buildSearchTerms(searchSpecOf(env.instance));
-  env.report.counts.searchTermsMs = Math.round(performance.now() - t0);
+  lap('searchTerms');
   env.report.counts.customers = input.customers.length;
   env.report.counts.alternateKeys = input.alternateKeys.length;
   env.report.counts.activities = input.activities.length;

@@ -131,6 +131,121 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
+  it("builds each generation's alternate keys and activities in tables of their own, indexed at commit and dropped with the generation", async () => {
+    const file = path.join(dir, 'own-tables.db');
+    const store = openSqliteStore({ file });
+    const schema = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare(`SELECT type, name FROM sqlite_schema WHERE name LIKE '%/shop/%' ORDER BY type, name`).all() as { type: string; name: string }[];
+      } finally {
+        db.close();
+      }
+    };
+    const stages = { stages: [], summary: {}, endedAt: '2024-01-01T00:00:00.000Z' };
+    const activity = (id: string, customerId: string) => ({
+      ActivityId: id, CustomerId: customerId, ActivityTime: '2024-01-01T00:00:00.000Z', ActivityType: 'T', ActivityTypeDisplay: 'T',
+      SourceEntityName: 'E', SourceActivityId: id, DataSourceName: 'S', Title: null, Description: null, Url: null, Icon: null,
+      ShowInTimeline: true, Origin: 'batch' as const,
+    });
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const run = (await store.createRun('shop', 'cli')).run;
+      const w1 = await store.beginGeneration('shop', run.jobId);
+      // While loading: the tables, no secondary index yet.
+      assert.deepEqual(schema(), [
+        { type: 'table', name: 'activities/shop/1' },
+        { type: 'table', name: 'alternate_keys/shop/1' },
+      ]);
+      await w1.writeCustomers([{ CustomerId: 'c1' }]);
+      await w1.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
+      await w1.writeActivities([activity('a1', 'c1')]);
+      // Not visible before commit.
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), undefined);
+      await w1.commit(stages);
+      assert.deepEqual(schema(), [
+        { type: 'index', name: 'activities/shop/1/customer' },
+        { type: 'index', name: 'activities/shop/1/key' },
+        { type: 'index', name: 'alternate_keys/shop/1/customer' },
+        { type: 'table', name: 'activities/shop/1' },
+        { type: 'table', name: 'alternate_keys/shop/1' },
+      ]);
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c1');
+      assert.deepEqual((await store.activitiesOf('shop', 'c1')).map((a) => a.ActivityId), ['a1']);
+      assert.equal(await store.count('shop', 'UnifiedActivity'), 1);
+
+      const w2 = await store.beginGeneration('shop', run.jobId);
+      await w2.writeCustomers([{ CustomerId: 'c2' }]);
+      await w2.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c2' }]);
+      await w2.writeActivities([activity('a2', 'c2')]);
+      await w2.commit(stages);
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
+      assert.equal(await store.pruneGenerations('shop'), 1);
+      assert.deepEqual(
+        schema().map((o) => o.name),
+        ['activities/shop/2/customer', 'activities/shop/2/key', 'alternate_keys/shop/2/customer', 'activities/shop/2', 'alternate_keys/shop/2'],
+      );
+      const w3 = await store.beginGeneration('shop', run.jobId);
+      await w3.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k9', CustomerId: 'c9' }]);
+      await w3.abort();
+      assert.equal(schema().length, 5);
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
+      // An ActivityId twice in one generation: its key index refuses it at commit, nothing switches.
+      const w4 = await store.beginGeneration('shop', run.jobId);
+      await w4.writeCustomers([{ CustomerId: 'c3' }]);
+      await w4.writeActivities([activity('a3', 'c3'), activity('a3', 'c3')]);
+      await assert.rejects(w4.commit(stages), /UNIQUE constraint failed/);
+      await w4.abort();
+      assert.equal(schema().length, 5);
+      assert.deepEqual((await store.activitiesOf('shop', 'c2')).map((a) => a.ActivityId), ['a2']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reads and prunes a generation written into the shared tables before generations had tables of their own', async () => {
+    const file = path.join(dir, 'shared-tables.db');
+    let store = openSqliteStore({ file });
+    await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+    const run = (await store.createRun('shop', 'cli')).run;
+    await store.close();
+    // Generation 1 as an older version stored it: rows in the shared tables.
+    const db = new Database(file);
+    const activity = { ActivityId: 'a1', CustomerId: 'c1', ActivityTime: '2024-01-01T00:00:00.000Z', ActivityType: 'T', Origin: 'batch' };
+    db.exec(`INSERT INTO generations (instance_id, generation, job_id, status, created_at) VALUES ('shop', 1, '${run.jobId}', 'live', '2024-01-01T00:00:00.000Z');
+      INSERT INTO customers (instance_id, generation, customer_id, data) VALUES ('shop', 1, 'c1', '{"CustomerId":"c1"}');
+      INSERT INTO alternate_keys VALUES ('shop', 1, 'S', 'E', 'k1', 'c1');
+      UPDATE instances SET current_generation = 1 WHERE id = 'shop';`);
+    db.prepare(`INSERT INTO activities VALUES ('shop', 1, 'a1', 'c1', '2024-01-01T00:00:00.000Z', ?)`).run(JSON.stringify(activity));
+    db.close();
+    store = openSqliteStore({ file });
+    const now = '2024-06-01T00:00:00.000Z';
+    try {
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c1');
+      assert.deepEqual(await store.alternateKeysOf('shop', 'c1'), [{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
+      assert.deepEqual(await store.getActivity('shop', 'a1', now), activity);
+      assert.deepEqual(await store.activitiesOf('shop', 'c1', {}, now), [activity]);
+      const keys = await store.queryEntity('shop', 'AlternateKey', { attributes: { CustomerId: 'string' }, orderby: [], top: 10, skip: 0, count: true }, now);
+      assert.equal(keys.count, 1);
+
+      const w2 = await store.beginGeneration('shop', run.jobId);
+      await w2.writeCustomers([{ CustomerId: 'c1' }]);
+      await w2.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k2', CustomerId: 'c1' }]);
+      await w2.commit({ stages: [], summary: {}, endedAt: now });
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), undefined);
+      assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k2'), 'c1');
+      assert.equal(await store.pruneGenerations('shop'), 1);
+    } finally {
+      await store.close();
+    }
+    const after = new Database(file, { readonly: true });
+    try {
+      for (const table of ['alternate_keys', 'activities']) assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
+    } finally {
+      after.close();
+    }
+  });
+
   it('works in memory', async () => {
     const store = openSqliteStore({ file: ':memory:' });
     try {
@@ -147,8 +262,12 @@ describe('SQLite adapter specifics', () => {
     const rows = () => {
       const db = new Database(file, { readonly: true });
       try {
-        const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-        return { generations: n('generations'), customers: n('customers'), keys: n('alternate_keys'), activities: n('activities') };
+        const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n;
+        // Alternate keys and activities: the shared table plus each generation's own table.
+        const all = (base: string) =>
+          (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND (name = ? OR name LIKE ? || '/%')`).pluck().all(base, base) as string[])
+            .reduce((sum, table) => sum + n(table), 0);
+        return { generations: n('generations'), customers: n('customers'), keys: all('alternate_keys'), activities: all('activities') };
       } finally {
         db.close();
       }

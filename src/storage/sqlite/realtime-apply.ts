@@ -4,12 +4,15 @@
 import type Database from 'better-sqlite3';
 import type { ActivityRecord } from '../../domain/profile.js';
 import { activityContentHash, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
-import { cachedStatement, CURRENT, type Row } from './statements.js';
+import { cachedStatement, CURRENT, GenerationTables, type Row } from './statements.js';
 
 export class RealtimeApplier {
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly tables: GenerationTables;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.tables = new GenerationTables(db);
+  }
 
   /** The writes in one transaction (each succeeds or fails on its own); committed when this returns. */
   apply(writes: RealtimeWrite[]): RealtimeResult[] {
@@ -44,7 +47,9 @@ export class RealtimeApplier {
       customerId: a.CustomerId,
     });
     if (!exists) return { status: 'customerNotFound', customerId: a.CustomerId };
-    const batch = this.stmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
+    // Inside the write transaction of apply(): the generation cannot change under this read.
+    const activities = this.tables.currentTable(w.instanceId, 'activities');
+    const batch = this.stmt(`SELECT data FROM ${activities} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
       instanceId: w.instanceId,
       activityId: a.ActivityId,
     }) as Row | undefined;

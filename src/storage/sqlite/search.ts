@@ -5,10 +5,10 @@
 import type Database from 'better-sqlite3';
 import { foldText, MAX_NAME_WORDS, PREFIX_END, type SearchSpec } from '../../domain/search-terms.js';
 import type { SearchHit, SearchQuery, SearchStore } from '../search.js';
+import type { GenerationTables } from './statements.js';
 
 const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
 
-const field = (name: string) => `json_extract(c.data, '$."${name.replace(/"/g, '""')}"')`;
 
 /** Letters, digits and single inner spaces only: lower() folds it as foldText would. */
 const isPlain = (v: string) => `(${v} NOT GLOB '*[^A-Za-z0-9 ]*' AND ${v} NOT GLOB '*  *' AND ${v} NOT GLOB ' *' AND ${v} NOT GLOB '* ')`;
@@ -19,7 +19,10 @@ const digits = (v: string) =>
 const isPhoneDigits = (v: string) => `(length(${v}) >= 6 AND ${v} NOT GLOB '*[^0-9]*')`;
 
 export class SqliteSearchStore implements SearchStore {
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly tables: GenerationTables,
+  ) {
     // Only names that are not plain (letters, digits, single spaces) come here: accents, commas,
     // apostrophes. Plain names are folded by SQLite's lower(), which gives the same result.
     db.function('kindred_fold', { deterministic: true }, (v: unknown) => {
@@ -31,27 +34,34 @@ export class SqliteSearchStore implements SearchStore {
   /**
    * One INSERT ... SELECT over the new generation's customers: name terms (the folded name from
    * each of its first 4 words on), lower-case emails, phone digits; sorted by the primary key.
+   * Each customer's JSON is parsed once (json_each), not once per searched field.
    * Cost is in the refresh's write stage (see README, customer search).
    */
   async buildTerms(instanceId: string, generation: number, spec: SearchSpec): Promise<number> {
-    const from = 'FROM customers c WHERE c.instance_id = @instanceId AND c.generation = @generation';
-    const names = spec.nameFields.map((f) => `SELECT c.customer_id, ${field(f)} AS v ${from}`);
+    const searched = [...new Set([...spec.nameFields, ...spec.emailFields, ...spec.phoneFields])];
+    if (!searched.length) return 0;
+    const quoted = (fields: string[]) => fields.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ');
+    const keyIn = (fields: string[]) => `k IN (${quoted(fields)})`;
+    const ctes = [
+      `vals AS MATERIALIZED (SELECT c.customer_id, j.key AS k, j.value AS v FROM customers c, json_each(c.data) j
+         WHERE c.instance_id = @instanceId AND c.generation = @generation AND j.key IN (${quoted(searched)}))`,
+    ];
     const parts: string[] = [];
-    if (names.length)
-      parts.push(`SELECT 'name' AS kind, term, customer_id FROM words WHERE term != ''`);
-    for (const f of spec.emailFields) parts.push(`SELECT 'email', lower(trim(${field(f)})) AS term, c.customer_id ${from} AND term != ''`);
-    for (const f of spec.phoneFields) parts.push(`SELECT 'phone', ${digits(field(f))} AS term, c.customer_id ${from} AND ${isPhoneDigits('term')}`);
-    if (!parts.length) return 0;
-    const ctes = names.length
-      ? `WITH RECURSIVE folded AS MATERIALIZED (
+    if (spec.nameFields.length) {
+      ctes.push(
+        `folded AS MATERIALIZED (
            SELECT customer_id, CASE WHEN ${isPlain('v')} THEN lower(v) ELSE kindred_fold(v) END AS f
-           FROM (${names.join(' UNION ALL ')}) WHERE v IS NOT NULL),
-         words(customer_id, term, depth) AS (
+           FROM vals WHERE ${keyIn(spec.nameFields)} AND v IS NOT NULL)`,
+        `words(customer_id, term, depth) AS (
            SELECT customer_id, f, 1 FROM folded WHERE f IS NOT NULL
            UNION ALL
-           SELECT customer_id, substr(term, instr(term, ' ') + 1), depth + 1 FROM words WHERE depth < ${MAX_NAME_WORDS} AND instr(term, ' ') > 0)`
-      : '';
-    const sql = `${ctes} INSERT OR IGNORE INTO search_terms (instance_id, generation, kind, term, customer_id)
+           SELECT customer_id, substr(term, instr(term, ' ') + 1), depth + 1 FROM words WHERE depth < ${MAX_NAME_WORDS} AND instr(term, ' ') > 0)`,
+      );
+      parts.push(`SELECT 'name' AS kind, term, customer_id FROM words WHERE term != ''`);
+    }
+    if (spec.emailFields.length) parts.push(`SELECT 'email', lower(trim(v)) AS term, customer_id FROM vals WHERE ${keyIn(spec.emailFields)} AND term != ''`);
+    if (spec.phoneFields.length) parts.push(`SELECT 'phone', ${digits('v')} AS term, customer_id FROM vals WHERE ${keyIn(spec.phoneFields)} AND ${isPhoneDigits('term')}`);
+    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO search_terms (instance_id, generation, kind, term, customer_id)
       SELECT @instanceId, @generation, kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`;
     return this.db.transaction(() => this.db.prepare(sql).run({ instanceId, generation }).changes)();
   }
@@ -64,15 +74,18 @@ export class SqliteSearchStore implements SearchStore {
       seen.add(customerId);
       hits.push({ customerId, matchedOn, matchedValue });
     };
-    if (query.key) {
-      const stmt = this.db.prepare(
-        `SELECT customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}
-         AND data_source = @dataSource AND entity = @entity AND alternate_value = @value`,
-      );
-      for (const e of query.key.entities) {
-        const r = stmt.get({ instanceId, dataSource: e.dataSource, entity: e.entity, value: query.key.value }) as { customer_id: string } | undefined;
-        if (r) add(r.customer_id, 'key', query.key.value);
-      }
+    const key = query.key;
+    if (key) {
+      this.tables.readCurrent(instanceId, 'alternate_keys', (keys) => {
+        const stmt = this.db.prepare(
+          `SELECT customer_id FROM ${keys} WHERE instance_id = @instanceId AND generation = ${CURRENT}
+           AND data_source = @dataSource AND entity = @entity AND alternate_value = @value`,
+        );
+        for (const e of key.entities) {
+          const r = stmt.get({ instanceId, dataSource: e.dataSource, entity: e.entity, value: key.value }) as { customer_id: string } | undefined;
+          if (r) add(r.customer_id, 'key', key.value);
+        }
+      });
     }
     const exact = this.db.prepare(
       `SELECT customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term

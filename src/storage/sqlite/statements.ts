@@ -20,3 +20,94 @@ export function cachedStatement(db: Database.Database, cache: Map<string, Databa
   cache.set(sql, s);
   return s;
 }
+
+/**
+ * Unified data with a secondary index lives in tables of its own per generation: the refresh
+ * loads them in primary-key order with no secondary index (B-tree appends only), then creates
+ * the index in one sorted pass, and a retired generation goes with DROP TABLE. Random inserts
+ * into a shared index on customer_id made every commit rewrite about a page per row.
+ * The columns are those of the shared tables of migration 1, which still hold the generations
+ * written before (read through generationTable's fallback).
+ */
+export const GENERATION_TABLES: Record<'alternate_keys' | 'activities', { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }> = {
+  alternate_keys: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
+      alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL,
+      PRIMARY KEY (instance_id, generation, data_source, entity, alternate_value)`,
+    withoutRowid: true,
+    indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },
+  },
+  // Rows of ~600 bytes: appended to a rowid table they fill whole pages (a WITHOUT ROWID B-tree
+  // rebalances three pages every few rows); the key is a unique index built at commit.
+  activities: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, activity_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+      activity_time TEXT NOT NULL, data TEXT NOT NULL`,
+    withoutRowid: false,
+    indexes: {
+      key: { columns: '(instance_id, generation, activity_id)', unique: true },
+      customer: { columns: '(instance_id, generation, customer_id, activity_time)' },
+    },
+  },
+};
+export type GenerationTableName = 'alternate_keys' | 'activities';
+
+export const isGenerationTable = (table: string): table is GenerationTableName => Object.hasOwn(GENERATION_TABLES, table);
+
+const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The name of a generation's own table (quoted for SQL). */
+export function ownTableName(base: GenerationTableName, instanceId: string, generation: number): string {
+  return quoteName(`${base}/${instanceId}/${generation}`);
+}
+
+/** The name of an index of a generation's own table (quoted for SQL). */
+export function ownIndexName(base: GenerationTableName, instanceId: string, generation: number, index: string): string {
+  return quoteName(`${base}/${instanceId}/${generation}/${index}`);
+}
+
+/**
+ * Finds the tables of generations on one connection. A generation's own table is looked up once
+ * and remembered (it lives as long as its generation); the generation readers see is not.
+ */
+export class GenerationTables {
+  private readonly stmts = new Map<string, Database.Statement>();
+  private readonly known = new Set<string>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  /**
+   * The table holding a generation's `base` rows: its own table, or the shared one for a
+   * generation written before generations had their own tables. Either has the same columns.
+   */
+  table(base: GenerationTableName, instanceId: string, generation: number): string {
+    const own = ownTableName(base, instanceId, generation);
+    if (this.known.has(own)) return own;
+    const exists = cachedStatement(this.db, this.stmts, `SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(
+      `${base}/${instanceId}/${generation}`,
+    );
+    if (!exists) return base;
+    this.known.add(own);
+    return own;
+  }
+
+  /** The generation readers see, or null before the first successful refresh. */
+  current(instanceId: string): number | null {
+    const r = cachedStatement(this.db, this.stmts, 'SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined;
+    return (r?.g as number | null | undefined) ?? null;
+  }
+
+  /**
+   * Runs `read` on the current generation's `base` table inside one read transaction, so that a
+   * generation switched and dropped by another connection meanwhile cannot pull the table away.
+   * Without a current generation it gets the shared table, where `generation = CURRENT` finds nothing.
+   */
+  readCurrent<T>(instanceId: string, base: GenerationTableName, read: (table: string) => T): T {
+    return this.db.transaction(() => read(this.currentTable(instanceId, base)))();
+  }
+
+  /** The current generation's `base` table; the caller holds a transaction across this and its use. */
+  currentTable(instanceId: string, base: GenerationTableName): string {
+    const generation = this.current(instanceId);
+    return generation === null ? base : this.table(base, instanceId, generation);
+  }
+}

@@ -14,7 +14,7 @@ import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page,
 import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
-import { cachedStatement, CURRENT, type Row } from './statements.js';
+import { cachedStatement, CURRENT, GENERATION_TABLES, GenerationTables, isGenerationTable, ownIndexName, ownTableName, type GenerationTableName, type Row } from './statements.js';
 import type { CardStore } from '../card.js';
 import type { TelemetryStore } from '../telemetry.js';
 import { SqliteAnalyticsStore } from './analytics.js';
@@ -89,6 +89,7 @@ function migrate(db: Database.Database): void {
 class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly tables: GenerationTables;
   readonly telemetry: TelemetryStore;
   readonly search: SqliteSearchStore;
   readonly card: CardStore;
@@ -109,10 +110,11 @@ class SqliteStore implements Store {
     private readonly realtime: RealtimeWriter | null,
   ) {
     this.sameConnection = realtime ? null : new RealtimeApplier(db);
+    this.tables = new GenerationTables(db);
     this.access = new SqliteAccessStore(db);
     this.telemetry = new SqliteTelemetryStore(db);
-    this.search = new SqliteSearchStore(db);
-    this.card = new SqliteCardStore(db);
+    this.search = new SqliteSearchStore(db, this.tables);
+    this.card = new SqliteCardStore(db, this.tables);
     this.enrichment = new SqliteEnrichmentStore(db);
     this.exportRuns = new SqliteExportRunStore(db);
     this.notifications = new SqliteNotificationStore(db);
@@ -249,18 +251,38 @@ class SqliteStore implements Store {
         jobId,
         now(),
       );
+      // Created with the generations row: a crash leaves both or neither, and prune drops both.
+      for (const [base, spec] of Object.entries(GENERATION_TABLES)) {
+        db.exec(`CREATE TABLE ${ownTableName(base as GenerationTableName, instanceId, g)} (${spec.columns})${spec.withoutRowid ? ' WITHOUT ROWID' : ''}`);
+      }
       return g;
     }).immediate();
+    const own = (base: GenerationTableName) => ownTableName(base, instanceId, generation);
+    // Rows written before commit need no sync: an unfinished generation is thrown away after a
+    // crash anyway. The switch itself (commit) is synced. WAL keeps the file consistent either way.
+    db.pragma('synchronous = NORMAL');
 
     const insertCustomer = db.prepare(
       'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const insertKey = db.prepare(
-      'INSERT INTO alternate_keys (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO ${own('alternate_keys')} (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     const insertActivity = db.prepare(
-      'INSERT INTO activities (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO ${own('activities')} (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)`,
     );
+    // Secondary indexes are built once the rows are in (one sorted pass each, a transaction of its own).
+    let indexed = false;
+    const createIndexes = () => {
+      if (indexed) return;
+      for (const [base, spec] of Object.entries(GENERATION_TABLES)) {
+        const b = base as GenerationTableName;
+        for (const [name, index] of Object.entries(spec.indexes)) {
+          db.exec(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ownIndexName(b, instanceId, generation, name)} ON ${own(b)} ${index.columns}`);
+        }
+      }
+      indexed = true;
+    };
     const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) => {
       for (let i = 0; i < rows.length; i++) {
         const c = rows[i];
@@ -289,6 +311,8 @@ class SqliteStore implements Store {
       writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
       commit: async (run) => {
         assertOpen();
+        createIndexes();
+        db.pragma('synchronous = FULL');
         db.transaction(() => {
           const previous = (this.stmt('SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined)?.g as
             | number
@@ -304,6 +328,7 @@ class SqliteStore implements Store {
       abort: async () => {
         if (finished) return;
         finished = true;
+        db.pragma('synchronous = FULL');
         await this.deleteGeneration(instanceId, generation);
       },
     };
@@ -316,6 +341,7 @@ class SqliteStore implements Store {
    * crash half-way leaves the rest findable by pruneGenerations.
    */
   private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
+    // The shared alternate_keys and activities hold generations written before they had tables of their own.
     for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'customer_enrichments']) {
       const key = this.keyColumnsOf(table);
       const chunk = this.stmt(
@@ -326,6 +352,7 @@ class SqliteStore implements Store {
     }
     this.db.transaction(() => {
       this.analytics.deleteGeneration(instanceId, generation);
+      for (const base of Object.keys(GENERATION_TABLES)) this.db.exec(`DROP TABLE IF EXISTS ${ownTableName(base as GenerationTableName, instanceId, generation)}`);
       this.stmt('DELETE FROM generations WHERE instance_id = ? AND generation = ?').run(instanceId, generation);
     })();
   }
@@ -374,14 +401,16 @@ class SqliteStore implements Store {
       moveActivities(retiredActivities.all({ i: instanceId, old: oldId, new: newId }) as Row[]);
     }
     const p = { i: instanceId, g: generation };
+    const keys = this.tables.table('alternate_keys', instanceId, generation);
+    const activities = this.tables.table('activities', instanceId, generation);
     moveActivities(
-      this.stmt(`SELECT r.activity_id, r.data, ak.customer_id AS new FROM realtime_activities r JOIN alternate_keys ak
+      this.stmt(`SELECT r.activity_id, r.data, ak.customer_id AS new FROM realtime_activities r JOIN ${keys} ak
         ON ak.instance_id = @i AND ak.generation = @g AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity
           AND ak.alternate_value = r.source_key
         WHERE r.instance_id = @i AND r.source_key IS NOT NULL AND ak.customer_id <> r.customer_id`).all(p) as Row[],
     );
     this.stmt(`DELETE FROM realtime_activities AS r WHERE instance_id = @i AND EXISTS (
-      SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
+      SELECT 1 FROM ${activities} a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
     // An override yields to source data that arrived with this refresh (the profile's newest
     // last-modified time grew) and is newer than the override. Unchanged source data, even if
     // dated in the future, leaves it alone.
@@ -427,10 +456,12 @@ class SqliteStore implements Store {
   }
 
   async getActivity(instanceId: string, activityId: string, nowIso: string): Promise<ActivityRecord | undefined> {
-    const batch = this.stmt(`SELECT data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
-      instanceId,
-      activityId,
-    }) as Row | undefined;
+    const batch = this.tables.readCurrent(instanceId, 'activities', (activities) =>
+      this.stmt(`SELECT data FROM ${activities} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND activity_id = @activityId`).get({
+        instanceId,
+        activityId,
+      }),
+    ) as Row | undefined;
     if (batch) return JSON.parse(batch.data as string);
     const rt = this.stmt('SELECT data FROM realtime_activities WHERE instance_id = ? AND activity_id = ? AND valid_until > ?').get(
       instanceId,
@@ -446,12 +477,15 @@ class SqliteStore implements Store {
     query: EntityQuery,
     nowIso: string,
   ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
-    const generation = (this.stmt('SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined)?.g as
-      | number
-      | null
-      | undefined;
+    // One read transaction: the generation and its tables cannot be switched and dropped in between.
+    return this.db.transaction(() => this.queryGeneration(instanceId, entity, query, nowIso))();
+  }
+
+  private queryGeneration(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): { rows: Record<string, unknown>[]; count?: number } {
+    const generation = this.tables.current(instanceId);
     if (generation == null) return { rows: [], count: query.count ? 0 : undefined };
     const source = SOURCES[entity];
+    const from = source.from((base) => this.tables.table(base, instanceId, generation));
     const attributes: AttributeMap = {};
     for (const [name, type] of Object.entries(query.attributes)) {
       attributes[name] = { sql: source.columns[name] ?? `json_extract(data, '$."${name.replace(/"/g, '""')}"')`, type };
@@ -461,13 +495,13 @@ class SqliteStore implements Store {
     });
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
-    const rows = this.stmt(`${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
+    const rows = this.stmt(`${from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
       .raw()
       .all(...where.params, query.top, query.skip, baseParams) as unknown[][];
     const out = rows.map((r) => source.toRecord(r, query.attributes));
     let count: number | undefined;
     if (query.count) {
-      const c = this.stmt(`${source.from} SELECT COUNT(*) FROM src WHERE ${where.where}`).pluck().get(...where.params, baseParams);
+      const c = this.stmt(`${from} SELECT COUNT(*) FROM src WHERE ${where.where}`).pluck().get(...where.params, baseParams);
       count = c as number;
     }
     return { rows: out, count };
@@ -491,11 +525,11 @@ class SqliteStore implements Store {
   }
 
   async loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]> {
-    const rows = this.stmt(
-      `SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}`,
-    )
-      .raw()
-      .all({ instanceId }) as string[][];
+    const rows = this.tables.readCurrent(instanceId, 'alternate_keys', (keys) =>
+      this.stmt(`SELECT data_source, entity, alternate_value, customer_id FROM ${keys} WHERE instance_id = @instanceId AND generation = ${CURRENT}`)
+        .raw()
+        .all({ instanceId }),
+    ) as string[][];
     return rows.map((r) => ({ DataSourceName: r[0], EntityName: r[1], AlternateValue: r[2], CustomerId: r[3] }));
   }
 
@@ -516,19 +550,23 @@ class SqliteStore implements Store {
   }
 
   async findCustomerIdByKey(instanceId: string, dataSource: string, entity: string, key: string): Promise<string | undefined> {
-    const r = this.stmt(
-      `SELECT customer_id FROM alternate_keys WHERE instance_id = @instanceId AND generation = ${CURRENT}
-       AND data_source = @dataSource AND entity = @entity AND alternate_value = @key`,
-    ).get({ instanceId, dataSource, entity, key }) as Row | undefined;
+    const r = this.tables.readCurrent(instanceId, 'alternate_keys', (keys) =>
+      this.stmt(
+        `SELECT customer_id FROM ${keys} WHERE instance_id = @instanceId AND generation = ${CURRENT}
+         AND data_source = @dataSource AND entity = @entity AND alternate_value = @key`,
+      ).get({ instanceId, dataSource, entity, key }),
+    ) as Row | undefined;
     return r?.customer_id as string | undefined;
   }
 
   async alternateKeysOf(instanceId: string, customerId: string): Promise<AlternateKeyRecord[]> {
-    const rows = this.stmt(
-      `SELECT data_source, entity, alternate_value FROM alternate_keys
-       WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
-       ORDER BY data_source, entity, alternate_value`,
-    ).all({ instanceId, customerId }) as Row[];
+    const rows = this.tables.readCurrent(instanceId, 'alternate_keys', (keys) =>
+      this.stmt(
+        `SELECT data_source, entity, alternate_value FROM ${keys}
+         WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
+         ORDER BY data_source, entity, alternate_value`,
+      ).all({ instanceId, customerId }),
+    ) as Row[];
     return rows.map((r) => ({
       DataSourceName: r.data_source as string,
       EntityName: r.entity as string,
@@ -538,22 +576,23 @@ class SqliteStore implements Store {
   }
 
   async activitiesOf(instanceId: string, customerId: string, page: Page = {}, nowIso = new Date().toISOString()): Promise<ActivityRecord[]> {
-    const rows = this.stmt(
-      `SELECT data FROM (
-         SELECT activity_id, activity_time, data FROM activities WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
-         UNION ALL
-         SELECT activity_id, activity_time, data FROM realtime_activities WHERE instance_id = @instanceId AND customer_id = @customerId AND valid_until > @now
-       ) ORDER BY activity_time DESC, activity_id LIMIT @top OFFSET @skip`,
-    ).all({ instanceId, customerId, now: nowIso, top: page.top ?? 50, skip: page.skip ?? 0 }) as Row[];
+    const rows = this.tables.readCurrent(instanceId, 'activities', (activities) =>
+      this.stmt(
+        `SELECT data FROM (
+           SELECT activity_id, activity_time, data FROM ${activities} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId
+           UNION ALL
+           SELECT activity_id, activity_time, data FROM realtime_activities WHERE instance_id = @instanceId AND customer_id = @customerId AND valid_until > @now
+         ) ORDER BY activity_time DESC, activity_id LIMIT @top OFFSET @skip`,
+      ).all({ instanceId, customerId, now: nowIso, top: page.top ?? 50, skip: page.skip ?? 0 }),
+    ) as Row[];
     return rows.map((r) => JSON.parse(r.data as string));
   }
 
   async count(instanceId: string, entity: UnifiedEntityName): Promise<number> {
-    const table = TABLES[entity].table;
-    const r = this.stmt(`SELECT COUNT(*) AS n FROM ${table} WHERE instance_id = @instanceId AND generation = ${CURRENT}`).get({
-      instanceId,
-    }) as Row;
-    return r.n as number;
+    const count = (table: string) =>
+      this.stmt(`SELECT COUNT(*) FROM ${table} WHERE instance_id = @instanceId AND generation = ${CURRENT}`).pluck().get({ instanceId }) as number;
+    const base = TABLES[entity].table;
+    return isGenerationTable(base) ? this.tables.readCurrent(instanceId, base, count) : count(base);
   }
 
   async *scan(instanceId: string, entity: UnifiedEntityName, batchSize = 5000): AsyncIterable<Record<string, unknown>[]> {
@@ -563,11 +602,12 @@ class SqliteStore implements Store {
     if (generation == null) return;
     // Keyset pagination on the primary key: no statement stays open across awaits.
     let after: unknown[] | null = null;
+    const table = isGenerationTable(spec.table) ? this.tables.table(spec.table, instanceId, generation) : spec.table;
     for (;;) {
       const where: string = after ? `AND (${spec.key.join(', ')}) > (${spec.key.map(() => '?').join(', ')})` : '';
       const rows = this.db
         .prepare(
-          `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${spec.table} WHERE instance_id = ? AND generation = ? ${where}
+          `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${table} WHERE instance_id = ? AND generation = ? ${where}
            ORDER BY ${spec.key.join(', ')} LIMIT ?`,
         )
         .raw()
@@ -630,7 +670,8 @@ const TABLES: Record<
 const SOURCES: Record<
   UnifiedEntityName,
   {
-    from: string;
+    /** `table` names the generation's own tables. */
+    from: (table: (base: GenerationTableName) => string) => string;
     params: (instanceId: string, generation: number, nowIso: string) => Record<string, unknown>;
     select: string;
     key: string;
@@ -639,7 +680,7 @@ const SOURCES: Record<
   }
 > = {
   Customer: {
-    from: `WITH src AS (
+    from: () => `WITH src AS (
       SELECT c.customer_id, CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id)
         THEN (SELECT json_patch(c.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o
               WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > @now)
@@ -658,12 +699,12 @@ const SOURCES: Record<
     },
   },
   UnifiedActivity: {
-    from: `WITH src AS (
-      SELECT activity_id, customer_id, activity_time, data FROM activities WHERE instance_id = @i AND generation = @g
+    from: (table) => `WITH src AS (
+      SELECT activity_id, customer_id, activity_time, data FROM ${table('activities')} WHERE instance_id = @i AND generation = @g
       UNION ALL
       SELECT r.activity_id, r.customer_id, r.activity_time, r.data FROM realtime_activities r
       WHERE r.instance_id = @i AND r.valid_until > @now
-        AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id))`,
+        AND NOT EXISTS (SELECT 1 FROM ${table('activities')} a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id))`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'activity_id',
@@ -671,7 +712,7 @@ const SOURCES: Record<
     toRecord: (row) => JSON.parse(row[0] as string),
   },
   AlternateKey: {
-    from: `WITH src AS (SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    from: (table) => `WITH src AS (SELECT data_source, entity, alternate_value, customer_id FROM ${table('alternate_keys')} WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data_source, entity, alternate_value, customer_id',
     key: 'data_source, entity, alternate_value',
@@ -680,7 +721,7 @@ const SOURCES: Record<
   },
   // Enrichments come from the batch only: real-time updates never change them.
   CustomerEnrichment: {
-    from: `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    from: () => `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
@@ -694,7 +735,7 @@ const SOURCES: Record<
   },
   // Measures come from the batch only: real-time updates never change them.
   Customer_Measure: {
-    from: `WITH src AS (SELECT customer_id, data FROM customer_measures WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    from: () => `WITH src AS (SELECT customer_id, data FROM customer_measures WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
