@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { Authenticator, hashKey, registerKey } from '../../src/api/auth.js';
 import { ensureAdminKey } from '../../src/cli/commands/serve.js';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { DAY, FIXTURES, fromNow, odataError, sleep, workspace, type Workspace } from './helpers.js';
 
 interface KeyInfo {
@@ -62,14 +60,9 @@ describe('API keys', () => {
     assert.ok(!JSON.stringify(list).includes(made.key!));
 
     // Nothing in the database holds the key: only its hash.
-    const db = new Database(path.join(ws.dataDir, 'kindred.db'), { readonly: true });
-    try {
-      const row = db.prepare('SELECT * FROM api_keys WHERE id = ?').get(made.keyId) as Record<string, unknown>;
-      assert.equal(row.hash, hashKey(made.key!));
-      assert.ok(!Object.values(row).some((v) => typeof v === 'string' && v.includes(made.key!)), 'no column holds the key');
-    } finally {
-      db.close();
-    }
+    const [row] = await ws.sql('SELECT * FROM api_keys WHERE id = ?', [made.keyId]);
+    assert.equal(row.hash, hashKey(made.key!));
+    assert.ok(!Object.values(row).some((v) => typeof v === 'string' && v.includes(made.key!)), 'no column holds the key');
   });
 
   test('a revoked key stops working at once', async () => {
@@ -237,7 +230,7 @@ describe('the authenticator cache', () => {
     const key = 'kdr_cross_process';
     const record = await registerKey(ws.services.store, key, { instanceId: ws.instanceId, role: 'Viewer', name: 'cross-process' });
     assert.equal((await ws.request('GET', ws.url('/rbac/myrole'), { key })).statusCode, 200);
-    const other = openSqliteStore({ file: path.join(ws.dataDir, 'kindred.db') });
+    const other = await ws.openAnotherStore();
     try {
       await other.access.revokeKey(ws.instanceId, record.id, new Date().toISOString());
     } finally {
