@@ -193,13 +193,29 @@ describe('the authenticator cache', () => {
       queries++;
       return original(hash);
     };
+    // The last-used write is not awaited by the request: count the writes, and wait for one to land.
+    const originalTouch = access.touchKey.bind(access);
+    let touches = 0;
+    access.touchKey = async (id, at) => {
+      touches++;
+      return originalTouch(id, at);
+    };
+    const lastUsedBecomes = async (expected: string) => {
+      let seen: string | null | undefined;
+      for (let i = 0; i < 100 && seen !== expected; i++) {
+        seen = (await access.getKey(ws.instanceId, record.id))?.lastUsedAt;
+        if (seen !== expected) await sleep(10);
+      }
+      assert.equal(seen, expected);
+    };
     try {
       const hash = hashKey('kdr_cache_probe');
       assert.equal((await auth.lookup(hash))?.id, record.id);
       assert.equal(queries, 1);
       for (let i = 0; i < 100; i++) assert.ok(await auth.lookup(hash));
       assert.equal(queries, 1, 'no query for a cached key');
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z');
+      assert.equal(touches, 1, 'last-used written once');
+      await lastUsedBecomes('2026-11-29T10:00:00.000Z');
 
       now += 1_999;
       await auth.lookup(hash);
@@ -207,10 +223,12 @@ describe('the authenticator cache', () => {
       now += 1;
       await auth.lookup(hash);
       assert.equal(queries, 2, 're-read after 2 s');
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z', 'not re-written within a minute');
+      assert.equal(touches, 1, 'not re-written within a minute');
+      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z');
       now += 60_000;
       await auth.lookup(hash);
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:01:02.000Z');
+      assert.equal(touches, 2);
+      await lastUsedBecomes('2026-11-29T10:01:02.000Z');
 
       // Revoked elsewhere (straight in the store): noticed at the next re-read, within 2 s.
       await access.revokeKey(ws.instanceId, record.id, new Date(now).toISOString());
@@ -223,6 +241,7 @@ describe('the authenticator cache', () => {
       assert.equal(queries - before, 1);
     } finally {
       access.findKeyByHash = original;
+      access.touchKey = originalTouch;
     }
   });
 
