@@ -76,9 +76,10 @@ export interface Workspace {
 
 /**
  * A workspace over a fixture. `copy`: the fixture directory is copied into the temp dir so tests may
- * change its source files (otherwise the definition is used where it is, read only).
+ * change its source files (otherwise the definition is used where it is, read only). `store`: the
+ * store to run on (default: the one the test runner chose).
  */
-export async function workspace(options: { definition: string; copy?: boolean }): Promise<Workspace> {
+export async function workspace(options: { definition: string; copy?: boolean; store?: TestStoreKind }): Promise<Workspace> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kindred-api-'));
   const dataDir = path.join(dir, 'data');
   let definitionFile = options.definition;
@@ -90,7 +91,8 @@ export async function workspace(options: { definition: string; copy?: boolean })
   const { definition } = loadInstanceDefinition(definitionFile);
   const instanceId = definition.id;
 
-  const { database, drop } = await testDatabase('kindred_api');
+  const storeKind = options.store ?? testStoreKind();
+  const { database, drop } = await testDatabase('kindred_api', storeKind);
   const open = () => openServices({ dataDir, database, sweepIntervalMs: 0 });
   let services = await open();
   let app = await buildApp({ services });
@@ -110,7 +112,7 @@ export async function workspace(options: { definition: string; copy?: boolean })
   const ws: Workspace = {
     dir,
     dataDir,
-    storeKind: testStoreKind(),
+    storeKind,
     database,
     instanceId,
     get services() {

@@ -23,8 +23,8 @@ export function sqliteOnly(reason: string): string | false {
 }
 
 /** The database of openServices: none (SQLite in the data dir), or a fresh PostgreSQL schema that drop() drops. */
-export async function testDatabase(prefix: string): Promise<{ database: DatabaseOptions | undefined; drop: () => Promise<void> }> {
-  if (testStoreKind() === 'sqlite') return { database: undefined, drop: async () => {} };
+export async function testDatabase(prefix: string, kind = testStoreKind()): Promise<{ database: DatabaseOptions | undefined; drop: () => Promise<void> }> {
+  if (kind === 'sqlite') return { database: undefined, drop: async () => {} };
   const { schema, drop } = await freshSchema(prefix);
   return { database: { url: POSTGRES_URL, schema }, drop };
 }
