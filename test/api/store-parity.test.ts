@@ -106,6 +106,7 @@ describe('the same answers on SQLite and PostgreSQL', { skip: unavailable ?? fal
       await same('GET', `/data/UnifiedActivity?$filter=CustomerId eq '${id}'`);
       await same('GET', "/data/Customer?$filter=City eq 'Lyon'");
       await same('GET', '/search?q=Overlay');
+      await same('GET', '/audit');
     });
   });
 
