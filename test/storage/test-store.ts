@@ -17,11 +17,6 @@ export function testStoreKind(): TestStoreKind {
   return kind;
 }
 
-/** For node:test's skip option: the reason on PostgreSQL, false (run) on SQLite. */
-export function sqliteOnly(reason: string): string | false {
-  return testStoreKind() === 'postgres' ? `SQLite only: ${reason}` : false;
-}
-
 /** The database of openServices: none (SQLite in the data dir), or a fresh PostgreSQL schema that drop() drops. */
 export async function testDatabase(prefix: string, kind = testStoreKind()): Promise<{ database: DatabaseOptions | undefined; drop: () => Promise<void> }> {
   if (kind === 'sqlite') return { database: undefined, drop: async () => {} };
@@ -33,8 +28,6 @@ export interface TestStore {
   store: Store;
   /** How a refresh worker thread opens the same store. */
   workerStore: RefreshWorkerData['store'];
-  /** Another store on the same data (another process would open this). */
-  openAnother(): Promise<Store>;
   /** Closes the store and drops its schema (the caller removes `dir`). */
   close(): Promise<void>;
 }
@@ -44,15 +37,13 @@ export async function openTestStore(dir: string, prefix: string): Promise<TestSt
   if (testStoreKind() === 'sqlite') {
     const file = path.join(dir, 'kindred.db');
     const store = openSqliteStore({ file });
-    return { store, workerStore: { kind: 'sqlite', file }, openAnother: async () => openSqliteStore({ file }), close: () => store.close() };
+    return { store, workerStore: { kind: 'sqlite', file }, close: () => store.close() };
   }
   const { schema, drop } = await freshSchema(prefix);
-  const open = () => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
-  const store = await open();
+  const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4 });
   return {
     store,
     workerStore: { kind: 'postgres', connectionString: POSTGRES_URL, schema },
-    openAnother: open,
     async close() {
       await store.close();
       await drop();
