@@ -19,12 +19,12 @@ function testFiles(dir) {
 
 /**
  * The files of the PostgreSQL pass: those that open their store through the shared helpers, which
- * pick the store from KINDRED_TEST_STORE (test/storage/test-store.ts; test/api/helpers.ts builds on it).
+ * pick the store from KINDRED_TEST_STORE (test/storage/test-store.ts, or test/api/helpers.ts's workspace()).
  */
 function runsOnEitherStore(file) {
   const text = readFileSync(file, 'utf8');
   if (/from '(?:\.\.\/)+storage\/test-store\.js'/.test(text)) return true;
-  return path.dirname(path.resolve(file)) === path.resolve('test/api') && /from '\.\/helpers\.js'/.test(text);
+  return path.dirname(path.resolve(file)) === path.resolve('test/api') && /from '\.\/helpers\.js'/.test(text) && /\bworkspace\(/.test(text);
 }
 
 /** null when PostgreSQL answers at `url`, else why the PostgreSQL pass is skipped. */
