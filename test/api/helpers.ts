@@ -1,15 +1,22 @@
-// Shared set-up for the API tests: a temp data dir with real SQLite (openServices), an instance
+// Shared set-up for the API tests: a temp data dir with real SQLite, or a fresh PostgreSQL schema
+// when the runner asks for it (test/storage/test-store.ts), through openServices; an instance
 // registered from a fixture, API keys per role, and the Fastify app driven through inject().
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { registerKey } from '../../src/api/auth.js';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import type { RunRecord } from '../../src/domain/run.js';
-import { openServices, type Services } from '../../src/services.js';
+import { openServices, type DatabaseOptions, type Services } from '../../src/services.js';
+import { openPostgresStore } from '../../src/storage/postgres/store.js';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import type { Store } from '../../src/storage/store.js';
+import { schemaClient } from '../storage/postgres-helpers.js';
+import { testDatabase, testStoreKind, type TestStoreKind } from '../storage/test-store.js';
 
 export const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 export const REPO = path.resolve(import.meta.dirname, '../..');
@@ -37,6 +44,9 @@ export interface RequestOptions {
 export interface Workspace {
   dir: string;
   dataDir: string;
+  /** Which store the workspace runs on; `database` is its PostgreSQL schema (undefined on SQLite). */
+  storeKind: TestStoreKind;
+  database: DatabaseOptions | undefined;
   instanceId: string;
   services: Services;
   app: FastifyInstance;
@@ -55,16 +65,21 @@ export interface Workspace {
   request(method: string, url: string, options?: RequestOptions): Promise<LightMyRequestResponse>;
   /** `/api/instances/{id}` + rest */
   url(rest: string): string;
-  /** Closes app and services and opens them again on the same data dir. */
+  /** Runs one statement on the workspace's database through a connection of its own (`?` placeholders); returns its rows. */
+  sql(statement: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Another store on the same database, as another process would open it; the caller closes it. */
+  openAnotherStore(): Promise<Store>;
+  /** Closes app and services and opens them again on the same data dir (or schema). */
   reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
  * A workspace over a fixture. `copy`: the fixture directory is copied into the temp dir so tests may
- * change its source files (otherwise the definition is used where it is, read only).
+ * change its source files (otherwise the definition is used where it is, read only). `store`: the
+ * store to run on (default: the one the test runner chose).
  */
-export async function workspace(options: { definition: string; copy?: boolean }): Promise<Workspace> {
+export async function workspace(options: { definition: string; copy?: boolean; store?: TestStoreKind }): Promise<Workspace> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kindred-api-'));
   const dataDir = path.join(dir, 'data');
   let definitionFile = options.definition;
@@ -76,7 +91,10 @@ export async function workspace(options: { definition: string; copy?: boolean })
   const { definition } = loadInstanceDefinition(definitionFile);
   const instanceId = definition.id;
 
-  let services = await openServices({ dataDir, sweepIntervalMs: 0 });
+  const storeKind = options.store ?? testStoreKind();
+  const { database, drop } = await testDatabase('kindred_api', storeKind);
+  const open = () => openServices({ dataDir, database, sweepIntervalMs: 0 });
+  let services = await open();
   let app = await buildApp({ services });
   await app.ready();
 
@@ -94,6 +112,8 @@ export async function workspace(options: { definition: string; copy?: boolean })
   const ws: Workspace = {
     dir,
     dataDir,
+    storeKind,
+    database,
     instanceId,
     get services() {
       return services;
@@ -138,16 +158,41 @@ export async function workspace(options: { definition: string; copy?: boolean })
       return app.inject({ method: method as 'GET', url, query: o.query, headers, payload });
     },
     url: (rest) => `/api/instances/${instanceId}${rest}`,
+    async sql(statement, params = []) {
+      if (!database) {
+        const db = new Database(path.join(dataDir, 'kindred.db'));
+        try {
+          const prepared = db.prepare(statement);
+          if (prepared.reader) return prepared.all(...params) as Record<string, unknown>[];
+          prepared.run(...params);
+          return [];
+        } finally {
+          db.close();
+        }
+      }
+      const client = await schemaClient(database.schema!);
+      try {
+        let n = 0;
+        return (await client.query(statement.replace(/\?/g, () => `$${++n}`), params)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async openAnotherStore() {
+      if (!database) return openSqliteStore({ file: path.join(dataDir, 'kindred.db') });
+      return openPostgresStore({ connectionString: database.url, schema: database.schema, maxConnections: 2 });
+    },
     async reopen() {
       await app.close();
       await services.close();
-      services = await openServices({ dataDir, sweepIntervalMs: 0 });
+      services = await open();
       app = await buildApp({ services });
       await app.ready();
     },
     async close() {
       await app.close();
       await services.close();
+      await drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,10 +3,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { Authenticator, hashKey, registerKey } from '../../src/api/auth.js';
 import { ensureAdminKey } from '../../src/cli/commands/serve.js';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { DAY, FIXTURES, fromNow, odataError, sleep, workspace, type Workspace } from './helpers.js';
 
 interface KeyInfo {
@@ -62,14 +60,9 @@ describe('API keys', () => {
     assert.ok(!JSON.stringify(list).includes(made.key!));
 
     // Nothing in the database holds the key: only its hash.
-    const db = new Database(path.join(ws.dataDir, 'kindred.db'), { readonly: true });
-    try {
-      const row = db.prepare('SELECT * FROM api_keys WHERE id = ?').get(made.keyId) as Record<string, unknown>;
-      assert.equal(row.hash, hashKey(made.key!));
-      assert.ok(!Object.values(row).some((v) => typeof v === 'string' && v.includes(made.key!)), 'no column holds the key');
-    } finally {
-      db.close();
-    }
+    const [row] = await ws.sql('SELECT * FROM api_keys WHERE id = ?', [made.keyId]);
+    assert.equal(row.hash, hashKey(made.key!));
+    assert.ok(!Object.values(row).some((v) => typeof v === 'string' && v.includes(made.key!)), 'no column holds the key');
   });
 
   test('a revoked key stops working at once', async () => {
@@ -200,13 +193,29 @@ describe('the authenticator cache', () => {
       queries++;
       return original(hash);
     };
+    // The last-used write is not awaited by the request: count the writes, and wait for one to land.
+    const originalTouch = access.touchKey.bind(access);
+    let touches = 0;
+    access.touchKey = async (id, at) => {
+      touches++;
+      return originalTouch(id, at);
+    };
+    const lastUsedBecomes = async (expected: string) => {
+      let seen: string | null | undefined;
+      for (let i = 0; i < 100 && seen !== expected; i++) {
+        seen = (await access.getKey(ws.instanceId, record.id))?.lastUsedAt;
+        if (seen !== expected) await sleep(10);
+      }
+      assert.equal(seen, expected);
+    };
     try {
       const hash = hashKey('kdr_cache_probe');
       assert.equal((await auth.lookup(hash))?.id, record.id);
       assert.equal(queries, 1);
       for (let i = 0; i < 100; i++) assert.ok(await auth.lookup(hash));
       assert.equal(queries, 1, 'no query for a cached key');
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z');
+      assert.equal(touches, 1, 'last-used written once');
+      await lastUsedBecomes('2026-11-29T10:00:00.000Z');
 
       now += 1_999;
       await auth.lookup(hash);
@@ -214,10 +223,12 @@ describe('the authenticator cache', () => {
       now += 1;
       await auth.lookup(hash);
       assert.equal(queries, 2, 're-read after 2 s');
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z', 'not re-written within a minute');
+      assert.equal(touches, 1, 'not re-written within a minute');
+      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:00:00.000Z');
       now += 60_000;
       await auth.lookup(hash);
-      assert.equal((await access.getKey(ws.instanceId, record.id))?.lastUsedAt, '2026-11-29T10:01:02.000Z');
+      assert.equal(touches, 2);
+      await lastUsedBecomes('2026-11-29T10:01:02.000Z');
 
       // Revoked elsewhere (straight in the store): noticed at the next re-read, within 2 s.
       await access.revokeKey(ws.instanceId, record.id, new Date(now).toISOString());
@@ -230,6 +241,7 @@ describe('the authenticator cache', () => {
       assert.equal(queries - before, 1);
     } finally {
       access.findKeyByHash = original;
+      access.touchKey = originalTouch;
     }
   });
 
@@ -237,7 +249,7 @@ describe('the authenticator cache', () => {
     const key = 'kdr_cross_process';
     const record = await registerKey(ws.services.store, key, { instanceId: ws.instanceId, role: 'Viewer', name: 'cross-process' });
     assert.equal((await ws.request('GET', ws.url('/rbac/myrole'), { key })).statusCode, 200);
-    const other = openSqliteStore({ file: path.join(ws.dataDir, 'kindred.db') });
+    const other = await ws.openAnotherStore();
     try {
       await other.access.revokeKey(ws.instanceId, record.id, new Date().toISOString());
     } finally {

@@ -2,9 +2,7 @@
 // tokens never reach the log. Internal errors are real faults (a table renamed away under the running
 // server, a stored definition corrupted by another connection), not mocks.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { sessionCookie } from '../../src/api/cookies.js';
@@ -77,37 +75,33 @@ describe('no leaks', () => {
   });
 
   test('a database fault: 500 with a generic body; the details only in the log', async () => {
-    const db = new Database(path.join(ws.dataDir, 'kindred.db'));
+    await ws.sql('ALTER TABLE realtime_activities RENAME TO realtime_activities_gone');
     try {
-      db.exec('ALTER TABLE realtime_activities RENAME TO realtime_activities_gone');
       const before = lines.length;
       const res = await app.inject({ method: 'GET', url: ws.url('/data/UnifiedActivity'), headers: { 'ocp-apim-subscription-key': ws.keys.viewer } });
       const e = odataError(res, 500, { code: 'InternalError', message: /internal error \(request [^)]+\); the server log has the details/ });
       assert.equal(e.target, undefined);
-      generic(res, ['realtime_activities', 'no such table']);
+      generic(res, ['realtime_activities', 'no such table', 'does not exist']);
       const written = lines.slice(before).join('');
       assert.match(written, /realtime_activities/, 'the log has the details for the operator');
       assert.ok(!written.includes(ws.keys.viewer), 'but not the key');
     } finally {
-      db.exec('ALTER TABLE realtime_activities_gone RENAME TO realtime_activities');
-      db.close();
+      await ws.sql('ALTER TABLE realtime_activities_gone RENAME TO realtime_activities');
     }
     assert.equal((await app.inject({ method: 'GET', url: ws.url('/data/UnifiedActivity'), headers: { 'ocp-apim-subscription-key': ws.keys.viewer } })).statusCode, 200, 'works again');
   });
 
   test('a corrupted stored definition: 500 with a generic body, no file path', async () => {
-    const db = new Database(path.join(ws.dataDir, 'kindred.db'));
-    const original = db.prepare('SELECT definition, updated_at FROM instances WHERE id = ?').get(ws.instanceId) as { definition: string; updated_at: string };
+    const [original] = await ws.sql('SELECT definition, updated_at FROM instances WHERE id = ?', [ws.instanceId]);
     try {
-      db.prepare('UPDATE instances SET definition = ?, updated_at = ? WHERE id = ?').run(JSON.stringify({ id: ws.instanceId, dataSources: 'nonsense' }), new Date().toISOString(), ws.instanceId);
+      await ws.sql('UPDATE instances SET definition = ?, updated_at = ? WHERE id = ?', [JSON.stringify({ id: ws.instanceId, dataSources: 'nonsense' }), new Date().toISOString(), ws.instanceId]);
       ws.services.catalog.invalidate(ws.instanceId);
       const res = await app.inject({ method: 'GET', url: ws.url('/data/Customer'), headers: { 'ocp-apim-subscription-key': ws.keys.viewer } });
       assert.ok(res.statusCode >= 400, res.body);
       generic(res, ['nonsense', 'dataSources.']);
       if (res.statusCode === 500) odataError(res, 500, { code: 'InternalError' });
     } finally {
-      db.prepare('UPDATE instances SET definition = ?, updated_at = ? WHERE id = ?').run(original.definition, original.updated_at, ws.instanceId);
-      db.close();
+      await ws.sql('UPDATE instances SET definition = ?, updated_at = ? WHERE id = ?', [original.definition, original.updated_at, ws.instanceId]);
       ws.services.catalog.invalidate(ws.instanceId);
     }
   });

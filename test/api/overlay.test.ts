@@ -63,7 +63,7 @@ const csvLine = (name: string, line: string) => {
 };
 async function exportCsv(entity: string, name: string): Promise<string> {
   const out = path.join(ws.dir, `${name}.csv`);
-  await exportEntity({ entity, instanceId: ws.instanceId, format: 'csv', out, dataDir: ws.dataDir });
+  await exportEntity({ entity, instanceId: ws.instanceId, format: 'csv', out, dataDir: ws.dataDir, database: ws.database });
   return readFileSync(out, 'utf8');
 }
 

@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import { scoreAgainstTruth } from '../../src/refresh/evaluate.js';
 import { runRefresh } from '../../src/refresh/pipeline.js';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { openTestStore } from '../storage/test-store.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DATASETS = path.resolve(ROOT, '../shared/datasets/febrl');
@@ -25,7 +25,8 @@ async function refreshAndScore(t: TestContext, example: string, files: string[],
     return;
   }
   const dir = mkdtempSync(path.join(tmpdir(), `kindred-${example}-`));
-  const store = openSqliteStore({ file: path.join(dir, 'k.db') });
+  const opened = await openTestStore(dir, `kindred_${example}`);
+  const { store } = opened;
   try {
     const file = path.join(ROOT, 'examples', example, 'instance.yaml');
     const { definition, baseDir } = loadInstanceDefinition(file);
@@ -49,7 +50,7 @@ async function refreshAndScore(t: TestContext, example: string, files: string[],
     assert.equal(s.records, expectedRecords);
     assert.ok(s.f1 >= MIN_F1, `F1 ${s.f1} is below ${MIN_F1}`);
   } finally {
-    await store.close();
+    await opened.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

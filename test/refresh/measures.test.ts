@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import type { StageRecord } from '../../src/domain/run.js';
 import { runRefresh } from '../../src/refresh/pipeline.js';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import type { Store } from '../../src/storage/store.js';
+import { openTestStore, type TestStore } from '../storage/test-store.js';
 
 const CUSTOMERS = 3000;
 const PURCHASES = 12000;
@@ -112,6 +112,7 @@ interface Purchase {
 describe('measures and segments over generated data', () => {
   let dir: string;
   let store: Store;
+  let opened: TestStore | undefined;
   const contacts: { id: string; city: string; tier: string }[] = [];
   const purchases: Purchase[] = [];
   const returns: { id: string; buyer: string; amount: number }[] = [];
@@ -137,7 +138,8 @@ describe('measures and segments over generated data', () => {
       'PurchaseId,ContactId,PurchasedOn,Product,Total\n' + purchases.map((p) => `${p.id},${p.contact},${new Date(p.time).toISOString()},${p.product},${p.total}`).join('\n') + '\n',
     );
     writeFileSync(path.join(dir, 'returns.csv'), 'ReturnId,Buyer,Amount\n' + returns.map((r) => `${r.id},${r.buyer},${r.amount}`).join('\n') + '\n');
-    store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
+    opened = await openTestStore(dir, 'kindred_measures');
+    store = opened.store;
     const { definition, baseDir } = loadInstanceDefinition(path.join(dir, 'instance.yaml'));
     await store.putInstance({ id: 'gen', name: 'gen', definition, sourceFile: 'instance.yaml', baseDir });
     const { run } = await store.createRun('gen', 'cli');
@@ -147,7 +149,7 @@ describe('measures and segments over generated data', () => {
     stages = Object.fromEntries(done.stages.map((s) => [s.name, s]));
   });
   after(async () => {
-    await store.close();
+    await opened?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -8,20 +8,22 @@ import type { CustomerRecord } from '../../src/domain/profile.js';
 import { runRefresh } from '../../src/refresh/pipeline.js';
 import { workerExecutor } from '../../src/refresh/executors.js';
 import { RefreshRunner } from '../../src/refresh/runner.js';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import type { Store } from '../../src/storage/store.js';
+import { openTestStore } from '../storage/test-store.js';
 
 const FIXTURE = path.resolve(import.meta.dirname, '../fixtures/tiny');
 
-/** A copy of the tiny fixture in a temp dir, so tests can change source files between refreshes. */
-function workspace() {
+/** A copy of the tiny fixture in a temp dir, so tests can change source files between refreshes; the store the runner chose. */
+async function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'kindred-pipeline-'));
   cpSync(FIXTURE, path.join(dir, 'src'), { recursive: true });
-  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
+  const opened = await openTestStore(dir, 'kindred_pipeline');
+  const { store, workerStore } = opened;
   const file = (name: string) => path.join(dir, 'src', name);
   return {
     dir,
     store,
+    workerStore,
     file,
     async apply() {
       const { definition, baseDir } = loadInstanceDefinition(file('instance.yaml'));
@@ -41,7 +43,7 @@ function workspace() {
       return out;
     },
     async close() {
-      await store.close();
+      await opened.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -50,9 +52,9 @@ function workspace() {
 const byKey = (customers: CustomerRecord[], column: string, key: string) => customers.find((c) => c[column] === key);
 
 describe('refresh of the tiny instance', () => {
-  let ws: ReturnType<typeof workspace>;
+  let ws: Awaited<ReturnType<typeof workspace>>;
   before(async () => {
-    ws = workspace();
+    ws = await workspace();
     await ws.apply();
   });
   after(() => ws.close());
@@ -187,10 +189,10 @@ describe('refresh of the tiny instance', () => {
 });
 
 describe('refresh runner', () => {
-  let ws: ReturnType<typeof workspace>;
+  let ws: Awaited<ReturnType<typeof workspace>>;
   let store: Store;
   before(async () => {
-    ws = workspace();
+    ws = await workspace();
     store = ws.store;
     await ws.apply();
   });
@@ -231,7 +233,7 @@ describe('refresh runner', () => {
   });
 
   test('runs in a worker thread with the same result, and records a cancelled worker run', async () => {
-    const runner = new RefreshRunner({ store, execute: workerExecutor(store, { kind: 'sqlite', file: path.join(ws.dir, 'kindred.db') }) });
+    const runner = new RefreshRunner({ store, execute: workerExecutor(store, ws.workerStore) });
     const before = await ws.customers();
     const { done } = await runner.start('tiny', 'manual');
     const run = await done;

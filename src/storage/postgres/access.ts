@@ -151,7 +151,7 @@ export class PostgresAccessStore implements AccessStore {
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<number> {
     const r = await one(
       this.pool,
-      'INSERT INTO audit_log (at, instance_id, principal_id, action, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id',
+      'INSERT INTO audit_log (at, instance_id, principal_id, action, target, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7::json) RETURNING id',
       [e.at, e.instanceId, e.principalId, e.action, e.target, e.outcome, e.detail ? JSON.stringify(e.detail) : null],
     );
     return Number(r!.id);

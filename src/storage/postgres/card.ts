@@ -3,7 +3,7 @@
 import type pg from 'pg';
 import type { FieldSourceLegend } from '../../domain/field-sources.js';
 import type { CardStore, TimelineActivity, TimelineQuery } from '../card.js';
-import { current, one, rows } from './statements.js';
+import { current, inActivityOrder, one, rows } from './statements.js';
 
 /**
  * Batch activities of the customer, and live real-time ones the batch does not have (yet); binds
@@ -62,7 +62,7 @@ export class PostgresCardStore implements CardStore {
       params,
     );
     return list.map((r) => {
-      const a = r.data as TimelineActivity;
+      const a = inActivityOrder(r.data as TimelineActivity);
       if (a.Origin === 'realtime') a.caller = (r.caller as string | null) ?? null;
       return a;
     });

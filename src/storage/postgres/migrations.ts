@@ -365,4 +365,18 @@ ALTER TABLE runs ADD COLUMN scheduled_for TEXT COLLATE "C";
 CREATE UNIQUE INDEX runs_scheduled_slot ON runs (instance_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
 `,
   },
+  {
+    version: 10,
+    name: 'documents read whole keep their key order',
+    // jsonb keeps no key order, so definitions, run stages and audit details came back reordered
+    // (the API answers differently than on SQLite). json keeps the text as written; no statement
+    // reads inside these columns.
+    sql: `
+ALTER TABLE instances ALTER COLUMN definition TYPE JSON USING definition::json;
+ALTER TABLE runs ALTER COLUMN summary DROP DEFAULT;
+ALTER TABLE runs ALTER COLUMN stages TYPE JSON USING stages::json, ALTER COLUMN summary TYPE JSON USING summary::json;
+ALTER TABLE runs ALTER COLUMN summary SET DEFAULT '{}';
+ALTER TABLE audit_log ALTER COLUMN detail TYPE JSON USING detail::json;
+`,
+  },
 ];

@@ -3,11 +3,43 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import type { ActivityRecord } from '../../domain/profile.js';
 
 export type Row = Record<string, unknown>;
 
 /** A pool (one statement, autocommit) or a client inside a transaction. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+/** UnifiedActivity's attributes in the order SQLite returns them (the order they are built in). */
+const ACTIVITY_ORDER: Record<keyof ActivityRecord, true> = {
+  ActivityId: true,
+  CustomerId: true,
+  ActivityTime: true,
+  ActivityType: true,
+  ActivityTypeDisplay: true,
+  SourceEntityName: true,
+  SourceActivityId: true,
+  DataSourceName: true,
+  Title: true,
+  Description: true,
+  Url: true,
+  Icon: true,
+  ShowInTimeline: true,
+  Origin: true,
+  ValidUntil: true,
+};
+
+/**
+ * An activity read from a jsonb column with its attributes in the usual order: jsonb keeps no key
+ * order of its own, and callers see the same activity on every store.
+ */
+export function inActivityOrder<T extends object>(data: T): T {
+  const from = data as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const name in ACTIVITY_ORDER) if (name in from) out[name] = from[name];
+  for (const name in from) if (!(name in out)) out[name] = from[name];
+  return out as T;
+}
 
 /** The generation readers see, for statements that bind the instance id as $n. */
 export const current = (n: number) => `(SELECT current_generation FROM instances WHERE id = $${n})`;

@@ -18,7 +18,7 @@ import { PostgresTelemetryStore } from './telemetry.js';
 import { postgresMigrations } from './migrations.js';
 import { changeChannel, poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import { claimRefresh, claimSweep, failInterruptedRuns } from './coordination.js';
-import { copyRows, current, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
+import { copyRows, current, inActivityOrder, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
 import { PostgresAnalyticsStore } from './analytics.js';
 import { PostgresEnrichmentStore } from './enrichment.js';
 import { PostgresExportRunStore } from './exports.js';
@@ -124,7 +124,7 @@ export class PostgresStore implements Store {
     const r = await one(
       this.pool,
       `INSERT INTO instances (id, name, definition, source_file, base_dir, current_generation, created_at, updated_at)
-       VALUES ($1, $2, $3::jsonb, $4, $5, NULL, $6, $6)
+       VALUES ($1, $2, $3::json, $4, $5, NULL, $6, $6)
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
          source_file = excluded.source_file, base_dir = excluded.base_dir, updated_at = excluded.updated_at
        RETURNING (xmax = 0) AS created`,
@@ -163,7 +163,7 @@ export class PostgresStore implements Store {
       const inserted = await one(
         this.pool,
         `INSERT INTO runs (instance_id, job_id, status, trigger, submitted_at, stages, summary, scheduled_for)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, '{}', $7) ON CONFLICT DO NOTHING RETURNING job_id`,
+         VALUES ($1, $2, $3, $4, $5, $6::json, '{}', $7) ON CONFLICT DO NOTHING RETURNING job_id`,
         [instanceId, run.jobId, run.status, trigger, run.submittedAt, JSON.stringify(run.stages), slot],
       );
       if (inserted) return { run, created: true };
@@ -199,7 +199,7 @@ export class PostgresStore implements Store {
       if (patch[key] === undefined) continue;
       const json = key === 'stages' || key === 'summary';
       params.push(json ? JSON.stringify(patch[key]) : patch[key]);
-      sets.push(`${column} = $${params.length}${json ? '::jsonb' : ''}`);
+      sets.push(`${column} = $${params.length}${json ? '::json' : ''}`);
     }
     if (!sets.length) return;
     await run(q, `UPDATE runs SET ${sets.join(', ')} WHERE instance_id = $1 AND job_id = $2`, params);
@@ -473,13 +473,13 @@ export class PostgresStore implements Store {
       instanceId,
       activityId,
     ]);
-    if (batch) return batch.data as ActivityRecord;
+    if (batch) return inActivityOrder(batch.data as ActivityRecord);
     const rt = await one(this.pool, 'SELECT data FROM realtime_activities WHERE instance_id = $1 AND activity_id = $2 AND valid_until > $3', [
       instanceId,
       activityId,
       nowIso,
     ]);
-    return rt?.data as ActivityRecord | undefined;
+    return rt && inActivityOrder(rt.data as ActivityRecord);
   }
 
   async queryEntity(
@@ -604,7 +604,7 @@ export class PostgresStore implements Store {
        ) AS a ORDER BY activity_time DESC, activity_id LIMIT $4 OFFSET $5`,
       [instanceId, customerId, nowIso, page.top ?? 50, page.skip ?? 0],
     );
-    return list.map((r) => r.data as ActivityRecord);
+    return list.map((r) => inActivityOrder(r.data as ActivityRecord));
   }
 
   async count(instanceId: string, entity: UnifiedEntityName): Promise<number> {
@@ -689,7 +689,7 @@ const TABLES: Record<
   { table: string; key: string[]; select: string[]; toRecord: (cols: unknown[], key: unknown[]) => Record<string, unknown> }
 > = {
   Customer: { table: 'customers', key: ['customer_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
-  UnifiedActivity: { table: 'activities', key: ['activity_id'], select: ['data'], toRecord: (c) => c[0] as Record<string, unknown> },
+  UnifiedActivity: { table: 'activities', key: ['activity_id'], select: ['data'], toRecord: (c) => inActivityOrder(c[0] as Record<string, unknown>) },
   AlternateKey: {
     table: 'alternate_keys',
     key: ['data_source', 'entity', 'alternate_value'],
@@ -755,7 +755,7 @@ const SOURCES: Record<
     select: 'data',
     key: 'activity_id',
     columns: { ActivityId: 'activity_id', CustomerId: 'customer_id', ActivityTime: 'activity_time' },
-    toRecord: (row) => row[0] as Record<string, unknown>,
+    toRecord: (row) => inActivityOrder(row[0] as Record<string, unknown>),
   },
   AlternateKey: {
     from: `WITH src AS (SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys

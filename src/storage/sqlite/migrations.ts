@@ -342,4 +342,10 @@ ALTER TABLE runs ADD COLUMN scheduled_for TEXT;
 CREATE UNIQUE INDEX runs_scheduled_slot ON runs (instance_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
 `,
   },
+  {
+    version: 10,
+    name: 'documents read whole keep their key order',
+    // PostgreSQL's change (jsonb to json); SQLite stores JSON as the text given already.
+    sql: `SELECT 1;`,
+  },
 ];
