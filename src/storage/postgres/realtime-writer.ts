@@ -14,6 +14,15 @@ import { DURABLE } from './durability.js';
 import { RealtimeApplier } from './realtime-apply.js';
 import { transaction } from './statements.js';
 
+/**
+ * Real-time groups a node commits at once on PostgreSQL (the write queue's maxInFlight). A group
+ * costs a few round trips and one commit whatever its size, so writes that arrive while groups are
+ * committing are better off waiting for the next group than starting one each; a few groups at once
+ * overlap one group's commit with the next one's statements, and leave the rest of the pool (10
+ * connections) to reads.
+ */
+export const GROUPS_IN_FLIGHT = 4;
+
 export interface RealtimeWriter {
   /** Applies the writes in one transaction; resolves once they are committed durably. */
   apply(writes: RealtimeWrite[]): Promise<RealtimeResult[]>;
