@@ -7,12 +7,11 @@
 // delivers it to every listening node after the commit and never for a group that rolled back
 // (src/realtime/postgres-change-feed.ts listens).
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { changesOf, encodeChangeMessages } from '../../domain/changes.js';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { DURABLE } from './durability.js';
 import { RealtimeApplier } from './realtime-apply.js';
-import { transaction } from './statements.js';
 
 /**
  * Real-time groups a node commits at once on PostgreSQL (the write queue's maxInFlight). A group
@@ -22,6 +21,8 @@ import { transaction } from './statements.js';
  * connections) to reads.
  */
 export const GROUPS_IN_FLIGHT = 4;
+
+const { escapeLiteral } = pg;
 
 export interface RealtimeWriter {
   /** Applies the writes in one transaction; resolves once they are committed durably. */
@@ -46,15 +47,24 @@ export function poolRealtimeWriter(pool: pg.Pool, announce?: ChangeAnnouncement)
   return {
     async apply(writes) {
       if (!writes.length) return [];
-      return transaction(pool, async (client) => {
-        await client.query(DURABLE);
-        const results = await new RealtimeApplier(client).apply(writes);
+      // Four round trips whatever the group's size: the transaction starts in the applier's first
+      // statement, and the announcement travels with COMMIT (simple protocol, several statements).
+      const client = await pool.connect();
+      try {
+        const results = await new RealtimeApplier(client).apply(writes, `BEGIN; ${DURABLE}`);
+        let announcement = '';
         if (announce) {
           const messages = encodeChangeMessages(announce.nodeId, changesOf(writes, results, new Date().toISOString()));
-          if (messages.length) await client.query('SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m', [announce.channel, messages]);
+          if (messages.length) announcement = `SELECT pg_notify(${escapeLiteral(announce.channel)}, m) FROM unnest(ARRAY[${messages.map(escapeLiteral).join(', ')}]) AS m; `;
         }
+        await client.query(`${announcement}COMMIT`);
         return results;
-      });
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
     },
     async close() {
       // The pool belongs to the store, which ends it.
