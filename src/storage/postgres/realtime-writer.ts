@@ -47,9 +47,11 @@ export function poolRealtimeWriter(pool: pg.Pool, announce?: ChangeAnnouncement)
   return {
     async apply(writes) {
       if (!writes.length) return [];
-      // Four round trips whatever the group's size: the transaction starts in the applier's first
-      // statement, and the announcement travels with COMMIT (simple protocol, several statements).
+      // Four round trips whatever the group's size (five when it mixes profiles and activities):
+      // the transaction starts in the applier's first statement, and the announcement travels with
+      // COMMIT (simple protocol, several statements in one query).
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         const results = await new RealtimeApplier(client).apply(writes, `BEGIN; ${DURABLE}`);
         let announcement = '';
@@ -60,10 +62,11 @@ export function poolRealtimeWriter(pool: pg.Pool, announce?: ChangeAnnouncement)
         await client.query(`${announcement}COMMIT`);
         return results;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        // A connection that cannot even roll back is discarded, not returned to the pool.
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     async close() {
