@@ -259,7 +259,7 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
         profileWrite('c2', {}),
         activityWrite(r4),
         // The same ActivityId for a customer that does not exist, then for one that does.
-        activityWrite({ ...activity('r6', 'nobody', NOW, 'realtime') }),
+        activityWrite(activity('r6', 'nobody', NOW, 'realtime')),
         activityWrite(activity('r6', 'c2', NOW, 'realtime')),
         // Created, then (later in the group) posted again after it expired: published anew; then replayed.
         activityWrite(short),
