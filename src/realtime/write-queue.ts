@@ -6,7 +6,9 @@
 // A store may bound the groups committing at once (maxInFlight; PostgreSQL does): writes that
 // arrive meanwhile wait and form the next, larger group when one finishes. Unbounded, every turn of
 // the event loop starts a group of its own, and on a busy node those tiny groups queue for the
-// connection pool, each costing the same round trips and commit as a large one.
+// connection pool, each costing the same round trips and commit as a large one. Groups in flight
+// at once may commit in either order (PostgreSQL: each is a transaction of its own); their requests
+// were concurrent. A request answered before another is submitted always commits before it.
 import type { RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { Store } from '../storage/store.js';
 import { changesOf } from '../domain/changes.js';
