@@ -15,6 +15,7 @@ import { workerExecutor } from './refresh/executors.js';
 import type { RefreshWorkerData } from './refresh/worker.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openPostgresStore } from './storage/postgres/store.js';
+import { GROUPS_IN_FLIGHT } from './storage/postgres/realtime-writer.js';
 import { openSqliteStore } from './storage/sqlite/store.js';
 import type { Store } from './storage/store.js';
 
@@ -83,7 +84,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     log: options.log,
     execute: options.refreshInWorker ? workerExecutor(store, opened.workerStore) : undefined,
   });
-  const writes = new WriteQueue(store, feed);
+  const writes = new WriteQueue(store, feed, undefined, opened.groupsInFlight);
   const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
   const telemetry = new TelemetryRecorder(store.telemetry, { flushMs: options.telemetryFlushMs, log: options.log });
@@ -125,6 +126,8 @@ interface OpenedStore {
   workerStore: RefreshWorkerData['store'];
   feed: ChangeFeed;
   location: string;
+  /** Real-time groups committing at once at most (WriteQueue maxInFlight); unbounded if absent. */
+  groupsInFlight?: number;
 }
 
 async function openSqlite(dataDir: string, options: ServiceOptions): Promise<OpenedStore> {
@@ -158,5 +161,6 @@ async function openPostgres(database: DatabaseOptions, log: ServiceOptions['log'
     workerStore: { kind: 'postgres', connectionString: database.url, schema: database.schema },
     feed,
     location: `${url.toString()}${database.schema ? ` (schema ${database.schema})` : ''}`,
+    groupsInFlight: GROUPS_IN_FLIGHT,
   };
 }

@@ -2,6 +2,13 @@
 // one transaction, and the store shares each sync to disk among all groups committed before it
 // started (storage/sqlite/durability.ts). Groups are pipelined: while one group waits for the
 // disk, the next one commits. A request is answered only after its group is on disk.
+//
+// A store may bound the groups committing at once (maxInFlight; PostgreSQL does): writes that
+// arrive meanwhile wait and form the next, larger group when one finishes. Unbounded, every turn of
+// the event loop starts a group of its own, and on a busy node those tiny groups queue for the
+// connection pool, each costing the same round trips and commit as a large one. Groups in flight
+// at once may commit in either order (PostgreSQL: each is a transaction of its own); their requests
+// were concurrent. A request answered before another is submitted always commits before it.
 import type { RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { Store } from '../storage/store.js';
 import { changesOf } from '../domain/changes.js';
@@ -24,6 +31,8 @@ export class WriteQueue {
     private readonly store: Store,
     private readonly feed: ChangeFeed,
     private readonly maxGroup = 2000,
+    /** Groups committing at once at most (Infinity: a group per turn of the event loop). */
+    private readonly maxInFlight = Infinity,
   ) {}
 
   submit(write: RealtimeWrite): Promise<RealtimeResult> {
@@ -53,7 +62,7 @@ export class WriteQueue {
   }
 
   private async flush(): Promise<void> {
-    if (!this.pending.length) return;
+    if (!this.pending.length || this.inFlight >= this.maxInFlight) return;
     // Whole requests only, up to maxGroup writes (at least one request).
     let take = 0;
     let size = 0;
@@ -75,6 +84,8 @@ export class WriteQueue {
       for (const p of group) p.reject(err);
     } finally {
       this.inFlight--;
+      // Writes held back by maxInFlight go now.
+      if (this.pending.length) this.schedule();
     }
   }
 

@@ -236,6 +236,91 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
       assert.deepEqual(await store.getActivity('shop', 'r2', NOW), again);
     }));
 
+    it('one group behaves as its writes applied one by one, in order', TIMEOUT, withStore(async (store) => {
+      await refresh(store, async (w) => {
+        await w.writeCustomers([customer('c1'), customer('c2'), customer('c3')]);
+        await w.writeActivities([activity('b1', 'c1', '2026-01-05T00:00:00.000Z')]);
+      });
+      const r1 = activity('r1', 'c1', '2026-01-07T00:00:00.000Z', 'realtime');
+      const r1Again = { ...r1, ValidUntil: '2026-01-14T00:00:00.000Z', Origin: 'realtime' as const };
+      const r4 = activity('r4', 'c2', '2026-01-06T00:00:00.000Z', 'realtime');
+      const short = { ...activity('r5', 'c3', '2026-01-06T00:00:00.000Z', 'realtime'), ValidUntil: '2026-01-10T06:00:00.000Z' };
+      const after = { ...short, Title: 'Posted after expiry', ValidUntil: '2026-01-18T00:00:00.000Z' };
+      const results = await store.applyRealtime([
+        profileWrite('c1', { City: 'Paris', Points: 1 }, NOW),
+        activityWrite(r1),
+        activityWrite(activity('rx', 'nobody', NOW, 'realtime')),
+        profileWrite('nobody', { City: 'Nowhere' }),
+        activityWrite(r1Again),
+        activityWrite({ ...r1, Title: 'Changed' }),
+        profileWrite('c1', { City: 'Rome' }, '2026-01-10T01:00:00.000Z', LATER),
+        activityWrite({ ...activity('b1', 'c1', '2026-01-05T00:00:00.000Z'), ValidUntil: UNTIL }),
+        activityWrite({ ...activity('b1', 'c1', '2026-01-05T00:00:00.000Z'), Title: 'Other' }),
+        profileWrite('c2', {}),
+        activityWrite(r4),
+        // The same ActivityId for a customer that does not exist, then for one that does.
+        activityWrite(activity('r6', 'nobody', NOW, 'realtime')),
+        activityWrite(activity('r6', 'c2', NOW, 'realtime')),
+        // Created, then (later in the group) posted again after it expired: published anew; then replayed.
+        activityWrite(short),
+        activityWrite(after, '2026-01-10T07:00:00.000Z'),
+        activityWrite(after, '2026-01-10T08:00:00.000Z'),
+        activityWrite(short, '2026-01-10T08:00:00.000Z'),
+      ]);
+      assert.deepEqual(results, [
+        { status: 'updated', customerId: 'c1', validUntil: UNTIL },
+        { status: 'created', activity: r1 },
+        { status: 'customerNotFound', customerId: 'nobody' },
+        { status: 'customerNotFound', customerId: 'nobody' },
+        { status: 'replayed', activity: r1 },
+        { status: 'conflict', activityId: 'r1' },
+        { status: 'updated', customerId: 'c1', validUntil: LATER },
+        { status: 'replayed', activity: activity('b1', 'c1', '2026-01-05T00:00:00.000Z') },
+        { status: 'conflict', activityId: 'b1' },
+        { status: 'updated', customerId: 'c2', validUntil: UNTIL },
+        { status: 'created', activity: r4 },
+        { status: 'customerNotFound', customerId: 'nobody' },
+        { status: 'created', activity: activity('r6', 'c2', NOW, 'realtime') },
+        { status: 'created', activity: short },
+        { status: 'created', activity: after },
+        { status: 'replayed', activity: after },
+        { status: 'conflict', activityId: 'r5' },
+      ]);
+      const view = await store.getProfile('shop', 'c1');
+      assert.deepEqual(
+        view?.overrides.map((o) => [o.attribute, o.value, o.setAt, o.validUntil]),
+        [
+          ['City', 'Rome', '2026-01-10T01:00:00.000Z', LATER],
+          ['Points', 1, NOW, UNTIL],
+        ],
+        'the last write to an attribute wins',
+      );
+      assert.deepEqual((await store.getProfile('shop', 'c2'))?.overrides, []);
+      assert.deepEqual(await store.getActivity('shop', 'r1', NOW), r1, 'the first posting is stored');
+      assert.deepEqual(await store.getActivity('shop', 'r6', NOW), activity('r6', 'c2', NOW, 'realtime'));
+      assert.deepEqual(await store.getActivity('shop', 'r5', '2026-01-10T09:00:00.000Z'), after, 'the posting after expiry replaced the expired one');
+      assert.deepEqual((await store.activitiesOf('shop', 'c1', {}, NOW)).map((a) => a.ActivityId), ['r1', 'b1']);
+
+      // The next group sees what this one stored: replays, a conflict, and the same customer twice.
+      assert.deepEqual(
+        await store.applyRealtime([
+          activityWrite(r4),
+          activityWrite({ ...r4, Title: 'Changed' }),
+          activityWrite(after, '2026-01-11T00:00:00.000Z'),
+          profileWrite('c1', { Points: 2 }),
+          profileWrite('c1', { Points: 3, Vip: true }),
+        ]),
+        [
+          { status: 'replayed', activity: r4 },
+          { status: 'conflict', activityId: 'r4' },
+          { status: 'replayed', activity: after },
+          { status: 'updated', customerId: 'c1', validUntil: UNTIL },
+          { status: 'updated', customerId: 'c1', validUntil: UNTIL },
+        ],
+      );
+      assert.deepEqual((await store.getProfile('shop', 'c1'))?.overrides.map((o) => [o.attribute, o.value]), [['City', 'Rome'], ['Points', 3], ['Vip', true]]);
+    }));
+
     it('a refresh commit carries the overlay: remaps, re-resolves, drops what the batch brings, yields to newer source data, forgets vanished profiles', TIMEOUT, withStore(async (store) => {
       await refresh(store, async (w) => {
         await w.writeCustomers(

@@ -7,12 +7,22 @@
 // delivers it to every listening node after the commit and never for a group that rolled back
 // (src/realtime/postgres-change-feed.ts listens).
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { changesOf, encodeChangeMessages } from '../../domain/changes.js';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { DURABLE } from './durability.js';
 import { RealtimeApplier } from './realtime-apply.js';
-import { transaction } from './statements.js';
+
+/**
+ * Real-time groups a node commits at once on PostgreSQL (the write queue's maxInFlight). A group
+ * costs a few round trips and one commit whatever its size, so writes that arrive while groups are
+ * committing are better off waiting for the next group than starting one each; a few groups at once
+ * overlap one group's commit with the next one's statements, and leave the rest of the pool (10
+ * connections) to reads.
+ */
+export const GROUPS_IN_FLIGHT = 4;
+
+const { escapeLiteral } = pg;
 
 export interface RealtimeWriter {
   /** Applies the writes in one transaction; resolves once they are committed durably. */
@@ -37,15 +47,27 @@ export function poolRealtimeWriter(pool: pg.Pool, announce?: ChangeAnnouncement)
   return {
     async apply(writes) {
       if (!writes.length) return [];
-      return transaction(pool, async (client) => {
-        await client.query(DURABLE);
-        const results = await new RealtimeApplier(client).apply(writes);
+      // Four round trips whatever the group's size (five when it mixes profiles and activities):
+      // the transaction starts in the applier's first statement, and the announcement travels with
+      // COMMIT (simple protocol, several statements in one query).
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        const results = await new RealtimeApplier(client).apply(writes, `BEGIN; ${DURABLE}`);
+        let announcement = '';
         if (announce) {
           const messages = encodeChangeMessages(announce.nodeId, changesOf(writes, results, new Date().toISOString()));
-          if (messages.length) await client.query('SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m', [announce.channel, messages]);
+          if (messages.length) announcement = `SELECT pg_notify(${escapeLiteral(announce.channel)}, m) FROM unnest(ARRAY[${messages.map(escapeLiteral).join(', ')}]) AS m; `;
         }
+        await client.query(`${announcement}COMMIT`);
         return results;
-      });
+      } catch (err) {
+        // A connection that cannot even roll back is discarded, not returned to the pool.
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
     },
     async close() {
       // The pool belongs to the store, which ends it.
