@@ -13,7 +13,7 @@ import { docsRoutes } from './routes/docs.js';
 import { entityRoutes } from './routes/entities.js';
 import { exportRoutes } from './routes/exports.js';
 import { instanceRoutes } from './routes/instances.js';
-import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
+import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, nulEscape, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
 import { loggerOptions, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
@@ -98,6 +98,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     };
     route.preHandler = route.preHandler ? [finite, ...[route.preHandler].flat()] : finite;
   });
+  // NUL (%00) can be neither stored nor looked up in PostgreSQL: refuse it in the path and query
+  // before anything (authorization included) queries with it, on every store alike.
+  app.addHook('onRequest', async (request) => {
+    for (const values of [request.params, request.query] as Record<string, unknown>[]) {
+      for (const [name, value] of Object.entries(values ?? {})) {
+        const texts = Array.isArray(value) ? value : [value];
+        if (texts.some((t) => typeof t === 'string' && t.includes('\u0000')))
+          throw new ApiError('InvalidParameter', `${name}: must not contain the NUL character (%00)`, name);
+      }
+    }
+  });
   installAccessHooks(app, services);
   app.addHook('onRequest', async (request) => {
     const auth = (request.routeOptions.config as { auth?: RouteAuth }).auth;
@@ -141,6 +152,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (deep >= 0) return done(new ApiError('BadRequest', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at offset ${deep})`, 'body'), undefined);
     const lone = loneSurrogateEscape(body as string);
     if (lone >= 0) return done(new ApiError('BadRequest', `the body has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}) at offset ${lone}; strings must be Unicode text`, 'body'), undefined);
+    const nul = nulEscape(body as string);
+    if (nul >= 0) return done(new ApiError('BadRequest', `the body has a NUL character escape (\\u0000) at offset ${nul}; text cannot hold NUL`, 'body'), undefined);
     json(request, body as string, (err, value) =>
       err ? done(new ApiError('BadRequest', `the body is not valid JSON: ${err.message}`, 'body'), undefined) : done(null, value),
     );
@@ -155,6 +168,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (lone >= 0) {
       const line = (body as string).slice(0, lone).split('\n').length;
       return done(new ApiError('BadRequest', `line ${line} has a lone UTF-16 surrogate escape (${(body as string).slice(lone, lone + 6)}); strings must be Unicode text`, 'body'), undefined);
+    }
+    const nul = nulEscape(body as string);
+    if (nul >= 0) {
+      const line = (body as string).slice(0, nul).split('\n').length;
+      return done(new ApiError('BadRequest', `line ${line} has a NUL character escape (\\u0000); text cannot hold NUL`, 'body'), undefined);
     }
     done(null, new NdjsonBody(body as string));
   });

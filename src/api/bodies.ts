@@ -1,6 +1,6 @@
 // Request bodies as clients send them.
 import { ApiError } from './errors.js';
-import { jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH } from './limits.js';
+import { jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, nulEscape } from './limits.js';
 
 /** A request body sent as NDJSON (application/x-ndjson), kept as text for the route to split. */
 export class NdjsonBody {
@@ -17,6 +17,8 @@ export function unwrapBody(body: unknown): unknown {
     throw new ApiError('BadRequest', `the body is a string of JSON that nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, 'body');
   if (loneSurrogateEscape(body) >= 0 || /[\uD800-\uDFFF]/.test(body.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, '')))
     throw new ApiError('BadRequest', 'the body is a string of JSON with a lone UTF-16 surrogate; strings must be Unicode text', 'body');
+  const nul = nulEscape(body);
+  if (nul >= 0) throw new ApiError('BadRequest', `the body is a string of JSON with a NUL character escape (\\u0000) at offset ${nul}; text cannot hold NUL`, 'body');
   try {
     return JSON.parse(body);
   } catch (err) {

@@ -170,6 +170,19 @@ const isHigh = (n: number) => n >= 0xd800 && n <= 0xdbff;
 const isLow = (n: number) => n >= 0xdc00 && n <= 0xdfff;
 
 /**
+ * Where a JSON text has a `\u0000` escape (the offset of its backslash), or -1. NUL is the one
+ * character PostgreSQL cannot hold in text or jsonb, so no store takes it (raw NUL is not valid
+ * JSON at all; only the escape can bring it in).
+ */
+export function nulEscape(text: string): number {
+  for (let i = text.indexOf('\\'); i >= 0 && i < text.length; i = text.indexOf('\\', i)) {
+    if (text[i + 1] === 'u' && text.startsWith('0000', i + 2)) return i;
+    i += text[i + 1] === 'u' ? 6 : 2;
+  }
+  return -1;
+}
+
+/**
  * Where a JSON text has a `\uD800`-style escape of a lone UTF-16 surrogate (the offset of its
  * backslash), or -1. Such a string is not Unicode text: SQLite would store U+FFFD instead and keys
  * made of it would no longer match. Bodies decoded from UTF-8 hold no raw lone surrogates, so only

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { registerKey } from '../../src/api/auth.js';
-import { jsonDepthExceeded, loneSurrogateEscape } from '../../src/api/limits.js';
+import { jsonDepthExceeded, loneSurrogateEscape, nulEscape } from '../../src/api/limits.js';
 import { formatReport, Random, runFuzz } from '../../scripts/fuzz.js';
 import { customerOf, odataError, REALTIME_FIXTURE, workspace, type Workspace } from '../api/helpers.js';
 
@@ -46,6 +46,14 @@ describe('fuzzing', () => {
     assert.equal(loneSurrogateEscape('{"a":"\\udc00\\ud800"}'), 6, 'a low one first');
     assert.equal(loneSurrogateEscape('{"a":"\\ud800\\u0041"}'), 6);
     assert.equal(loneSurrogateEscape('{"a":"\\ud800'), 6, 'at the end');
+  });
+
+  test('NUL escapes', () => {
+    assert.equal(nulEscape(JSON.stringify({ a: 'plain', b: '\\u0000 is text here' })), -1, 'an escaped backslash, then text');
+    assert.equal(nulEscape('{"a":"x\\u0000"}'), 7);
+    assert.equal(nulEscape(JSON.stringify({ a: '\n\t"', b: 'x\u0000' })), 20);
+    assert.equal(nulEscape('{"a":"\\u00001"}'), 6, 'the escape, then a digit');
+    assert.equal(nulEscape('{"a":"\\u0001"}'), -1, 'other control characters are storable');
   });
 });
 
