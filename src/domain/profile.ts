@@ -61,3 +61,15 @@ export function activityIdFor(instanceId: string, dataSource: string, entity: st
 export function recordKey(dataSource: string, entity: string, key: string): string {
   return `${dataSource}\u0001${entity}\u0001${key}`;
 }
+
+/**
+ * The record with the attributes `order` names first, in that order, then any others as they
+ * come. Stores differ in key order (PostgreSQL's jsonb keeps none); callers see one shape.
+ */
+export function inAttributeOrder<T extends object>(record: T, order: Iterable<string>): T {
+  const from = record as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const name of order) if (name in from) out[name] = from[name];
+  for (const name in from) if (!(name in out)) out[name] = from[name];
+  return out as T;
+}

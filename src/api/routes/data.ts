@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import type { FilterNode, StringFunctionNode } from '../odata/filter.js';
 import { parseQueryOptions, type QueryOptions } from '../odata/options.js';
 import { checkSelect, type AttributeMap } from '../odata/sql.js';
+import { inAttributeOrder } from '../../domain/profile.js';
 import { applyOverrides, MAX_VALIDITY_MS, resolveValidUntil, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import type { EntityInfo } from '../../domain/unified-schema.js';
 import { prepareProfileUpdate, prepareSourceActivity, prepareUnifiedActivity, type Outcome, type Problem } from '../../realtime/ingest.js';
@@ -142,13 +143,7 @@ function withSearch(filter: FilterNode | undefined, search: string | undefined, 
  * order: PostgreSQL's jsonb keeps no key order, and callers should see the same shape on every store.
  */
 function project(row: Record<string, unknown>, select: string[] | undefined, order?: readonly string[]): Record<string, unknown> {
-  if (!select) {
-    if (!order) return row;
-    const out: Record<string, unknown> = {};
-    for (const name of order) if (name in row) out[name] = row[name];
-    for (const name in row) if (!(name in out)) out[name] = row[name];
-    return out;
-  }
+  if (!select) return order ? inAttributeOrder(row, order) : row;
   const out: Record<string, unknown> = {};
   for (const name of select) out[name] = row[name] ?? null;
   return out;

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { resolveInstance } from '../../config/resolve.js';
+import { inAttributeOrder } from '../../domain/profile.js';
 import { entityFields } from '../../exports/run.js';
 import { openServices, type DatabaseOptions } from '../../services.js';
 import type { UnifiedEntityName } from '../../storage/store.js';
@@ -46,7 +47,7 @@ export async function exportEntity(o: { entity: string; instanceId: string; form
     for await (const batch of services.store.scan(o.instanceId, entity)) {
       let chunk = '';
       for (const row of batch) {
-        chunk += o.format === 'csv' ? columns.map((c) => csvField(row[c])).join(',') + '\n' : JSON.stringify(row) + '\n';
+        chunk += o.format === 'csv' ? columns.map((c) => csvField(row[c])).join(',') + '\n' : JSON.stringify(inAttributeOrder(row, columns)) + '\n';
       }
       n += batch.length;
       await put(chunk);

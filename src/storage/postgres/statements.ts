@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { ActivityRecord } from '../../domain/profile.js';
+import { inAttributeOrder, type ActivityRecord } from '../../domain/profile.js';
 
 export type Row = Record<string, unknown>;
 
@@ -28,17 +28,14 @@ const ACTIVITY_ORDER: Record<keyof ActivityRecord, true> = {
   Origin: true,
   ValidUntil: true,
 };
+const ACTIVITY_ATTRIBUTES = Object.keys(ACTIVITY_ORDER);
 
 /**
  * An activity read from a jsonb column with its attributes in the usual order: jsonb keeps no key
  * order of its own, and callers see the same activity on every store.
  */
 export function inActivityOrder<T extends object>(data: T): T {
-  const from = data as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const name in ACTIVITY_ORDER) if (name in from) out[name] = from[name];
-  for (const name in from) if (!(name in out)) out[name] = from[name];
-  return out as T;
+  return inAttributeOrder(data, ACTIVITY_ATTRIBUTES);
 }
 
 /** The generation readers see, for statements that bind the instance id as $n. */
