@@ -23,6 +23,7 @@ import { PostgresAnalyticsStore } from './analytics.js';
 import { PostgresEnrichmentStore } from './enrichment.js';
 import { PostgresExportRunStore } from './exports.js';
 import { PostgresNotificationStore } from './notifications.js';
+import { PostgresUiSessionStore } from './sessions.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -99,6 +100,8 @@ export class PostgresStore implements Store {
   readonly exportRuns: PostgresExportRunStore;
   /** Webhook deliveries and threshold state. */
   readonly notifications: PostgresNotificationStore;
+  /** Web UI sessions. */
+  readonly sessions: PostgresUiSessionStore;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -112,6 +115,7 @@ export class PostgresStore implements Store {
     this.analytics = new PostgresAnalyticsStore(pool);
     this.exportRuns = new PostgresExportRunStore(pool);
     this.notifications = new PostgresNotificationStore(pool);
+    this.sessions = new PostgresUiSessionStore(pool);
   }
 
   async close(): Promise<void> {
