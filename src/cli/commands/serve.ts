@@ -102,8 +102,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
   if (options.demo) await applyDemo(services, log);
   const admin = await ensureAdminKey(services, options.adminKey);
-  for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
-  for (const i of await services.store.listInstances()) services.exports.schedule(i);
+  // Installed now, and again when any node (or the CLI) changes a definition.
+  await services.followSchedules();
 
   if (options.nats) {
     const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
