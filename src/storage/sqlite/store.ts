@@ -117,7 +117,7 @@ class SqliteStore implements Store {
     this.search = new SqliteSearchStore(db);
     this.card = new SqliteCardStore(db);
     this.enrichment = new SqliteEnrichmentStore(db);
-    this.exportRuns = new SqliteExportRunStore(db);
+    this.exportRuns = new SqliteExportRunStore(db, randomUUID(), this.refreshClaims);
     this.notifications = new SqliteNotificationStore(db);
     this.sessions = new SqliteUiSessionStore(db);
     this.analytics = new SqliteAnalyticsStore(db);
