@@ -87,7 +87,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
   // Several nodes on PostgreSQL: a node that dies mid-run leaves its run active while the others live
-  // on; its refresh lock is free, so any node can tell and fail the run (a live node's run keeps its lock).
+  // on; its refresh lock (export runs: its node lock) is free, so any node can tell and fail the run
+  // (a live node's run keeps its lock).
   const orphanCheck =
     services.store.dialect === 'postgres'
       ? setInterval(() => {
@@ -95,6 +96,10 @@ export async function serve(options: ServeOptions): Promise<void> {
             .failInterruptedRuns('interrupted: the node executing the run stopped')
             .then((n) => n && log(`${n} refresh run(s) of a stopped node marked failed`))
             .catch((err: Error) => log(`checking for runs of stopped nodes failed: ${err.message}`));
+          services.store.exportRuns
+            .failInterrupted('interrupted: the node executing the export stopped')
+            .then((n) => n && log(`${n} export run(s) of a stopped node marked failed`))
+            .catch((err: Error) => log(`checking for export runs of stopped nodes failed: ${err.message}`));
         }, ORPHAN_CHECK_MS).unref()
       : null;
   const exportsInterrupted = await services.store.exportRuns.failInterrupted('interrupted: the server stopped while the export was running');
