@@ -7,6 +7,7 @@ import { ExportService } from './exports/service.js';
 import { DefinitionEditor } from './api/definition-edits.js';
 import { StreamConsumers } from './connect/consumers.js';
 import { InProcessChangeFeed, type ChangeFeed } from './realtime/change-feed.js';
+import { ClusterEvents } from './realtime/cluster-events.js';
 import { PostgresChangeFeed } from './realtime/postgres-change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
@@ -17,7 +18,7 @@ import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openPostgresStore } from './storage/postgres/store.js';
 import { GROUPS_IN_FLIGHT } from './storage/postgres/realtime-writer.js';
 import { openSqliteStore } from './storage/sqlite/store.js';
-import type { Store } from './storage/store.js';
+import type { InstanceRecord, Store } from './storage/store.js';
 
 /** A PostgreSQL database for the store (several nodes may share it); without one, SQLite in the data directory. */
 export interface DatabaseOptions {
@@ -51,6 +52,18 @@ export interface Services {
   consumers: StreamConsumers;
   /** Environment the server was started with (webhook secrets are read from it). */
   env: Record<string, string | undefined>;
+  /**
+   * Definition and access changes announced by any node (PostgreSQL), and `resync` after this
+   * node's listening connection was lost. The catalog and the key cache follow them already.
+   */
+  cluster: ClusterEvents;
+  /** (Re)installs an instance's refresh schedule and its exports' schedules. */
+  schedule(instance: InstanceRecord): void;
+  /**
+   * Installs every instance's schedules now, and again whenever a definition changes through any
+   * node (the server does this; other commands run no schedules).
+   */
+  followSchedules(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,7 +89,8 @@ export interface ServiceOptions {
 
 export async function openServices(options: ServiceOptions): Promise<Services> {
   const dataDir = path.resolve(options.dataDir);
-  const opened = options.database ? await openPostgres(options.database, options.log) : await openSqlite(dataDir, options);
+  const cluster = new ClusterEvents();
+  const opened = options.database ? await openPostgres(options.database, cluster, options.log) : await openSqlite(dataDir, options);
   const { store, feed } = opened;
   const runner = new RefreshRunner({
     store,
@@ -91,6 +105,31 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const exports = new ExportService(store, options.log);
   const auth = new Authenticator(store);
   const consumers = new StreamConsumers({ store, catalog, writes, log: options.log });
+  cluster.on((signal) => {
+    if (signal.kind === 'instance') catalog.invalidate(signal.instanceId);
+    else if (signal.kind === 'access') auth.forgetAll();
+    else {
+      catalog.clear();
+      auth.forgetAll();
+    }
+  });
+  const schedule = (instance: InstanceRecord) => {
+    runner.schedule(instance.id, instance.definition.schedule?.cron, instance.definition.schedule?.timezone);
+    exports.schedule(instance);
+  };
+  let stopFollowing: (() => void) | null = null;
+  const followSchedules = async () => {
+    if (stopFollowing) return;
+    const reinstall = async (instanceId?: string) => {
+      const instances = instanceId === undefined ? await store.listInstances() : [await store.getInstance(instanceId)];
+      for (const i of instances) if (i) schedule(i);
+    };
+    stopFollowing = cluster.on((signal) => {
+      if (signal.kind === 'access') return;
+      reinstall(signal.kind === 'instance' ? signal.instanceId : undefined).catch((err: Error) => options.log?.(`installing the schedules again failed: ${err.message}`));
+    });
+    await reinstall();
+  };
   return {
     dataDir,
     storeLocation: opened.location,
@@ -107,7 +146,11 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     exports,
     consumers,
     env: options.env ?? process.env,
+    cluster,
+    schedule,
+    followSchedules,
     async close() {
+      stopFollowing?.();
       sweeper.stop();
       await consumers.close();
       await exports.close();
@@ -142,12 +185,12 @@ async function openSqlite(dataDir: string, options: ServiceOptions): Promise<Ope
 /**
  * PostgreSQL: real-time writes need no thread of their own (the driver is asynchronous), and the
  * change feed hears the other nodes' writes (realtime/postgres-change-feed.ts) under this
- * process's node id, which the store announces its own writes with.
+ * process's node id, which the store announces its own writes with, and the cluster events.
  */
-async function openPostgres(database: DatabaseOptions, log: ServiceOptions['log']): Promise<OpenedStore> {
+async function openPostgres(database: DatabaseOptions, events: ClusterEvents, log: ServiceOptions['log']): Promise<OpenedStore> {
   const nodeId = randomUUID();
   const store = await openPostgresStore({ connectionString: database.url, schema: database.schema, nodeId });
-  const feed = new PostgresChangeFeed({ connectionString: database.url, schema: database.schema, nodeId, log });
+  const feed = new PostgresChangeFeed({ connectionString: database.url, schema: database.schema, nodeId, log, events });
   try {
     await feed.start();
   } catch (err) {

@@ -38,7 +38,7 @@ export interface AppOptions {
   logger?: boolean | LogOptions;
   /** Largest request body in bytes (413 above it); default 1 MiB. $batch has its own, larger limit. */
   bodyLimit?: number;
-  /** Web UI sessions (in memory); a new store by default. */
+  /** Web UI sessions; by default kept in the services' store with the default timeouts. */
   sessions?: SessionStore;
   /** Bearer JWTs from this OpenID Connect provider; without it a Bearer value is an API key. */
   oidc?: OidcOptions;
@@ -64,7 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { services } = options;
-  const sessions = options.sessions ?? new SessionStore();
+  const sessions = options.sessions ?? new SessionStore(services.store.sessions);
   const tokens = options.oidc ? new TokenVerifier(options.oidc) : undefined;
   const limiter = options.rateLimit ? new RateLimiter(options.rateLimit) : undefined;
   let ready = false;
@@ -118,7 +118,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (jwt) request.apiKey = await tokens.authorize(jwt, instanceId, auth.role);
     else {
       // The web UI's session cookie stands for a key when no key is presented (EventSource sends no headers).
-      const sessionKeyHash = presentedKey(request) ? undefined : sessions.credentialOf(request);
+      const sessionKeyHash = presentedKey(request) ? undefined : await sessions.credentialOf(request);
       request.apiKey = await services.auth.authorize(request, instanceId, auth.role, sessionKeyHash);
     }
   });

@@ -3,9 +3,12 @@
 //
 // The Authenticator checks keys on every request from an in-memory cache (by hash, bounded): a
 // cached key costs no database query. Changes made through this process (revoke, regenerate, role
-// change) drop the cache entry at once; every cached key is re-read from the database at most
-// every `recheckMs` (2 s), so revocations made by another process (the CLI, another server) apply
-// within 2 s. The last-used time is written at most once a minute per key.
+// change) drop the cache entry at once; on PostgreSQL every key change is also announced to every
+// node in its transaction, and each node drops its whole cache when it hears it (services.ts), so
+// another node (or the CLI) revoking a key applies at once. Every cached key is re-read from the
+// database at most every `recheckMs` (2 s) anyway: that bounds the staleness on SQLite beside the
+// CLI, and on PostgreSQL when an announcement is lost. The last-used time is written at most once a
+// minute per key.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
@@ -130,6 +133,12 @@ export class Authenticator {
   forget(hash: string): void {
     this.known.delete(hash);
     this.unknown.delete(hash);
+  }
+
+  /** Drops every cached key, known and unknown (keys or roles changed elsewhere). */
+  forgetAll(): void {
+    this.known.clear();
+    this.unknown.clear();
   }
 
   /** Drops every cached key of a principal (its role changed). */

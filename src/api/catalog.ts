@@ -1,5 +1,7 @@
 // Instance definitions as the API uses them: resolved and with their unified schema, cached per
-// instance and rebuilt when the stored definition changes.
+// instance and rebuilt when the stored definition changes. A change made through any node drops the
+// entry at once on every node (services.ts follows the cluster events); the store is asked again
+// after ttlMs anyway, which bounds staleness when an announcement is lost.
 import { resolveInstance, type ResolvedInstance } from '../config/resolve.js';
 import { unifiedSchema, type UnifiedSchema } from '../domain/unified-schema.js';
 import type { InstanceRecord, Store } from '../storage/store.js';
@@ -50,5 +52,10 @@ export class InstanceCatalog {
 
   invalidate(instanceId: string): void {
     this.entries.delete(instanceId);
+  }
+
+  /** Drops every cached definition (announcements may have been missed). */
+  clear(): void {
+    this.entries.clear();
   }
 }

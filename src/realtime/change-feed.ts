@@ -11,11 +11,17 @@ export interface ChangeFeed {
   publish(changes: readonly Change[]): void;
   /** customerId undefined: every change of the instance. Returns the unsubscribe function. */
   subscribe(instanceId: string, customerId: string | undefined, listener: ChangeListener): () => void;
+  /**
+   * Called when changes may have been missed (on PostgreSQL: the node's listening connection was
+   * lost and is back); subscribers should re-read what they show. Returns the unsubscribe function.
+   */
+  onMissed(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
 export class InProcessChangeFeed implements ChangeFeed {
   private readonly listeners = new Map<string, Set<ChangeListener>>();
+  private readonly missedListeners = new Set<() => void>();
 
   publish(changes: readonly Change[]): void {
     for (const c of changes) {
@@ -47,7 +53,24 @@ export class InProcessChangeFeed implements ChangeFeed {
     };
   }
 
+  onMissed(listener: () => void): () => void {
+    this.missedListeners.add(listener);
+    return () => this.missedListeners.delete(listener);
+  }
+
+  /** Tells every onMissed listener that changes may have been missed. */
+  missed(): void {
+    for (const l of this.missedListeners) {
+      try {
+        l();
+      } catch {
+        // as in publish
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    this.missedListeners.clear();
   }
 }

@@ -5,14 +5,20 @@
 // subscribers; its own writes reach them at once through the write queue (publish), and the echo
 // of its own notifications is skipped by node id, so nothing is delivered twice.
 //
+// The same connection LISTENs on the schema's cluster event channel (definitions and keys changed
+// by any node: domain/cluster-events.ts) and hands those to the node's ClusterEvents.
+//
 // NOTIFY is not a log: a node whose listening connection is down misses what was written meanwhile.
-// It reconnects by itself; subscribers that must not miss a change re-read when they reconnect
-// (the customer card reloads the profile).
+// It reconnects by itself and then tells its subscribers (onMissed: open /changes streams send a
+// `reload` event) and its caches (a `resync` cluster signal) that they may have missed something.
 import pg from 'pg';
 import { decodeChangeMessage } from '../domain/changes.js';
+import { decodeClusterEvent } from '../domain/cluster-events.js';
+import { clusterEventChannel } from '../storage/postgres/coordination.js';
 import { changeChannel } from '../storage/postgres/realtime-writer.js';
 import { quoteIdentifier } from '../storage/postgres/store.js';
 import { InProcessChangeFeed, type Change, type ChangeFeed, type ChangeListener } from './change-feed.js';
+import type { ClusterEvents } from './cluster-events.js';
 
 export interface PostgresChangeFeedOptions {
   connectionString: string;
@@ -23,6 +29,8 @@ export interface PostgresChangeFeedOptions {
   log?: (message: string) => void;
   /** First wait before reconnecting after the listening connection dropped (doubles up to 5 s). */
   reconnectMs?: number;
+  /** Where the cluster events heard are handed (and `resync` after a reconnect). */
+  events?: ClusterEvents;
 }
 
 const MAX_RECONNECT_MS = 5000;
@@ -55,6 +63,10 @@ export class PostgresChangeFeed implements ChangeFeed {
     return this.local.subscribe(instanceId, customerId, listener);
   }
 
+  onMissed(listener: () => void): () => void {
+    return this.local.onMissed(listener);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -82,15 +94,24 @@ export class PostgresChangeFeed implements ChangeFeed {
     };
     client.on('error', onDrop);
     client.on('end', () => onDrop());
+    let changes = '';
+    let events = '';
     client.on('notification', (n) => {
       if (!n.payload) return;
-      const message = decodeChangeMessage(n.payload);
-      if (message && message.nodeId !== this.options.nodeId) this.local.publish(message.changes);
+      if (n.channel === changes) {
+        const message = decodeChangeMessage(n.payload);
+        if (message && message.nodeId !== this.options.nodeId) this.local.publish(message.changes);
+      } else if (n.channel === events) {
+        const event = decodeClusterEvent(n.payload);
+        if (event) this.options.events?.emit(event);
+      }
     });
     try {
       await client.connect();
       const schema = this.options.schema ?? ((await client.query('SELECT current_schema() AS s')).rows[0].s as string);
-      await client.query(`LISTEN ${quoteIdentifier(changeChannel(schema))}`);
+      changes = changeChannel(schema);
+      events = clusterEventChannel(schema);
+      await client.query(`LISTEN ${quoteIdentifier(changes)}; LISTEN ${quoteIdentifier(events)}`);
     } catch (err) {
       dropped = true;
       await client.end().catch(() => {});
@@ -111,7 +132,13 @@ export class PostgresChangeFeed implements ChangeFeed {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.listening = this.connect().then(
-        () => this.options.log?.('change feed: listening again'),
+        () => {
+          if (this.closed) return;
+          this.options.log?.('change feed: listening again; open feeds are told to reload');
+          // Whatever was announced while the connection was down is lost: caches start over, feeds reload.
+          this.options.events?.emit({ kind: 'resync' });
+          this.local.missed();
+        },
         (err: Error) => {
           this.options.log?.(`change feed: reconnect failed (${err.message}); retrying`);
           this.scheduleReconnect();

@@ -4,6 +4,7 @@ import type { RunRecord } from '../domain/run.js';
 import type { AccessKey, AuditEntry, KeySlot, Principal, RoleAssignment } from './access.js';
 import type { ExportRunRecord } from './exports.js';
 import type { DeliveryRecord } from './notifications.js';
+import type { UiSessionRecord } from './sessions.js';
 import type { ApiKeyRecord, InstanceRecord, Role } from './store.js';
 
 export type Row = Record<string, unknown>;
@@ -109,6 +110,10 @@ export function exportRunFromRow(r: Row): ExportRunRecord {
     durationMs: (r.duration_ms as number | null) ?? null,
     error: (r.error as string | null) ?? null,
   };
+}
+
+export function uiSessionFromRow(r: Row): UiSessionRecord {
+  return { idHash: r.id_hash as string, keyHash: r.key_hash as string, createdAt: r.created_at as string, lastSeenAt: r.last_seen_at as string };
 }
 
 export function deliveryFromRow(r: Row, json: JsonColumn): DeliveryRecord {

@@ -17,6 +17,7 @@ import type { EnrichmentStore } from './enrichment.js';
 import type { ExportRunStore } from './exports.js';
 import type { NotificationStore } from './notifications.js';
 import type { AccessStore } from './access.js';
+import type { UiSessionStore } from './sessions.js';
 
 export interface InstanceRecord {
   id: string;
@@ -124,6 +125,8 @@ export interface Store {
   readonly exportRuns: ExportRunStore;
   /** Webhook deliveries and threshold state. */
   readonly notifications: NotificationStore;
+  /** Web UI sessions (storage/sessions.ts). */
+  readonly sessions: UiSessionStore;
   close(): Promise<void>;
 
   putInstance(instance: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'>;

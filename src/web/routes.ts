@@ -119,8 +119,8 @@ export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services,
     const keyHash = hashKey(key);
     const info = await keyInfo(keyHash);
     if (!info) throw new ApiError('Unauthorized', 'the API key is not valid (unknown, revoked or expired)', 'key');
-    sessions.delete(sessionIdOf(request));
-    const id = sessions.create(keyHash);
+    await sessions.delete(sessionIdOf(request));
+    const id = await sessions.create(keyHash);
     setSessionCookie(request, reply, id, sessions.maxAgeMs);
     reply.header('cache-control', 'no-store');
     return reply.status(201).send({ ...info, idleTimeoutSeconds: Math.floor(sessions.idleMs / 1000) });
@@ -128,7 +128,7 @@ export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services,
 
   app.get('/ui/session', { schema: { hide: true } }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
-    const keyHash = sessions.resolve(sessionIdOf(request));
+    const keyHash = await sessions.resolve(sessionIdOf(request));
     const info = keyHash ? await keyInfo(keyHash) : undefined;
     if (!info) throw new ApiError('Unauthorized', 'not signed in (or the session ended)');
     return { ...info, idleTimeoutSeconds: Math.floor(sessions.idleMs / 1000) };
@@ -136,7 +136,7 @@ export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services,
 
   app.delete('/ui/session', { schema: { hide: true } }, async (request, reply) => {
     if (!request.headers[UI_HEADER]) throw new ApiError('Forbidden', `sign-out requests must send the header 'X-Kindred-UI: 1'`, 'X-Kindred-UI');
-    sessions.delete(sessionIdOf(request));
+    await sessions.delete(sessionIdOf(request));
     clearSessionCookie(request, reply);
     return reply.status(204).send();
   });

@@ -1,12 +1,15 @@
 // Browser sessions of the web UI. Signing in exchanges an API key for a random session id sent as an
 // HttpOnly, SameSite=Strict cookie: EventSource cannot send headers, and the key should not sit in
-// the page's storage. Sessions live in this process's memory (a restart signs everyone out) and map
-// to the key's SHA-256 hash, never the key; every request still checks that key (revoked, expired,
-// role) through the API's authorize(), so revoking the key ends its sessions too.
+// the page's storage. Sessions live in the store (storage/sessions.ts), so every node behind a load
+// balancer knows every session, a restart signs nobody out, and signing out on one node ends the
+// session on all of them at once. A stored session maps the SHA-256 of its id to the SHA-256 of
+// the key, never the id or the key; every request still checks that key (revoked, expired, role)
+// through the API's authorize(), so revoking the key ends its sessions too.
 import { sessionCookie } from '../api/cookies.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
+import type { UiSessionStore } from '../storage/sessions.js';
 
 export const SESSION_COOKIE = 'kindred_session';
 /** Requests authenticated by the cookie that change state must carry this header (CSRF guard). */
@@ -19,78 +22,67 @@ export interface SessionOptions {
   maxAgeMs?: number;
   /** Most sessions kept; the least recently used go first beyond it. Default 10,000. */
   maxSessions?: number;
+  /**
+   * Least time between two writes of a session's last use (ms); default a sixtieth of the idle
+   * timeout (1 minute of 60). A session may so end up to this much later than idleMs.
+   */
+  touchEveryMs?: number;
   now?: () => number;
-}
-
-interface Session {
-  keyHash: string;
-  createdAt: number;
-  lastSeenAt: number;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Session ids are kept as their SHA-256 so the map holds nothing a cookie could be rebuilt from. */
+/** Session ids are kept as their SHA-256 so the store holds nothing a cookie could be rebuilt from. */
 const idHash = (id: string) => createHash('sha256').update(id).digest('base64url');
+const iso = (ms: number) => new Date(ms).toISOString();
 
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
   readonly idleMs: number;
   readonly maxAgeMs: number;
   private readonly maxSessions: number;
+  private readonly touchEveryMs: number;
   private readonly now: () => number;
 
-  constructor(options: SessionOptions = {}) {
+  constructor(
+    private readonly store: UiSessionStore,
+    options: SessionOptions = {},
+  ) {
     this.idleMs = options.idleMs ?? 60 * 60_000;
     this.maxAgeMs = options.maxAgeMs ?? 12 * 60 * 60_000;
     this.maxSessions = options.maxSessions ?? 10_000;
+    this.touchEveryMs = options.touchEveryMs ?? Math.floor(this.idleMs / 60);
     this.now = options.now ?? Date.now;
   }
 
-  get size(): number {
-    return this.sessions.size;
-  }
-
   /** Starts a session for a key (by hash); returns the session id for the cookie. */
-  create(keyHash: string): string {
+  async create(keyHash: string): Promise<string> {
     const id = randomBytes(32).toString('base64url');
     const t = this.now();
-    this.sweep(t);
-    while (this.sessions.size >= this.maxSessions) {
-      // Map order is insertion order and resolve() re-inserts: the first entry is the least recently used.
-      const oldest = this.sessions.keys().next().value as string;
-      this.sessions.delete(oldest);
-    }
-    this.sessions.set(idHash(id), { keyHash, createdAt: t, lastSeenAt: t });
+    // Ended sessions go at each sign-in, and the least recently used beyond the limit, so the table cannot grow without bound.
+    await this.store.deleteEndedSessions(iso(t - this.idleMs), iso(t - this.maxAgeMs));
+    await this.store.trimSessions(this.maxSessions - 1);
+    await this.store.createSession({ idHash: idHash(id), keyHash, createdAt: iso(t), lastSeenAt: iso(t) });
     return id;
   }
 
   /** The key hash of a live session (and marks it used), or undefined. */
-  resolve(id: string | undefined): string | undefined {
+  async resolve(id: string | undefined): Promise<string | undefined> {
     if (!id) return undefined;
     const h = idHash(id);
-    const s = this.sessions.get(h);
+    const s = await this.store.getSession(h);
     if (!s) return undefined;
     const t = this.now();
-    if (t - s.lastSeenAt > this.idleMs || t - s.createdAt > this.maxAgeMs) {
-      this.sessions.delete(h);
+    const lastSeen = Date.parse(s.lastSeenAt);
+    if (t - lastSeen > this.idleMs || t - Date.parse(s.createdAt) > this.maxAgeMs) {
+      await this.store.deleteSession(h);
       return undefined;
     }
-    s.lastSeenAt = t;
-    this.sessions.delete(h);
-    this.sessions.set(h, s);
+    if (t - lastSeen >= this.touchEveryMs) await this.store.touchSession(h, iso(t));
     return s.keyHash;
   }
 
-  delete(id: string | undefined): void {
-    if (id) this.sessions.delete(idHash(id));
-  }
-
-  /** Drops sessions that have ended (called on sign-in, so the map cannot grow without bound). */
-  private sweep(t: number): void {
-    for (const [h, s] of this.sessions) {
-      if (t - s.lastSeenAt > this.idleMs || t - s.createdAt > this.maxAgeMs) this.sessions.delete(h);
-    }
+  async delete(id: string | undefined): Promise<void> {
+    if (id) await this.store.deleteSession(idHash(id));
   }
 
   /**
@@ -98,8 +90,8 @@ export class SessionStore {
    * cookie-authenticated request that changes state must carry `X-Kindred-UI`: browsers send
    * cookies on cross-site form posts, but a custom header needs a CORS preflight this server never grants.
    */
-  credentialOf(request: FastifyRequest): string | undefined {
-    const keyHash = this.resolve(sessionIdOf(request));
+  async credentialOf(request: FastifyRequest): Promise<string | undefined> {
+    const keyHash = await this.resolve(sessionIdOf(request));
     if (keyHash && !SAFE_METHODS.has(request.method) && !request.headers[UI_HEADER])
       throw new ApiError('Forbidden', `a request signed in by the session cookie that changes data must send the header 'X-Kindred-UI: 1'`, 'X-Kindred-UI');
     return keyHash;

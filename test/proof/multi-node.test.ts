@@ -14,80 +14,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freshSchema, postgresUnavailable, POSTGRES_URL } from '../storage/postgres-helpers.js';
+import { api, openChanges, type Job } from './multi-node-helpers.js';
 import { CLI, REPO, startServer, type ServerProcess } from './server-process.js';
 
 const unavailable = await postgresUnavailable();
 if (unavailable) console.log(`skipping the multi-node test: ${unavailable}`);
 
 const ADMIN_KEY = 'kindred-multinode-admin-key-0123456789abcdef';
-const headers = { 'Ocp-Apim-Subscription-Key': ADMIN_KEY, 'content-type': 'application/json' };
-
-interface Job {
-  jobId: string;
-  jobStatus: string;
-}
-
-async function api<T>(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}/api${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-/** An open /changes stream: the events it has received, and a wait for the next one. */
-async function openChanges(base: string, instanceId: string, customerId: string) {
-  const controller = new AbortController();
-  const res = await fetch(`${base}/api/instances/${instanceId}/changes?customerId=${encodeURIComponent(customerId)}`, {
-    headers,
-    signal: controller.signal,
-  });
-  assert.equal(res.status, 200);
-  const events: { change: Record<string, unknown>; at: number }[] = [];
-  const waiters: (() => void)[] = [];
-  let buffer = '';
-  let connected!: () => void;
-  const ready = new Promise<void>((r) => (connected = r));
-  void (async () => {
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.startsWith(': connected')) connected();
-          const data = /^data: (.*)$/m.exec(block);
-          if (data) {
-            events.push({ change: JSON.parse(data[1]) as Record<string, unknown>, at: Date.now() });
-            waiters.splice(0).forEach((w) => w());
-          }
-        }
-      }
-    } catch {
-      // Aborted by close().
-    }
-  })();
-  await ready;
-  return {
-    events,
-    /** Resolves when `n` events have arrived, rejects after `ms`. */
-    async waitFor(n: number, ms: number): Promise<void> {
-      const deadline = Date.now() + ms;
-      while (events.length < n) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`${events.length} of ${n} change events within ${ms} ms`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-    },
-    close: () => controller.abort(),
-  };
-}
+const call = <T>(base: string, method: string, route: string, body?: unknown) => api<T>(base, ADMIN_KEY, method, route, body);
 
 describe('several kindred serve nodes on one PostgreSQL database', { skip: unavailable ?? false, timeout: 300_000 }, () => {
   const root = mkdtempSync(path.join(tmpdir(), 'kindred-multinode-'));
@@ -139,35 +73,35 @@ describe('several kindred serve nodes on one PostgreSQL database', { skip: unava
 
   it('two nodes start on the schema; the first refresh of demo runs once', async () => {
     const [one, two] = [await start('one'), await start('two')];
-    const started = await Promise.all([one, two].map((n) => api<Job>(n.url, 'POST', '/instances/demo/workflows/main/jobs')));
+    const started = await Promise.all([one, two].map((n) => call<Job>(n.url, 'POST', '/instances/demo/workflows/main/jobs')));
     assert.deepEqual(started.map((s) => s.status).sort(), [202, 409], 'one node starts the run, the other answers that it is active');
     const jobId = started.find((s) => s.status === 202)!.body.jobId;
     for (;;) {
-      const job = await api<Job>(two.url, 'GET', `/instances/demo/workflows/main/jobs/${jobId}`);
+      const job = await call<Job>(two.url, 'GET', `/instances/demo/workflows/main/jobs/${jobId}`);
       if (job.body.jobStatus === 'successful') break;
       assert.ok(['queued', 'running'].includes(job.body.jobStatus), `run ${jobId}: ${JSON.stringify(job.body)}\n${one.tail()}\n${two.tail()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const jobs = await api<Job[]>(one.url, 'GET', '/instances/demo/workflows/main/jobs');
+    const jobs = await call<Job[]>(one.url, 'GET', '/instances/demo/workflows/main/jobs');
     assert.deepEqual(jobs.body.map((j) => j.jobId), [jobId], 'exactly one run');
-    const customers = await api<{ value: { CustomerId: string }[] }>(two.url, 'GET', '/instances/demo/data/Customer?$top=1');
+    const customers = await call<{ value: { CustomerId: string }[] }>(two.url, 'GET', '/instances/demo/data/Customer?$top=1');
     customerId = customers.body.value[0].CustomerId;
   });
 
   it('a write acknowledged by the first node is read through the second at once and reaches its change feed within 1 s', async () => {
     const [one, two] = nodes;
-    const feed = await openChanges(two.url, 'demo', customerId);
+    const feed = await openChanges(two.url, ADMIN_KEY, 'demo', customerId);
     try {
       for (const city of ['Tromsø', 'Bodø', 'Narvik']) {
         const before = feed.events.length;
         const write = await fetch(`${one.url}/api/instances/demo/data/Customer/${encodeURIComponent(customerId)}`, {
           method: 'PATCH',
-          headers,
+          headers: { 'Ocp-Apim-Subscription-Key': ADMIN_KEY, 'content-type': 'application/json' },
           body: JSON.stringify({ City: city }),
         });
         const acknowledged = Date.now();
         assert.equal(write.status, 204, await write.text());
-        const read = await api<{ City: string }>(two.url, 'GET', `/instances/demo/data/Customer/${encodeURIComponent(customerId)}`);
+        const read = await call<{ City: string }>(two.url, 'GET', `/instances/demo/data/Customer/${encodeURIComponent(customerId)}`);
         assert.equal(read.status, 200);
         assert.equal(read.body.City, city, 'read-your-writes across nodes');
         await feed.waitFor(before + 1, 1000);
@@ -184,15 +118,15 @@ describe('several kindred serve nodes on one PostgreSQL database', { skip: unava
 
   it('a refresh started on both nodes at the same moment runs once, and a node started meanwhile leaves it alone', async () => {
     const [one, two] = nodes;
-    const started = await Promise.all([one, two].map((n) => api<Job>(n.url, 'POST', '/instances/slow/workflows/main/jobs')));
+    const started = await Promise.all([one, two].map((n) => call<Job>(n.url, 'POST', '/instances/slow/workflows/main/jobs')));
     assert.deepEqual(started.map((s) => s.status).sort(), [202, 409], JSON.stringify(started.map((s) => s.body)));
     const jobId = started.find((s) => s.status === 202)!.body.jobId;
-    const status = async (n: ServerProcess) => (await api<Job>(n.url, 'GET', `/instances/slow/workflows/main/jobs/${jobId}`)).body.jobStatus;
+    const status = async (n: ServerProcess) => (await call<Job>(n.url, 'GET', `/instances/slow/workflows/main/jobs/${jobId}`)).body.jobStatus;
     // The run waits for its pipe: it stays active however long the third node takes to start.
     while ((await status(one)) !== 'running') await new Promise((r) => setTimeout(r, 100));
     const three = await start('three');
     assert.equal(await status(three), 'running', 'the starting node did not fail the run another node executes');
-    const again = await api<Job>(three.url, 'POST', '/instances/slow/workflows/main/jobs');
+    const again = await call<Job>(three.url, 'POST', '/instances/slow/workflows/main/jobs');
     assert.equal(again.status, 409, 'the third node does not start a second run either');
 
     const pipe = await open(fifo, 'w');
@@ -204,11 +138,11 @@ describe('several kindred serve nodes on one PostgreSQL database', { skip: unava
       assert.equal(s, 'running', `${one.tail()}\n${two.tail()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const jobs = await api<Job[]>(three.url, 'GET', '/instances/slow/workflows/main/jobs');
+    const jobs = await call<Job[]>(three.url, 'GET', '/instances/slow/workflows/main/jobs');
     assert.deepEqual(jobs.body.map((j) => j.jobId), [jobId], 'exactly one run of slow');
     // The run's profiles are read through another node.
-    const done = await api<Job & { summary: { profiles: number } }>(two.url, 'GET', `/instances/slow/workflows/main/jobs/${jobId}`);
-    const customers = await api<{ value: unknown[] }>(two.url, 'GET', '/instances/slow/data/Customer');
+    const done = await call<Job & { summary: { profiles: number } }>(two.url, 'GET', `/instances/slow/workflows/main/jobs/${jobId}`);
+    const customers = await call<{ value: unknown[] }>(two.url, 'GET', '/instances/slow/data/Customer');
     assert.ok(done.body.summary.profiles > 0);
     assert.equal(customers.body.value.length, done.body.summary.profiles);
   });

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import type { Change } from '../../src/domain/changes.js';
 import type { RealtimeWrite } from '../../src/domain/realtime.js';
+import { ClusterEvents, type ClusterSignal } from '../../src/realtime/cluster-events.js';
 import { PostgresChangeFeed } from '../../src/realtime/postgres-change-feed.js';
 import { WriteQueue } from '../../src/realtime/write-queue.js';
 import { changeChannel } from '../../src/storage/postgres/realtime-writer.js';
@@ -54,6 +55,9 @@ interface Node {
   store: PostgresStore;
   feed: PostgresChangeFeed;
   writes: WriteQueue;
+  /** The cluster signals the node heard. */
+  signals: ClusterSignal[];
+  missed: number;
 }
 
 describe('PostgreSQL change feed across nodes', { skip: unavailable ?? false }, () => {
@@ -66,9 +70,13 @@ describe('PostgreSQL change feed across nodes', { skip: unavailable ?? false }, 
     ({ schema, drop } = await freshSchema());
     for (const nodeId of ['node-a', 'node-b']) {
       const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 4, nodeId });
-      const feed = new PostgresChangeFeed({ connectionString: POSTGRES_URL, schema, nodeId, log: (m) => logs.push(`${nodeId}: ${m}`), reconnectMs: 50 });
+      const events = new ClusterEvents();
+      const feed = new PostgresChangeFeed({ connectionString: POSTGRES_URL, schema, nodeId, log: (m) => logs.push(`${nodeId}: ${m}`), reconnectMs: 50, events });
       await feed.start();
-      nodes.push({ store, feed, writes: new WriteQueue(store as unknown as Store, feed) });
+      const node: Node = { store, feed, writes: new WriteQueue(store as unknown as Store, feed), signals: [], missed: 0 };
+      events.on((signal) => node.signals.push(signal));
+      feed.onMissed(() => node.missed++);
+      nodes.push(node);
     }
     const [{ store }] = nodes;
     await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/tmp' });
@@ -122,12 +130,30 @@ describe('PostgreSQL change feed across nodes', { skip: unavailable ?? false }, 
     await assert.rejects(onB.done, /heard 0 of 1/);
   });
 
-  it('a dropped listening connection reconnects, and later writes are heard', async () => {
+  it('definition and access changes are announced to every node after COMMIT, and a rolled-back one to none', async () => {
     const [a, b] = nodes;
+    b.signals.length = 0;
+    await a.store.putInstance({ id: 'other', name: 'Other', definition: { ...definition, id: 'other' }, sourceFile: 'x.yaml', baseDir: '/tmp' });
+    await a.store.access.ensurePrincipal({ id: 'app:crm', kind: 'app', displayName: 'CRM' }, new Date().toISOString());
+    await a.store.access.assignRole('app:crm', 'other', 'Viewer', new Date().toISOString());
+    const key = { id: 'k1', instanceId: 'other', principalId: 'app:crm', name: 'crm', role: 'Viewer' as const, slot: 'primary' as const, prefix: 'kdr_crm1', hash: 'crm-hash', createdAt: new Date().toISOString(), expiresAt: null };
+    await a.store.access.putKey(key, new Date().toISOString());
+    // A key change the database refuses (the hash is taken) rolls back and announces nothing.
+    await assert.rejects(a.store.access.putKey({ ...key, id: 'k2', slot: 'secondary' }, new Date().toISOString()));
+    const deadline = Date.now() + 5000;
+    while (b.signals.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(b.signals, [{ kind: 'instance', instanceId: 'other' }, { kind: 'access' }, { kind: 'access' }]);
+  });
+
+  it('a dropped listening connection reconnects, tells its feeds and caches they may have missed changes, and later writes are heard', async () => {
+    const [a, b] = nodes;
+    const missedBefore = b.missed;
+    b.signals.length = 0;
     const admin = new pg.Client({ connectionString: POSTGRES_URL });
     await admin.connect();
     try {
-      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${changeChannel(schema)}"`]);
+      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'`, [changeChannel(schema)]);
       assert.equal(killed.rowCount, 2, 'both listening connections found');
     } finally {
       await admin.end();
@@ -145,5 +171,7 @@ describe('PostgreSQL change feed across nodes', { skip: unavailable ?? false }, 
       }
     }
     assert.ok(logs.some((m) => m.startsWith('node-b: change feed: the listening connection dropped')), logs.join('\n'));
+    assert.equal(b.missed, missedBefore + 1, 'subscribers were told once');
+    assert.deepEqual(b.signals, [{ kind: 'resync' }]);
   });
 });

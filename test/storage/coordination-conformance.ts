@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InstanceDefinition } from '../../src/config/schema.js';
+import type { ExportRunRecord } from '../../src/storage/exports.js';
 import type { Store } from '../../src/storage/store.js';
 import type { OpenedStore } from './conformance.js';
 
@@ -59,6 +60,39 @@ export function coordinationConformance(name: string, open: () => Promise<Opened
       // Released without recording an end: the holder is gone, and so is the run.
       assert.equal(await second.failInterruptedRuns('node gone'), 1);
       assert.equal((await second.getRun('shop', live.jobId))?.status, 'failed');
+    }));
+
+    it("exportRuns.failInterrupted leaves a live process's runs alone (its own, and those inside a refresh it has claimed) and fails the rest", TIMEOUT, withStores(async (first, second) => {
+      const exportRun = (runId: string, instanceId: string, trigger: ExportRunRecord['trigger']): ExportRunRecord => ({
+        runId,
+        instanceId,
+        exportName: 'daily',
+        trigger,
+        jobId: trigger === 'refresh' ? 'job-1' : null,
+        generation: 1,
+        status: 'running',
+        target: 'file out.csv',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        rows: 0,
+        batches: 0,
+        durationMs: null,
+        error: null,
+      });
+      const claim = (await first.claimRefresh('shop'))!;
+      await first.exportRuns.createRun(exportRun('manual-live', 'shop', 'manual'));
+      await first.exportRuns.createRun(exportRun('in-claimed-refresh', 'shop', 'refresh'));
+      await first.exportRuns.createRun(exportRun('in-unclaimed-refresh', 'other', 'refresh'));
+      assert.equal(await second.exportRuns.failInterrupted('node gone'), 1);
+      const status = async (instanceId: string, runId: string) => (await second.exportRuns.getRun(instanceId, runId))?.status;
+      assert.deepEqual(
+        [await status('shop', 'manual-live'), await status('shop', 'in-claimed-refresh'), await status('other', 'in-unclaimed-refresh')],
+        ['running', 'running', 'failed'],
+      );
+      await claim.release();
+      assert.equal(await second.exportRuns.failInterrupted('node gone'), 1, 'the refresh ended without recording its exports');
+      assert.equal(await status('shop', 'in-claimed-refresh'), 'failed');
+      assert.equal(await status('shop', 'manual-live'), 'running', 'its process is still alive');
     }));
 
     it('a scheduled slot runs once, even after its run ended', TIMEOUT, withStores(async (first, second) => {

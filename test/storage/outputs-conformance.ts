@@ -108,8 +108,10 @@ export function outputsConformance(name: string, open: () => Promise<OpenedStore
       'export runs: recorded, finished, listed newest first per export; interrupted ones fail',
       withStore(async (store) => {
         await store.exportRuns.createRun(run({}));
-        await store.exportRuns.createRun(run({ runId: 'r2', startedAt: '2026-11-29T11:00:00.000Z' }));
-        await store.exportRuns.createRun(run({ runId: 'r3', exportName: 'other', startedAt: '2026-11-29T12:00:00.000Z' }));
+        // r2 and r3 ran inside a refresh that nobody holds any more: interrupted. (A run this store
+        // executes itself is live: coordination-conformance.ts.)
+        await store.exportRuns.createRun(run({ runId: 'r2', trigger: 'refresh', jobId: 'j1', startedAt: '2026-11-29T11:00:00.000Z' }));
+        await store.exportRuns.createRun(run({ runId: 'r3', trigger: 'refresh', jobId: 'j1', exportName: 'other', startedAt: '2026-11-29T12:00:00.000Z' }));
         await store.exportRuns.finishRun('shop', 'r1', { status: 'successful', target: 'file /abs/csv.csv', endedAt: '2026-11-29T10:00:01.000Z', rows: 42, batches: 1, durationMs: 1000, error: null });
         assert.deepEqual(await store.exportRuns.getRun('shop', 'r1'), run({ status: 'successful', target: 'file /abs/csv.csv', endedAt: '2026-11-29T10:00:01.000Z', rows: 42, batches: 1, durationMs: 1000 }));
         assert.deepEqual((await store.exportRuns.listRuns('shop', 'csv')).map((r) => r.runId), ['r2', 'r1']);

@@ -60,6 +60,39 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
     }
   });
 
+  it("an export run of a store that closed (its process died) is failed by another; a live store's is not", async () => {
+    const schema = await fresh();
+    const open = () => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
+    const [live, dying, survivor] = [await open(), await open(), await open()];
+    try {
+      const run = (runId: string) => ({
+        runId,
+        instanceId: 'shop',
+        exportName: 'daily',
+        trigger: 'manual' as const,
+        jobId: null,
+        generation: 1,
+        status: 'running' as const,
+        target: 'file out.csv',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        rows: 0,
+        batches: 0,
+        durationMs: null,
+        error: null,
+      });
+      await live.exportRuns.createRun(run('of-live'));
+      await dying.exportRuns.createRun(run('of-dying'));
+      await dying.close();
+      assert.equal(await survivor.exportRuns.failInterrupted('node gone'), 1);
+      assert.equal((await survivor.exportRuns.getRun('shop', 'of-dying'))?.status, 'failed');
+      assert.equal((await survivor.exportRuns.getRun('shop', 'of-live'))?.status, 'running');
+    } finally {
+      await live.close();
+      await survivor.close();
+    }
+  });
+
   it('bulk loads more rows than one INSERT batch; abort and pruneGenerations really delete them', async () => {
     const schema = await fresh();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });

@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { createHash } from 'node:crypto';
+import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import type { Store } from '../../src/storage/store.js';
 import { SessionStore, readCookie, SESSION_COOKIE } from '../../src/web/session.js';
 import { odataError, REALTIME_FIXTURE, workspace, type Workspace } from '../api/helpers.js';
 
@@ -115,32 +118,63 @@ describe('the session cookie on /api routes', () => {
 });
 
 describe('SessionStore', () => {
-  test('sessions end after the idle timeout and after the maximum age; use keeps them alive', () => {
-    let now = 0;
-    const sessions = new SessionStore({ idleMs: 1000, maxAgeMs: 5000, now: () => now });
-    const id = sessions.create('hash-1');
-    now = 900;
-    assert.equal(sessions.resolve(id), 'hash-1');
-    now = 1800; // 900 ms after the last use
-    assert.equal(sessions.resolve(id), 'hash-1');
-    now = 2801; // idle for 1001 ms
-    assert.equal(sessions.resolve(id), undefined);
-    const busy = sessions.create('hash-2');
-    for (now = 3000; now <= 8000; now += 500) {
-      const alive = sessions.resolve(busy);
-      if (now - 2801 <= 5000) assert.equal(alive, 'hash-2', `alive at ${now}`);
-      else assert.equal(alive, undefined, `ended by max age at ${now}`);
+  // A store of its own: the limit test deletes sessions.
+  let store: Store;
+  before(() => {
+    store = openSqliteStore({ file: ':memory:' });
+  });
+  after(() => store.close());
+
+  test('sessions end after the idle timeout and after the maximum age; use keeps them alive', async () => {
+    let now = Date.parse('2026-03-01T00:00:00Z');
+    const t0 = now;
+    const sessions = new SessionStore(store.sessions, { idleMs: 1000, maxAgeMs: 5000, touchEveryMs: 0, now: () => now });
+    const id = await sessions.create('hash-1');
+    now = t0 + 900;
+    assert.equal(await sessions.resolve(id), 'hash-1');
+    now = t0 + 1800; // 900 ms after the last use
+    assert.equal(await sessions.resolve(id), 'hash-1');
+    now = t0 + 2801; // idle for 1001 ms
+    assert.equal(await sessions.resolve(id), undefined);
+    const busy = await sessions.create('hash-2');
+    for (now = t0 + 3000; now <= t0 + 8000; now += 500) {
+      const alive = await sessions.resolve(busy);
+      if (now - t0 - 2801 <= 5000) assert.equal(alive, 'hash-2', `alive at ${now - t0}`);
+      else assert.equal(alive, undefined, `ended by max age at ${now - t0}`);
     }
   });
 
-  test('the oldest sessions go when the limit is reached; the map holds no session id', () => {
-    const sessions = new SessionStore({ maxSessions: 3 });
-    const ids = [1, 2, 3, 4].map((n) => sessions.create(`h${n}`));
-    assert.equal(sessions.size, 3);
-    assert.equal(sessions.resolve(ids[0]), undefined);
-    assert.equal(sessions.resolve(ids[3]), 'h4');
-    const internal = JSON.stringify([...(sessions as unknown as { sessions: Map<string, unknown> }).sessions.keys()]);
-    for (const id of ids) assert.ok(!internal.includes(id));
+  test('the last use is written at most every touchEveryMs, and a session ends idleMs after it', async () => {
+    let now = Date.parse('2026-03-02T00:00:00Z');
+    const t0 = now;
+    const sessions = new SessionStore(store.sessions, { idleMs: 10_000, maxAgeMs: 100_000, touchEveryMs: 1000, now: () => now });
+    const id = await sessions.create('hash-3');
+    const idHash = createHash('sha256').update(id).digest('base64url');
+    now = t0 + 500;
+    await sessions.resolve(id);
+    assert.equal((await store.sessions.getSession(idHash))?.lastSeenAt, new Date(t0).toISOString(), 'not written within touchEveryMs');
+    now = t0 + 1500;
+    await sessions.resolve(id);
+    assert.equal((await store.sessions.getSession(idHash))?.lastSeenAt, new Date(t0 + 1500).toISOString());
+    now = t0 + 1500 + 10_001;
+    assert.equal(await sessions.resolve(id), undefined);
+    assert.equal(await store.sessions.getSession(idHash), undefined, 'an ended session is deleted when found');
+  });
+
+  test('the least recently used sessions go when the limit is reached; the store holds no session id', async () => {
+    let now = Date.parse('2026-03-03T00:00:00Z');
+    const sessions = new SessionStore(store.sessions, { maxSessions: 3, now: () => now });
+    const ids: string[] = [];
+    for (const n of [1, 2, 3, 4]) {
+      now += 1000;
+      ids.push(await sessions.create(`h${n}`));
+    }
+    assert.equal(await sessions.resolve(ids[0]), undefined);
+    assert.deepEqual(await Promise.all(ids.slice(1).map((id) => sessions.resolve(id))), ['h2', 'h3', 'h4']);
+    for (const id of ids) {
+      assert.equal(await store.sessions.getSession(id), undefined, 'not stored under the id itself');
+      await sessions.delete(id);
+    }
   });
 
   test('readCookie finds one cookie among several', () => {

@@ -8,6 +8,10 @@
 //     data: {"instanceId","customerId","kind":"profile"|"activity","at","attributes"?: [..],
 //            "activityId"?, "validUntil"?}         (src/realtime/change-feed.ts Change)
 //   and a comment heartbeat (": heartbeat <ISO time>") every 15 s so proxies keep it open.
+//   When changes may have been missed (several nodes: this node's connection that hears the other
+//   nodes' writes was lost and is back), once:
+//     event: reload
+//     data: {"instanceId","customerId"?,"reason"}   — re-read whatever is shown.
 //   404 (OData error) for an unknown instance or customerId; 401/403 as every API route.
 // Writes are published after they commit, so a client that reloads on an event sees the change.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -73,7 +77,18 @@ export const changeRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
         n++;
         res.write(`id: ${n}\nevent: change\ndata: ${JSON.stringify(change)}\n\n`);
       };
-      const unsubscribe = feed.subscribe(instanceId, customerId, send);
+      const reload = () => {
+        if (res.writableLength > MAX_BUFFERED_BYTES) return end();
+        n++;
+        const data = { instanceId, ...(customerId === undefined ? {} : { customerId }), reason: 'changes may have been missed while this server was not hearing the other servers; re-read' };
+        res.write(`id: ${n}\nevent: reload\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const unsubscribeChanges = feed.subscribe(instanceId, customerId, send);
+      const unsubscribeMissed = feed.onMissed(reload);
+      const unsubscribe = () => {
+        unsubscribeChanges();
+        unsubscribeMissed();
+      };
       telemetry.metrics.feedSubscribers++;
       const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), HEARTBEAT_MS);
       heartbeat.unref();

@@ -127,9 +127,11 @@ export const instanceRoutes: FastifyPluginAsyncTypebox<{ services: Services }> =
         baseDir: existing?.baseDir ?? services.dataDir,
       });
       services.catalog.invalidate(instanceId);
-      services.runner.schedule(instanceId, definition.schedule?.cron, definition.schedule?.timezone);
+      const stored = (await store.getInstance(instanceId))!;
+      // This node at once; the others when they hear of the change (services.followSchedules).
+      services.schedule(stored);
       request.auditNote = { target: instanceId, detail: { result } };
-      return reply.status(result === 'created' ? 201 : 200).send(instanceInfo((await store.getInstance(instanceId))!));
+      return reply.status(result === 'created' ? 201 : 200).send(instanceInfo(stored));
     },
   );
 };

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../api/app.js';
 import { hashKey } from '../../api/auth.js';
+import type { AccessKey } from '../../storage/access.js';
 import { loadInstanceDefinition } from '../../config/load.js';
 import { openServices, type DatabaseOptions, type Services } from '../../services.js';
 import type { ServerOptions } from '../server-options.js';
@@ -31,24 +32,31 @@ export interface ServeOptions {
 export async function ensureAdminKey(services: Services, fromEnv: string | undefined): Promise<{ key: string | null; note: string }> {
   const { store, access } = services;
   if (fromEnv) {
-    const known = await store.access.findKeyByHash(hashKey(fromEnv));
-    if (known && (known.revokedAt || known.instanceId !== null || known.role !== 'Administrator'))
-      throw new Error('KINDRED_ADMIN_KEY is a revoked key or not a server-wide Administrator key; unset it or give a new value');
+    const hash = hashKey(fromEnv);
+    const usable = (k: AccessKey | undefined) => k && !k.revokedAt && k.instanceId === null && k.role === 'Administrator';
+    const known = await store.access.findKeyByHash(hash);
+    if (known && !usable(known)) throw new Error('KINDRED_ADMIN_KEY is a revoked key or not a server-wide Administrator key; unset it or give a new value');
     if (!known) {
       // A changed KINDRED_ADMIN_KEY replaces the previous one (the primary slot of app:admin-env).
       const principalId = 'app:admin-env';
       const had = await store.access.getAssignment(principalId, null);
-      const issued = had
-        ? await access.regenerateKey({ instanceId: null, principalId, slot: 'primary', key: fromEnv })
-        : await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId, slot: 'primary', key: fromEnv });
-      await access.audit({
-        instanceId: null,
-        principalId: 'system:serve',
-        action: had ? 'key.regenerate' : 'key.create',
-        target: principalId,
-        outcome: 'success',
-        detail: { source: 'KINDRED_ADMIN_KEY', keyId: issued.record.id, replacedKeyId: issued.replaced?.id ?? null },
-      });
+      try {
+        const issued = had
+          ? await access.regenerateKey({ instanceId: null, principalId, slot: 'primary', key: fromEnv })
+          : await access.createKey({ instanceId: null, role: 'Administrator', name: 'admin (KINDRED_ADMIN_KEY)', principalId, slot: 'primary', key: fromEnv });
+        await access.audit({
+          instanceId: null,
+          principalId: 'system:serve',
+          action: had ? 'key.regenerate' : 'key.create',
+          target: principalId,
+          outcome: 'success',
+          detail: { source: 'KINDRED_ADMIN_KEY', keyId: issued.record.id, replacedKeyId: issued.replaced?.id ?? null },
+        });
+      } catch (err) {
+        // Several nodes starting at once with the same new key: one stores it, the others fail on
+        // the key's unique hash (or find the slot taken) and find it stored.
+        if (!usable(await store.access.findKeyByHash(hash))) throw err;
+      }
     }
     return { key: fromEnv, note: 'from KINDRED_ADMIN_KEY' };
   }
@@ -79,7 +87,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);
   // Several nodes on PostgreSQL: a node that dies mid-run leaves its run active while the others live
-  // on; its refresh lock is free, so any node can tell and fail the run (a live node's run keeps its lock).
+  // on; its refresh lock (export runs: its node lock) is free, so any node can tell and fail the run
+  // (a live node's run keeps its lock).
   const orphanCheck =
     services.store.dialect === 'postgres'
       ? setInterval(() => {
@@ -87,6 +96,10 @@ export async function serve(options: ServeOptions): Promise<void> {
             .failInterruptedRuns('interrupted: the node executing the run stopped')
             .then((n) => n && log(`${n} refresh run(s) of a stopped node marked failed`))
             .catch((err: Error) => log(`checking for runs of stopped nodes failed: ${err.message}`));
+          services.store.exportRuns
+            .failInterrupted('interrupted: the node executing the export stopped')
+            .then((n) => n && log(`${n} export run(s) of a stopped node marked failed`))
+            .catch((err: Error) => log(`checking for export runs of stopped nodes failed: ${err.message}`));
         }, ORPHAN_CHECK_MS).unref()
       : null;
   const exportsInterrupted = await services.store.exportRuns.failInterrupted('interrupted: the server stopped while the export was running');
@@ -94,8 +107,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   for (const i of await services.store.listInstances()) await services.store.pruneGenerations(i.id);
   if (options.demo) await applyDemo(services, log);
   const admin = await ensureAdminKey(services, options.adminKey);
-  for (const i of await services.store.listInstances()) services.runner.schedule(i.id, i.definition.schedule?.cron, i.definition.schedule?.timezone);
-  for (const i of await services.store.listInstances()) services.exports.schedule(i);
+  // Installed now, and again when any node (or the CLI) changes a definition.
+  await services.followSchedules();
 
   if (options.nats) {
     const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);

@@ -7,6 +7,7 @@ import type { AccessKey, AccessStore, AuditEntry, AuditQuery, KeySlot, Principal
 import { accessKeyFromRow, assignmentFromRow, auditFromRow, jsonParsed, principalFromRow } from '../rows.js';
 import type { Role } from '../store.js';
 import { DURABLE } from './durability.js';
+import { announce } from './coordination.js';
 import { one, rows, run, transaction, type Row } from './statements.js';
 
 const toKey = accessKeyFromRow;
@@ -27,13 +28,22 @@ const ASSIGNMENT =
 const slotLock = `SELECT pg_advisory_xact_lock(hashtext('kindred-key-slot:' || $1::text || '/' || COALESCE($2::text, '') || '/' || $3::text))`;
 
 export class PostgresAccessStore implements AccessStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** events: the schema's cluster event channel; every node drops its cached keys when a change is announced there. */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly events: string,
+  ) {}
 
-  /** A write the caller acknowledges (a key issued or revoked, a role changed): durable at COMMIT. */
+  /**
+   * A write the caller acknowledges (a key issued or revoked, a role changed): durable at COMMIT,
+   * and announced to every node in the same transaction, so their key caches drop it at once.
+   */
   private durable<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     return transaction(this.pool, async (client) => {
       await client.query(DURABLE);
-      return fn(client);
+      const result = await fn(client);
+      await announce(client, this.events, { kind: 'access' });
+      return result;
     });
   }
 

@@ -5,9 +5,11 @@
 //
 // Advisory locks are per database, not per schema: every key carries the schema's name, so two
 // Kindred schemas in one database (tests, staging beside production) never block each other.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { encodeClusterEvent, type ClusterEvent } from '../../domain/cluster-events.js';
 import type { RefreshClaim } from '../store.js';
-import { one, rows, run, transaction } from './statements.js';
+import { one, rows, run, transaction, type Queryable } from './statements.js';
 
 /** The two 32-bit keys of an instance's refresh lock, for a statement that binds the instance id as $n. */
 const refreshLockKeys = (n: number) => `hashtext('kindred-refresh:' || current_schema()), hashtext($${n})`;
@@ -56,8 +58,110 @@ export async function failInterruptedRuns(pool: pg.Pool, reason: string, endedAt
   });
 }
 
+/** The two 32-bit keys of a process's node lock (NodePresence), for a statement that binds the node id as $n. */
+const nodeLockKeys = (n: number) => `hashtext('kindred-node:' || current_schema()), hashtext($${n})`;
+
+/**
+ * A process's node lock, held on a connection of its own from before it records its first export
+ * run until it closes: while held, its running export runs are its own business; once its process
+ * dies (or the connection is lost), any process may fail them. Taken again if the connection drops.
+ */
+export class NodePresence {
+  private client: pg.Client | null = null;
+  private holding: Promise<void> | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    readonly nodeId: string,
+  ) {}
+
+  /** Resolves once the lock is held (at once when it already is). */
+  ensure(): Promise<void> {
+    this.holding ??= this.take().catch((err: unknown) => {
+      this.holding = null;
+      throw err;
+    });
+    return this.holding;
+  }
+
+  private async take(): Promise<void> {
+    const client = new pg.Client({ ...this.pool.options, keepAlive: true });
+    client.on('error', () => {});
+    client.on('end', () => {
+      if (this.client !== client) return;
+      this.client = null;
+      this.holding = null;
+      if (!this.closed) {
+        this.retry = setTimeout(() => void this.ensure().catch(() => {}), 1000);
+        this.retry.unref();
+      }
+    });
+    await client.connect();
+    try {
+      // Waits only while failInterruptedExportRuns briefly holds it (this node id is this process's alone).
+      await client.query(`SELECT pg_advisory_lock(${nodeLockKeys(1)})`, [this.nodeId]);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.client = client;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => {});
+  }
+}
+
+/**
+ * Fails the running export runs whose process is gone: a run inside a refresh when the instance's
+ * refresh lock is free, another run when its node's lock is free (or it names no node). Runs of
+ * live processes are left alone.
+ */
+export async function failInterruptedExportRuns(pool: pg.Pool, reason: string, endedAt: string): Promise<number> {
+  return transaction(pool, async (client) => {
+    const running = await rows(client, `SELECT instance_id, run_id, trigger, node_id FROM export_runs WHERE status = 'running' FOR UPDATE`);
+    let failed = 0;
+    for (const r of running) {
+      const free =
+        r.trigger === 'refresh'
+          ? await one(client, `SELECT pg_try_advisory_xact_lock(${refreshLockKeys(1)}) AS locked`, [r.instance_id])
+          : r.node_id === null
+            ? { locked: true }
+            : await one(client, `SELECT pg_try_advisory_xact_lock(${nodeLockKeys(1)}) AS locked`, [r.node_id]);
+      if (!free?.locked) continue;
+      failed += await run(client, `UPDATE export_runs SET status = 'failed', error = $1, ended_at = $2 WHERE instance_id = $3 AND run_id = $4`, [
+        reason,
+        endedAt,
+        r.instance_id,
+        r.run_id,
+      ]);
+    }
+    return failed;
+  });
+}
+
 /** True when this transaction may sweep: one process sweeps at a time, the others skip their turn. */
 export async function claimSweep(client: pg.PoolClient): Promise<boolean> {
   const r = await one(client, `SELECT pg_try_advisory_xact_lock(hashtext('kindred-sweep:' || current_schema())) AS locked`);
   return Boolean(r?.locked);
+}
+
+/** The NOTIFY channel of a schema's cluster events (domain/cluster-events.ts); every node listens to it. */
+export function clusterEventChannel(schema: string): string {
+  return `kindred_events_${createHash('sha256').update(schema).digest('hex').slice(0, 24)}`;
+}
+
+/** Tells every node about a change; inside the change's transaction, so it is heard after COMMIT and never for a rollback. */
+export async function announce(q: Queryable, channel: string, event: ClusterEvent): Promise<void> {
+  await q.query('SELECT pg_notify($1, $2)', [channel, encodeClusterEvent(event)]);
 }

@@ -1,19 +1,29 @@
-// PostgreSQL adapter of the ExportRunStore sub-port. Table from migration 6.
+// PostgreSQL adapter of the ExportRunStore sub-port. Table from migration 6 (node_id: migration 10).
 import type pg from 'pg';
 import type { ExportRunRecord, ExportRunStore } from '../exports.js';
 import { exportRunFromRow as toRun } from '../rows.js';
+import { failInterruptedExportRuns, type NodePresence } from './coordination.js';
 import { one, rows, run } from './statements.js';
 
 const COLUMNS = 'instance_id, run_id, export_name, trigger, job_id, generation, status, target, started_at, ended_at, rows, batches, duration_ms, error';
 
 export class PostgresExportRunStore implements ExportRunStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly presence: NodePresence,
+  ) {}
 
+  /**
+   * A run inside a refresh is covered by the refresh lock; any other run names this process's node,
+   * whose lock is held first, so no other process takes the run for one of a dead process.
+   */
   async createRun(r: ExportRunRecord): Promise<void> {
+    const nodeId = r.trigger === 'refresh' ? null : this.presence.nodeId;
+    if (nodeId) await this.presence.ensure();
     await run(
       this.pool,
-      `INSERT INTO export_runs (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [r.instanceId, r.runId, r.exportName, r.trigger, r.jobId, r.generation, r.status, r.target, r.startedAt, r.endedAt, r.rows, r.batches, r.durationMs, r.error],
+      `INSERT INTO export_runs (${COLUMNS}, node_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [r.instanceId, r.runId, r.exportName, r.trigger, r.jobId, r.generation, r.status, r.target, r.startedAt, r.endedAt, r.rows, r.batches, r.durationMs, r.error, nodeId],
     );
   }
 
@@ -44,6 +54,6 @@ export class PostgresExportRunStore implements ExportRunStore {
   }
 
   async failInterrupted(reason: string): Promise<number> {
-    return run(this.pool, `UPDATE export_runs SET status = 'failed', error = $1, ended_at = $2 WHERE status = 'running'`, [reason, new Date().toISOString()]);
+    return failInterruptedExportRuns(this.pool, reason, new Date().toISOString());
   }
 }

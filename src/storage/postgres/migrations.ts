@@ -379,4 +379,24 @@ ALTER TABLE runs ALTER COLUMN summary SET DEFAULT '{}';
 ALTER TABLE audit_log ALTER COLUMN detail TYPE JSON USING detail::json;
 `,
   },
+  {
+    version: 11,
+    name: 'web UI sessions in the database (any node serves any session); export runs record their node',
+    sql: `
+-- Reference table (small; found by the session id's hash, like api_keys by the key's hash), or
+-- distributed by id_hash. A session is the SHA-256 of the random id in the browser's cookie, never
+-- the id itself, and the SHA-256 of the API key it stands for, never the key.
+CREATE TABLE ui_sessions (
+  id_hash TEXT COLLATE "C" PRIMARY KEY,
+  key_hash TEXT COLLATE "C" NOT NULL,
+  created_at TEXT COLLATE "C" NOT NULL,
+  last_seen_at TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX ui_sessions_last_seen ON ui_sessions (last_seen_at);
+-- The process that executes an export run started by hand or on a schedule (NULL for runs inside a
+-- refresh, which the refresh lock covers, and for runs from before this version): a run is failed
+-- as interrupted only when that process is gone (its node lock is free; coordination.ts).
+ALTER TABLE export_runs ADD COLUMN node_id TEXT COLLATE "C";
+`,
+  },
 ];

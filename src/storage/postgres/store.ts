@@ -17,12 +17,13 @@ import { PostgresSearchStore } from './search.js';
 import { PostgresTelemetryStore } from './telemetry.js';
 import { postgresMigrations } from './migrations.js';
 import { changeChannel, poolRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
-import { claimRefresh, claimSweep, failInterruptedRuns } from './coordination.js';
+import { announce, claimRefresh, claimSweep, clusterEventChannel, failInterruptedRuns, NodePresence } from './coordination.js';
 import { copyRows, current, inActivityOrder, one, rows, run, transaction, type Queryable, type Row } from './statements.js';
 import { PostgresAnalyticsStore } from './analytics.js';
 import { PostgresEnrichmentStore } from './enrichment.js';
 import { PostgresExportRunStore } from './exports.js';
 import { PostgresNotificationStore } from './notifications.js';
+import { PostgresUiSessionStore } from './sessions.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database */
@@ -64,7 +65,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
   // Real-time groups announce their changes on the schema's channel (src/realtime/postgres-change-feed.ts).
   const schema = options.schema ?? ((await one(pool, 'SELECT current_schema() AS s'))?.s as string);
-  return new PostgresStore(pool, poolRealtimeWriter(pool, { channel: changeChannel(schema), nodeId: options.nodeId ?? randomUUID() }));
+  const nodeId = options.nodeId ?? randomUUID();
+  return new PostgresStore(pool, poolRealtimeWriter(pool, { channel: changeChannel(schema), nodeId }), new NodePresence(pool, nodeId), clusterEventChannel(schema));
 }
 
 async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
@@ -99,37 +101,49 @@ export class PostgresStore implements Store {
   readonly exportRuns: PostgresExportRunStore;
   /** Webhook deliveries and threshold state. */
   readonly notifications: PostgresNotificationStore;
+  /** Web UI sessions. */
+  readonly sessions: PostgresUiSessionStore;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly realtime: RealtimeWriter,
+    private readonly presence: NodePresence,
+    /** The schema's cluster event channel (coordination.ts): definition and access changes are announced on it. */
+    private readonly events: string,
   ) {
-    this.access = new PostgresAccessStore(pool);
+    this.access = new PostgresAccessStore(pool, events);
     this.telemetry = new PostgresTelemetryStore(pool);
     this.search = new PostgresSearchStore(pool);
     this.card = new PostgresCardStore(pool);
     this.enrichment = new PostgresEnrichmentStore(pool);
     this.analytics = new PostgresAnalyticsStore(pool);
-    this.exportRuns = new PostgresExportRunStore(pool);
+    this.exportRuns = new PostgresExportRunStore(pool, presence);
     this.notifications = new PostgresNotificationStore(pool);
+    this.sessions = new PostgresUiSessionStore(pool);
   }
 
   async close(): Promise<void> {
     await this.realtime.close();
+    await this.presence.close();
     await this.pool.end();
   }
 
   async putInstance(i: Pick<InstanceRecord, 'id' | 'name' | 'definition' | 'sourceFile' | 'baseDir'>): Promise<'created' | 'updated'> {
-    // xmax = 0 only for a freshly inserted row: one statement tells created from updated.
-    const r = await one(
-      this.pool,
-      `INSERT INTO instances (id, name, definition, source_file, base_dir, current_generation, created_at, updated_at)
-       VALUES ($1, $2, $3::json, $4, $5, NULL, $6, $6)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
-         source_file = excluded.source_file, base_dir = excluded.base_dir, updated_at = excluded.updated_at
-       RETURNING (xmax = 0) AS created`,
-      [i.id, i.name, JSON.stringify(i.definition), i.sourceFile, i.baseDir, now()],
-    );
+    // xmax = 0 only for a freshly inserted row: one statement tells created from updated. Every
+    // node hears of the change after COMMIT and drops its cached definition and schedules.
+    const r = await transaction(this.pool, async (client) => {
+      const upserted = await one(
+        client,
+        `INSERT INTO instances (id, name, definition, source_file, base_dir, current_generation, created_at, updated_at)
+         VALUES ($1, $2, $3::json, $4, $5, NULL, $6, $6)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+           source_file = excluded.source_file, base_dir = excluded.base_dir, updated_at = excluded.updated_at
+         RETURNING (xmax = 0) AS created`,
+        [i.id, i.name, JSON.stringify(i.definition), i.sourceFile, i.baseDir, now()],
+      );
+      await announce(client, this.events, { kind: 'instance', instanceId: i.id });
+      return upserted;
+    });
     return r?.created ? 'created' : 'updated';
   }
 

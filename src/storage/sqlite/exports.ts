@@ -2,19 +2,25 @@
 import type Database from 'better-sqlite3';
 import type { ExportRunRecord, ExportRunStore } from '../exports.js';
 import { exportRunFromRow as toRun } from '../rows.js';
+import type { RefreshClaims } from './coordination.js';
 
 type Row = Record<string, unknown>;
 
 export class SqliteExportRunStore implements ExportRunStore {
-  constructor(private readonly db: Database.Database) {}
+  /** nodeId: this store's, recorded on the runs it executes outside a refresh; claims: its refresh claims. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly nodeId: string,
+    private readonly claims: RefreshClaims,
+  ) {}
 
   async createRun(run: ExportRunRecord): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO export_runs (instance_id, run_id, export_name, trigger, job_id, generation, status, target, started_at, ended_at, rows, batches, duration_ms, error)
-         VALUES (@instanceId, @runId, @exportName, @trigger, @jobId, @generation, @status, @target, @startedAt, @endedAt, @rows, @batches, @durationMs, @error)`,
+        `INSERT INTO export_runs (instance_id, run_id, export_name, trigger, job_id, generation, status, target, started_at, ended_at, rows, batches, duration_ms, error, node_id)
+         VALUES (@instanceId, @runId, @exportName, @trigger, @jobId, @generation, @status, @target, @startedAt, @endedAt, @rows, @batches, @durationMs, @error, @nodeId)`,
       )
-      .run(run);
+      .run({ ...run, nodeId: run.trigger === 'refresh' ? null : this.nodeId });
   }
 
   async finishRun(instanceId: string, runId: string, p: Pick<ExportRunRecord, 'status' | 'target' | 'endedAt' | 'rows' | 'batches' | 'durationMs' | 'error'>): Promise<void> {
@@ -42,7 +48,16 @@ export class SqliteExportRunStore implements ExportRunStore {
     return rows.map(toRun);
   }
 
+  /**
+   * The same rule as on PostgreSQL, where this store is the only live process: its own runs, and
+   * runs inside a refresh it has claimed, are left alone; every other running run lost its process.
+   */
   async failInterrupted(reason: string): Promise<number> {
-    return this.db.prepare(`UPDATE export_runs SET status = 'failed', error = ?, ended_at = ? WHERE status = 'running'`).run(reason, new Date().toISOString()).changes;
+    return this.db
+      .prepare(
+        `UPDATE export_runs SET status = 'failed', error = ?, ended_at = ?
+         WHERE status = 'running' AND NOT (trigger = 'refresh' AND instance_id IN (SELECT value FROM json_each(?))) AND (node_id IS NULL OR node_id <> ?)`,
+      )
+      .run(reason, new Date().toISOString(), JSON.stringify(this.claims.instances()), this.nodeId).changes;
   }
 }

@@ -348,4 +348,22 @@ CREATE UNIQUE INDEX runs_scheduled_slot ON runs (instance_id, scheduled_for) WHE
     // PostgreSQL's change (jsonb to json); SQLite stores JSON as the text given already.
     sql: `SELECT 1;`,
   },
+  {
+    version: 11,
+    name: 'web UI sessions in the database (any node serves any session); export runs record their node',
+    sql: `
+-- A session is the SHA-256 of the random id in the browser's cookie, never the id itself, and the
+-- SHA-256 of the API key it stands for, never the key.
+CREATE TABLE ui_sessions (
+  id_hash TEXT PRIMARY KEY,
+  key_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL
+);
+CREATE INDEX ui_sessions_last_seen ON ui_sessions (last_seen_at);
+-- The process that executes an export run started by hand or on a schedule (the same column as on
+-- PostgreSQL, where several processes share the database).
+ALTER TABLE export_runs ADD COLUMN node_id TEXT;
+`,
+  },
 ];

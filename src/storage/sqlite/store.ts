@@ -26,6 +26,7 @@ import { SqliteNotificationStore } from './notifications.js';
 import { SqliteSearchStore } from './search.js';
 import { SqliteTelemetryStore } from './telemetry.js';
 import { SqliteAccessStore } from './access.js';
+import { SqliteUiSessionStore } from './sessions.js';
 
 
 export interface SqliteStoreOptions {
@@ -98,6 +99,8 @@ class SqliteStore implements Store {
   readonly analytics: SqliteAnalyticsStore;
   readonly exportRuns: SqliteExportRunStore;
   readonly notifications: SqliteNotificationStore;
+  /** Web UI sessions. */
+  readonly sessions: SqliteUiSessionStore;
   /** Real-time writes on the store's own connection: only for an in-memory database. */
   private readonly sameConnection: RealtimeApplier | null;
 
@@ -116,8 +119,9 @@ class SqliteStore implements Store {
     this.search = new SqliteSearchStore(db, this.tables);
     this.card = new SqliteCardStore(db, this.tables);
     this.enrichment = new SqliteEnrichmentStore(db);
-    this.exportRuns = new SqliteExportRunStore(db);
+    this.exportRuns = new SqliteExportRunStore(db, randomUUID(), this.refreshClaims);
     this.notifications = new SqliteNotificationStore(db);
+    this.sessions = new SqliteUiSessionStore(db);
     this.analytics = new SqliteAnalyticsStore(db);
   }
 

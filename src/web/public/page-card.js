@@ -171,6 +171,8 @@ export async function render(ctx) {
       schedule({ kind: 'unknown' });
     }
   });
+  // The server may have missed changes (its connection to the other servers was lost): read again.
+  source.addEventListener('reload', () => schedule({ kind: 'reload' }));
   source.addEventListener('error', () => setLive(source.readyState === EventSource.CLOSED ? 'off' : 'connecting', source.readyState === EventSource.CLOSED ? 'Not live (reload to retry)' : 'Reconnecting…'));
   setLive('connecting', 'Connecting…');
   ctx.onLeave(() => {
