@@ -28,16 +28,16 @@ port.on('message', (m: RealtimeWorkerRequest) => {
     finish();
     return;
   }
-  let results;
+  let applied;
   try {
-    results = applier.apply(m.writes);
+    applied = applier.applyEncoded(m.writes);
   } catch (err) {
     port.postMessage({ id: m.id, error: (err as Error).message } satisfies RealtimeWorkerReply);
     return;
   }
   open++;
   wal.sync().then(
-    () => port.postMessage({ id: m.id, results } satisfies RealtimeWorkerReply),
+    () => port.postMessage({ id: m.id, applied } satisfies RealtimeWorkerReply),
     (err: Error) => port.postMessage({ id: m.id, error: `the write was not synced to disk: ${err.message}` } satisfies RealtimeWorkerReply),
   ).finally(() => {
     open--;

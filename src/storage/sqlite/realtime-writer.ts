@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { startModuleWorker } from '../../workers.js';
 import { WalSync } from './durability.js';
-import { RealtimeApplier } from './realtime-apply.js';
+import { decodeResults, encodeWrites, RealtimeApplier, type AppliedGroup, type EncodedWrite } from './realtime-apply.js';
 
 export interface RealtimeWriter {
   /** Applies the writes in one transaction; resolves once they are on disk. */
@@ -48,14 +48,14 @@ export interface RealtimeWorkerData {
   file: string;
 }
 
-export type RealtimeWorkerRequest = { id: number; writes: RealtimeWrite[] };
-export type RealtimeWorkerReply = { id: number; results: RealtimeResult[] } | { id: number; error: string };
+export type RealtimeWorkerRequest = { id: number; writes: EncodedWrite[] };
+export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: number; error: string };
 
 /** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
 export function workerRealtimeWriter(file: string): RealtimeWriter {
   let worker: Worker | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { writes: RealtimeWrite[]; resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
   const failAll = (message: string) => {
     for (const p of pending.values()) p.reject(new Error(message));
     pending.clear();
@@ -68,7 +68,7 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       pending.delete(m.id);
       if (!pending.size) w.unref();
       if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve(m.results);
+      else p.resolve(decodeResults(p.writes, m.applied));
     });
     w.on('error', (err) => {
       worker = null;
@@ -87,10 +87,11 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       worker ??= start();
       const id = nextId++;
       const w = worker;
+      const encoded = encodeWrites(writes);
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { writes, resolve, reject });
         w.ref();
-        w.postMessage({ id, writes } satisfies RealtimeWorkerRequest);
+        w.postMessage({ id, writes: encoded } satisfies RealtimeWorkerRequest);
       });
     },
     async close() {
