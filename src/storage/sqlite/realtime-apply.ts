@@ -179,7 +179,8 @@ function prepareStatements(db: Database.Database) {
 /** Lookups that stay true for the length of one transaction: current generations and existing customers. */
 class GroupLookups {
   private readonly generations = new Map<string, number | null>();
-  private readonly customers = new Map<string, boolean>();
+  /** Whether each customer exists, by instance. */
+  private readonly customers = new Map<string, Map<string, boolean>>();
 
   constructor(private readonly stmts: ReturnType<typeof prepareStatements>) {}
 
@@ -190,9 +191,10 @@ class GroupLookups {
   }
 
   customerExists(instanceId: string, customerId: string): boolean {
-    const key = `${instanceId}\u0000${customerId}`;
-    let exists = this.customers.get(key);
-    if (exists === undefined) this.customers.set(key, (exists = this.stmts.customer.get(instanceId, this.generation(instanceId), customerId) !== undefined));
+    let known = this.customers.get(instanceId);
+    if (!known) this.customers.set(instanceId, (known = new Map()));
+    let exists = known.get(customerId);
+    if (exists === undefined) known.set(customerId, (exists = this.stmts.customer.get(instanceId, this.generation(instanceId), customerId) !== undefined));
     return exists;
   }
 }
