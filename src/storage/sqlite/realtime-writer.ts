@@ -4,7 +4,8 @@
 // - inline: in this thread; simple, used by the CLI and most tests;
 // - worker: in a thread of its own (the server). SQLite work and waits for locks held by a
 //   running refresh then never stop the event loop, and the inserts of one group run while the
-//   main thread parses and validates the next requests.
+//   main thread parses and validates the next requests. WAL checkpoints run in a third thread
+//   (realtime-checkpointer.ts), so the writer thread does not stop for them either.
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
@@ -54,6 +55,7 @@ export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: 
 /** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
 export function workerRealtimeWriter(file: string): RealtimeWriter {
   let worker: Worker | null = null;
+  let checkpointer: Worker | null = null;
   let nextId = 1;
   const pending = new Map<number, { writes: RealtimeWrite[]; resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
   const failAll = (message: string) => {
@@ -68,7 +70,10 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       pending.delete(m.id);
       if (!pending.size) w.unref();
       if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve(decodeResults(p.writes, m.applied));
+      else {
+        checkpointer?.postMessage(1);
+        p.resolve(decodeResults(p.writes, m.applied));
+      }
     });
     w.on('error', (err) => {
       worker = null;
@@ -82,9 +87,21 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
     w.unref();
     return w;
   };
+  const startCheckpointer = (): Worker => {
+    const c = startModuleWorker(new URL('./realtime-checkpointer.js', import.meta.url), { file } satisfies RealtimeWorkerData);
+    // If it fails, connections checkpoint on their own (wal_autocheckpoint); the next write starts a new one.
+    const gone = () => {
+      if (checkpointer === c) checkpointer = null;
+    };
+    c.on('error', gone);
+    c.on('exit', gone);
+    c.unref();
+    return c;
+  };
   return {
     apply(writes) {
       worker ??= start();
+      checkpointer ??= startCheckpointer();
       const id = nextId++;
       const w = worker;
       const encoded = encodeWrites(writes);
@@ -96,14 +113,24 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
     },
     async close() {
       const w = worker;
+      const c = checkpointer;
       worker = null;
-      if (!w) return;
-      // Everything sent has been answered (the write queue drains first); the thread closes its connection.
-      await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.ref();
-        w.postMessage({ id: 0, writes: [] } satisfies RealtimeWorkerRequest);
-      });
+      checkpointer = null;
+      // Everything sent has been answered (the write queue drains first); the threads close their connections.
+      if (w) {
+        await new Promise<void>((resolve) => {
+          w.once('exit', () => resolve());
+          w.ref();
+          w.postMessage({ id: 0, writes: [] } satisfies RealtimeWorkerRequest);
+        });
+      }
+      if (c) {
+        await new Promise<void>((resolve) => {
+          c.once('exit', () => resolve());
+          c.ref();
+          c.postMessage(0);
+        });
+      }
     },
   };
 }
