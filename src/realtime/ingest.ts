@@ -80,9 +80,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * What a request's context gives every write made under it (expiries, caller, creation time),
- * worked out once per context: a $batch of 10,000 items shares one.
+ * worked out once per context: a $batch of 10,000 items shares one. Only the last context is
+ * kept: a batch prepares its items one after the other, and a single write needs no cache.
  */
 interface ResolvedContext {
+  ctx: WriteContext;
   now: number;
   validUntil: string | undefined;
   caller: string | undefined;
@@ -90,16 +92,13 @@ interface ResolvedContext {
   who?: Outcome<string | null>;
   at?: string;
 }
-const resolvedContexts = new WeakMap<WriteContext, ResolvedContext>();
+let lastResolved: ResolvedContext | undefined;
 
 function resolved(ctx: WriteContext): ResolvedContext {
-  let r = resolvedContexts.get(ctx);
-  // A context changed after use (a caller reusing the object) is worked out anew.
-  if (!r || r.now !== ctx.now || r.validUntil !== ctx.validUntil || r.caller !== ctx.caller) {
-    r = { now: ctx.now, validUntil: ctx.validUntil, caller: ctx.caller, until: new Map() };
-    resolvedContexts.set(ctx, r);
-  }
-  return r;
+  const r = lastResolved;
+  // Another context, or this one changed since (a caller reusing the object): worked out anew.
+  if (r && r.ctx === ctx && r.now === ctx.now && r.validUntil === ctx.validUntil && r.caller === ctx.caller) return r;
+  return (lastResolved = { ctx, now: ctx.now, validUntil: ctx.validUntil, caller: ctx.caller, until: new Map() });
 }
 
 function validity(ctx: WriteContext, defaultMs: number): Outcome<string> {

@@ -53,9 +53,26 @@ export type RealtimeWorkerRequest = { id: number; writes: EncodedWrite[] };
 export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: number; error: string };
 
 /** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
+/**
+ * Least time between two checkpoints: pages changed again meanwhile (the last page of each
+ * customer's index range, the table's last page) are copied once, not once per group, and a
+ * stream of single writes costs a few messages a second, not one per group.
+ */
+const CHECKPOINT_INTERVAL_MS = 250;
+
 export function workerRealtimeWriter(file: string): RealtimeWriter {
   let worker: Worker | null = null;
   let checkpointer: Worker | null = null;
+  let checkpointDue: NodeJS.Timeout | null = null;
+  /** A checkpoint follows every commit within CHECKPOINT_INTERVAL_MS. */
+  const scheduleCheckpoint = () => {
+    if (checkpointDue) return;
+    checkpointDue = setTimeout(() => {
+      checkpointDue = null;
+      checkpointer?.postMessage(1);
+    }, CHECKPOINT_INTERVAL_MS);
+    checkpointDue.unref();
+  };
   let nextId = 1;
   const pending = new Map<number, { writes: RealtimeWrite[]; resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
   const failAll = (message: string) => {
@@ -71,7 +88,7 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       if (!pending.size) w.unref();
       if ('error' in m) p.reject(new Error(m.error));
       else {
-        checkpointer?.postMessage(1);
+        scheduleCheckpoint();
         p.resolve(decodeResults(p.writes, m.applied));
       }
     });
@@ -116,6 +133,8 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       const c = checkpointer;
       worker = null;
       checkpointer = null;
+      if (checkpointDue) clearTimeout(checkpointDue);
+      checkpointDue = null;
       // Everything sent has been answered (the write queue drains first); the threads close their connections.
       if (w) {
         await new Promise<void>((resolve) => {
