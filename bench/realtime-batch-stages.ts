@@ -4,7 +4,11 @@
  * applying them in SQLite (one transaction per group, then the WAL sync). Stages are run one after
  * the other on the same data so each figure is that stage alone.
  *
- *   node --import tsx bench/realtime-batch-stages.ts [--groups 20] [--group-size 1000] [--rounds 3]
+ *   node --import tsx bench/realtime-batch-stages.ts [--groups 20] [--group-size 1000] [--rounds 3] [--pragma 'name=value;...']
+ *
+ * The SQLite stage runs on a real-time connection in this thread with SQLite's own checkpointing
+ * (the server checkpoints in a thread of its own, realtime-checkpointer.ts); --pragma sets pragmas
+ * on that connection first, e.g. --pragma 'wal_autocheckpoint=8000'.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

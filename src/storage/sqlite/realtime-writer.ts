@@ -52,7 +52,6 @@ export interface RealtimeWorkerData {
 export type RealtimeWorkerRequest = { id: number; writes: EncodedWrite[] };
 export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: number; error: string };
 
-/** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
 /**
  * Least time between two checkpoints: pages changed again meanwhile (the last page of each
  * customer's index range, the table's last page) are copied once, not once per group, and a
@@ -60,6 +59,7 @@ export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: 
  */
 const CHECKPOINT_INTERVAL_MS = 250;
 
+/** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
 export function workerRealtimeWriter(file: string): RealtimeWriter {
   let worker: Worker | null = null;
   let checkpointer: Worker | null = null;
