@@ -5,6 +5,10 @@
  * stays comparable when the machine is busy, unlike requests per second.
  *
  *   node --import tsx bench/realtime-cost.ts [--requests 20000] [--batches 40] [--batch-size 1000] [--concurrency 50]
+ *        [--batch-connections 10] [--worker] [--only single|batch]
+ *
+ * --worker runs the writes in the real-time writer thread, as `kindred serve` does; the CPU
+ * figures include that thread (process.cpuUsage counts every thread of the process).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -23,9 +27,12 @@ const requests = opt('requests', 20000);
 const batches = opt('batches', 40);
 const batchSize = opt('batch-size', 1000);
 const concurrency = opt('concurrency', 50);
+const batchConnections = opt('batch-connections', 10);
+const inWorker = argv.includes('--worker');
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kindred-cost-'));
-const services = await openServices({ dataDir: path.join(dir, 'data'), sweepIntervalMs: 0 });
+const services = await openServices({ dataDir: path.join(dir, 'data'), sweepIntervalMs: 0, realtimeInWorker: inWorker });
 await applyDemo(services, () => {});
 const key = generateKey();
 await registerKey(services.store, key, { instanceId: null, role: 'Administrator', name: 'cost' });
@@ -76,31 +83,35 @@ const dataPath = '/api/instances/demo/data';
 // Warm-up, so that JIT and statement caches are in place.
 await inParallel(2000, async () => (await app.inject({ method: 'POST', url: `${dataPath}/UnifiedActivity`, headers, payload: JSON.stringify(activity()) })).statusCode, 201);
 
-await measure('POST UnifiedActivity', requests, () =>
-  inParallel(requests, async () => (await app.inject({ method: 'POST', url: `${dataPath}/UnifiedActivity`, headers, payload: JSON.stringify(activity()) })).statusCode, 201),
-);
-await measure('PATCH Customer', requests, () =>
-  inParallel(
-    requests,
-    async (i) =>
-      (await app.inject({ method: 'PATCH', url: `${dataPath}/Customer/${ids[i % ids.length]}`, headers, payload: JSON.stringify({ FirstName: `N${i}` }) })).statusCode,
-    204,
-  ),
-);
-const bodies = Array.from({ length: batches }, () => JSON.stringify(Array.from({ length: batchSize }, activity)));
-await measure(`$batch (${batchSize} per request)`, batches * batchSize, async () => {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 10 }, async () => {
-      while (next < batches) {
-        const res = await app.inject({ method: 'POST', url: `${dataPath}/UnifiedActivity/$batch`, headers, payload: bodies[next++] });
-        if (res.statusCode !== 200) throw new Error(`$batch status ${res.statusCode}: ${res.body.slice(0, 200)}`);
-        const body = res.json() as { failed: number };
-        if (body.failed) throw new Error(`$batch: ${body.failed} items failed`);
-      }
-    }),
+if (only !== 'batch') {
+  await measure('POST UnifiedActivity', requests, () =>
+    inParallel(requests, async () => (await app.inject({ method: 'POST', url: `${dataPath}/UnifiedActivity`, headers, payload: JSON.stringify(activity()) })).statusCode, 201),
   );
-});
+  await measure('PATCH Customer', requests, () =>
+    inParallel(
+      requests,
+      async (i) =>
+        (await app.inject({ method: 'PATCH', url: `${dataPath}/Customer/${ids[i % ids.length]}`, headers, payload: JSON.stringify({ FirstName: `N${i}` }) })).statusCode,
+      204,
+    ),
+  );
+}
+if (only !== 'single') {
+  const bodies = Array.from({ length: batches }, () => JSON.stringify(Array.from({ length: batchSize }, activity)));
+  await measure(`$batch (${batchSize} per request)`, batches * batchSize, async () => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: batchConnections }, async () => {
+        while (next < batches) {
+          const res = await app.inject({ method: 'POST', url: `${dataPath}/UnifiedActivity/$batch`, headers, payload: bodies[next++] });
+          if (res.statusCode !== 200) throw new Error(`$batch status ${res.statusCode}: ${res.body.slice(0, 200)}`);
+          const body = res.json() as { failed: number };
+          if (body.failed) throw new Error(`$batch: ${body.failed} items failed`);
+        }
+      }),
+    );
+  });
+}
 await app.close();
 await services.close();
 rmSync(dir, { recursive: true, force: true });

@@ -147,6 +147,7 @@ export const MAX_JSON_DEPTH = 64;
  * its open brackets into the next; JSON strings hold no raw newline).
  */
 export function jsonDepthExceeded(text: string, max: number, lines = false): number {
+  if (!lines) return depthExceededSkippingStrings(text, max);
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -162,6 +163,29 @@ export function jsonDepthExceeded(text: string, max: number, lines = false): num
       if (++depth > max) return i;
     } else if (c === 125 || c === 93) depth--;
     else if (c === 10 && lines) depth = 0;
+  }
+  return -1;
+}
+
+/** jsonDepthExceeded for one JSON text: strings (most of a body) are jumped over with indexOf. */
+function depthExceededSkippingStrings(text: string, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // The closing quote is the next one not escaped: preceded by an even number of backslashes.
+      let close = text.indexOf('"', i + 1);
+      while (close >= 0) {
+        let b = close - 1;
+        while (b > i && text.charCodeAt(b) === 92) b--;
+        if ((close - 1 - b) % 2 === 0) break;
+        close = text.indexOf('"', close + 1);
+      }
+      if (close < 0) return -1;
+      i = close;
+    } else if (c === 123 || c === 91) {
+      if (++depth > max) return i;
+    } else if (c === 125 || c === 93) depth--;
   }
   return -1;
 }

@@ -64,13 +64,47 @@ export function activityContentHash(a: ActivityRecord): string {
   const record = a as unknown as Record<string, unknown>;
   // One string, keys sorted, hashed once: the same content always gives the same hash. The string
   // is JSON.stringify([[key, value], ...]) written out by hand: this runs for every posted activity.
-  const keys = Object.keys(record).sort();
+  const keys = Object.keys(record);
+  if (hasRecordKeys(keys)) {
+    // The usual shape (as ingest and the refresh build it): the sorted order is known.
+    let canonical = '[';
+    for (let i = 0; i < HASHED_KEYS.length; i++) canonical += `${HASHED_KEY_PREFIXES[i]}${JSON.stringify(record[HASHED_KEYS[i]] ?? null)}]`;
+    return hash('sha256', `${canonical}]`);
+  }
+  keys.sort();
   let canonical = '';
   for (const k of keys) {
     if (k === 'ValidUntil' || k === 'Origin') continue;
     canonical += `${canonical ? ',' : ''}[${JSON.stringify(k)},${JSON.stringify(record[k] ?? null)}]`;
   }
   return hash('sha256', `[${canonical}]`);
+}
+
+/** The keys of an activity record in the order ingest.ts and the refresh create them. */
+const RECORD_KEYS: readonly string[] = [
+  'ActivityId',
+  'CustomerId',
+  'ActivityTime',
+  'ActivityType',
+  'ActivityTypeDisplay',
+  'SourceEntityName',
+  'SourceActivityId',
+  'DataSourceName',
+  'Title',
+  'Description',
+  'Url',
+  'Icon',
+  'ShowInTimeline',
+  'Origin',
+  'ValidUntil',
+] satisfies (keyof ActivityRecord)[];
+const HASHED_KEYS = RECORD_KEYS.filter((k) => k !== 'ValidUntil' && k !== 'Origin').sort();
+const HASHED_KEY_PREFIXES = HASHED_KEYS.map((k, i) => `${i ? ',' : ''}[${JSON.stringify(k)},`);
+
+function hasRecordKeys(keys: readonly string[]): boolean {
+  if (keys.length !== RECORD_KEYS.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== RECORD_KEYS[i]) return false;
+  return true;
 }
 
 export type RealtimeWrite =

@@ -78,15 +78,53 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * What a request's context gives every write made under it (expiries, caller, creation time),
+ * worked out once per context: a $batch of 10,000 items shares one. Only the last context is
+ * kept: a batch prepares its items one after the other, and a single write needs no cache.
+ */
+interface ResolvedContext {
+  ctx: WriteContext;
+  now: number;
+  validUntil: string | undefined;
+  caller: string | undefined;
+  until: Map<number, Outcome<string>>;
+  who?: Outcome<string | null>;
+  at?: string;
+}
+let lastResolved: ResolvedContext | undefined;
+
+function resolved(ctx: WriteContext): ResolvedContext {
+  const r = lastResolved;
+  // Another context, or this one changed since (a caller reusing the object): worked out anew.
+  if (r && r.ctx === ctx && r.now === ctx.now && r.validUntil === ctx.validUntil && r.caller === ctx.caller) return r;
+  return (lastResolved = { ctx, now: ctx.now, validUntil: ctx.validUntil, caller: ctx.caller, until: new Map() });
+}
+
 function validity(ctx: WriteContext, defaultMs: number): Outcome<string> {
-  const v = resolveValidUntil(ctx.validUntil, defaultMs, ctx.now);
-  return v.ok ? { ok: true, value: v.validUntil } : reject(400, [{ target: 'validUntil', message: v.message }]);
+  const r = resolved(ctx);
+  let until = r.until.get(defaultMs);
+  if (!until) {
+    const v = resolveValidUntil(ctx.validUntil, defaultMs, ctx.now);
+    until = v.ok ? { ok: true, value: v.validUntil } : reject(400, [{ target: 'validUntil', message: v.message }]);
+    r.until.set(defaultMs, until);
+  }
+  return until;
 }
 
 function caller(ctx: WriteContext): Outcome<string | null> {
-  if (ctx.caller === undefined || ctx.caller === '') return { ok: true, value: null };
-  if (ctx.caller.length > 200) return reject(400, [{ target: 'caller', message: 'caller is longer than 200 characters' }]);
-  return { ok: true, value: ctx.caller };
+  const r = resolved(ctx);
+  if (!r.who) {
+    if (ctx.caller === undefined || ctx.caller === '') r.who = { ok: true, value: null };
+    else if (ctx.caller.length > 200) r.who = reject(400, [{ target: 'caller', message: 'caller is longer than 200 characters' }]);
+    else r.who = { ok: true, value: ctx.caller };
+  }
+  return r.who;
+}
+
+function createdAt(ctx: WriteContext): string {
+  const r = resolved(ctx);
+  return (r.at ??= new Date(ctx.now).toISOString());
 }
 
 /** PATCH Customer/{id}: the body holds attributes of the unified Customer to change. */
@@ -127,7 +165,7 @@ export function prepareProfileUpdate(schema: UnifiedSchema, ctx: WriteContext, c
       customerId,
       changes,
       caller: who.value,
-      setAt: new Date(ctx.now).toISOString(),
+      setAt: createdAt(ctx),
       validUntil: until.value,
     },
   };
@@ -149,6 +187,8 @@ const ACTIVITY_FIELDS: Record<string, { type: ColumnType; required?: boolean }> 
   ShowInTimeline: { type: 'boolean' },
 };
 
+const REQUIRED_ACTIVITY_FIELDS = Object.keys(ACTIVITY_FIELDS).filter((name) => ACTIVITY_FIELDS[name].required);
+
 function activityWrite(ctx: WriteContext, activity: ActivityRecord, who: string | null, sourceCustomer?: { dataSource: string; entity: string; key: string }): RealtimeWrite {
   return {
     kind: 'activity',
@@ -156,7 +196,7 @@ function activityWrite(ctx: WriteContext, activity: ActivityRecord, who: string 
     activity,
     contentHash: activityContentHash(activity),
     caller: who,
-    createdAt: new Date(ctx.now).toISOString(),
+    createdAt: createdAt(ctx),
     sourceCustomer,
   };
 }
@@ -166,7 +206,8 @@ export function prepareUnifiedActivity(ctx: WriteContext, body: unknown): Outcom
   if (!isPlainObject(body)) return reject(400, [{ target: 'body', message: `the body must be a JSON object (a UnifiedActivity), not ${describe(body)}` }]);
   const problems: Problem[] = [];
   const values: Record<string, FieldValue> = {};
-  for (const [name, value] of Object.entries(body)) {
+  for (const name of Object.keys(body)) {
+    const value = body[name];
     // Own properties only: a field named 'constructor' or 'toString' is not an attribute.
     const field = Object.hasOwn(ACTIVITY_FIELDS, name) ? ACTIVITY_FIELDS[name] : undefined;
     if (!field) {
@@ -183,8 +224,8 @@ export function prepareUnifiedActivity(ctx: WriteContext, body: unknown): Outcom
     if (!checked.ok) problems.push({ target: name, message: `'${name}' ${checked.reason}` });
     else values[name] = checked.value;
   }
-  for (const [name, field] of Object.entries(ACTIVITY_FIELDS)) {
-    if (field.required && (values[name] === undefined || values[name] === null || values[name] === '') && !problems.some((p) => p.target === name))
+  for (const name of REQUIRED_ACTIVITY_FIELDS) {
+    if ((values[name] === undefined || values[name] === null || values[name] === '') && !problems.some((p) => p.target === name))
       problems.push({ target: name, message: `'${name}' is required` });
   }
   if (typeof values.ActivityId === 'string' && (values.ActivityId.length === 0 || values.ActivityId.length > 128))

@@ -34,6 +34,9 @@ describe('fuzzing', () => {
     assert.equal(jsonDepthExceeded('[[[1]]]', 2), 2);
     assert.equal(jsonDepthExceeded('{"a":"[[[[[["}', 2), -1, 'brackets in strings do not count');
     assert.equal(jsonDepthExceeded('{"a":"\\"[[[["}', 2), -1, 'escaped quotes');
+    assert.equal(jsonDepthExceeded('["\\\\",[[1]]]', 2), 7, 'an escaped backslash does not escape the closing quote');
+    assert.equal(jsonDepthExceeded('["\\\\\\"[[[",[1]]', 2), -1, 'a quote after three backslashes is escaped');
+    assert.equal(jsonDepthExceeded('["[[[', 1), -1, 'an unterminated string hides what follows');
     assert.equal(jsonDepthExceeded('[[\n[[', 2, true), -1, 'NDJSON: lines on their own');
     assert.equal(jsonDepthExceeded('[[\n[[', 2, false), 3);
   });

@@ -1,7 +1,7 @@
 // Real-time writes in the writer thread (the server's mode): the same outcomes as in-thread writes,
 // visible to the store's own connection as soon as they resolve, on disk across reopening.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -84,6 +84,40 @@ describe('real-time writer thread', () => {
       await assert.rejects(store.applyRealtime([{ ...activity('y', 'c1'), caller: (() => 1) as unknown as string }]));
       const [again] = await store.applyRealtime([activity('z', 'c1')]);
       assert.equal(again.status, 'customerNotFound');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('copies the WAL back into the database in the checkpointer thread, not in the writer', async () => {
+    const file = path.join(dir, 'k3.db');
+    const store = openSqliteStore({ file, realtimeWriter: 'worker' });
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const w = await store.beginGeneration('shop', run.jobId);
+      await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }]);
+      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      // About 2,000 pages of WAL: past SQLite's default autocheckpoint, short of the writer's backstop.
+      const padding = 'x'.repeat(3000);
+      for (let g = 0; g < 20; g++) {
+        const results = await store.applyRealtime(Array.from({ length: 100 }, (_, i) => activity(`p${g}-${i}`, 'c1', `${padding}${g}-${i}`)));
+        assert.ok(results.every((r) => r.status === 'created'));
+      }
+      // A checkpoint follows the last commit within a quarter of a second. The WAL index (-shm)
+      // tells without touching anything: mxFrame frames in the WAL, nBackfill of them copied back.
+      const walState = () => {
+        const shm = readFileSync(`${file}-shm`);
+        return { frames: shm.readUInt32LE(16), copied: shm.readUInt32LE(96) };
+      };
+      const written = walState().frames;
+      assert.ok(written > 1000, `the WAL holds ${written} frames`);
+      let state = walState();
+      for (let tries = 0; tries < 40 && state.copied < state.frames; tries++) {
+        await new Promise((r) => setTimeout(r, 50));
+        state = walState();
+      }
+      assert.equal(state.copied, state.frames, 'every frame of the WAL is in the database file');
     } finally {
       await store.close();
     }

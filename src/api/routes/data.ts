@@ -458,7 +458,10 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const validity = resolveValidUntil(ctx.validUntil, MAX_VALIDITY_MS, ctx.now);
       if (!validity.ok) throw new ApiError('InvalidParameter', validity.message, 'validUntil');
       const results: Record<string, unknown>[] = new Array(items.length);
-      const accepted: { index: number; write: RealtimeWrite }[] = [];
+      let failed = 0;
+      // The accepted items' writes, and where each one's result goes.
+      const writes: RealtimeWrite[] = [];
+      const positions: number[] = [];
       for (let i = 0; i < items.length; i++) {
         const item = items[i];
         let outcome: Outcome<RealtimeWrite>;
@@ -469,21 +472,29 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
             typeof o !== 'object' || o === null || typeof o.CustomerId !== 'string' || !o.CustomerId
               ? { ok: false, status: 400, problems: [{ target: 'CustomerId', message: "each item needs a 'CustomerId' string and 'changes'" }] }
               : prepareProfileUpdate(entry.schema, ctx, o.CustomerId, o.changes);
-        } else outcome = await prepareActivity(entry, t, ctx, item);
-        if (outcome.ok) accepted.push({ index: i, write: outcome.value });
-        else results[i] = { index: i, status: outcome.status, error: rejected(outcome).toBody().error };
+        } else if (t.kind === 'sourceActivity') outcome = await prepareActivity(entry, t, ctx, item);
+        // Synchronous: no promise and microtask per item.
+        else outcome = prepareUnifiedActivity(ctx, item);
+        if (outcome.ok) {
+          writes.push(outcome.value);
+          positions.push(i);
+        } else {
+          results[i] = { index: i, status: outcome.status, error: rejected(outcome).toBody().error };
+          failed++;
+        }
       }
-      const committed = await commit(accepted.map((a) => a.write));
-      committed.forEach((r, k) => {
-        const { index } = accepted[k];
+      const committed = await commit(writes);
+      for (let k = 0; k < committed.length; k++) {
+        const r = committed[k];
+        const index = positions[k];
         const error = resultError(r);
+        if (error) failed++;
         results[index] = error
           ? { index, status: error.status, error: error.toBody().error }
           : r.status === 'updated'
             ? { index, status: 204, customerId: r.customerId, validUntil: r.validUntil }
             : { index, status: statusOf(r), activityId: (r as Extract<RealtimeResult, { activity: unknown }>).activity.ActivityId };
-      });
-      const failed = results.filter((r) => (r.status as number) >= 400).length;
+      }
       return { value: results, succeeded: results.length - failed, failed };
     },
   );

@@ -4,13 +4,14 @@
 // - inline: in this thread; simple, used by the CLI and most tests;
 // - worker: in a thread of its own (the server). SQLite work and waits for locks held by a
 //   running refresh then never stop the event loop, and the inserts of one group run while the
-//   main thread parses and validates the next requests.
+//   main thread parses and validates the next requests. WAL checkpoints run in a third thread
+//   (realtime-checkpointer.ts), so the writer thread does not stop for them either.
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { RealtimeResult, RealtimeWrite } from '../../domain/realtime.js';
 import { startModuleWorker } from '../../workers.js';
 import { WalSync } from './durability.js';
-import { RealtimeApplier } from './realtime-apply.js';
+import { decodeResults, encodeWrites, RealtimeApplier, type AppliedGroup, type EncodedWrite } from './realtime-apply.js';
 
 export interface RealtimeWriter {
   /** Applies the writes in one transaction; resolves once they are on disk. */
@@ -48,14 +49,32 @@ export interface RealtimeWorkerData {
   file: string;
 }
 
-export type RealtimeWorkerRequest = { id: number; writes: RealtimeWrite[] };
-export type RealtimeWorkerReply = { id: number; results: RealtimeResult[] } | { id: number; error: string };
+export type RealtimeWorkerRequest = { id: number; writes: EncodedWrite[] };
+export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: number; error: string };
+
+/**
+ * Least time between two checkpoints: pages changed again meanwhile (the last page of each
+ * customer's index range, the table's last page) are copied once, not once per group, and a
+ * stream of single writes costs a few messages a second, not one per group.
+ */
+const CHECKPOINT_INTERVAL_MS = 250;
 
 /** Started on the first write; if the thread dies, pending writes fail and the next write starts a new one. */
 export function workerRealtimeWriter(file: string): RealtimeWriter {
   let worker: Worker | null = null;
+  let checkpointer: Worker | null = null;
+  let checkpointDue: NodeJS.Timeout | null = null;
+  /** A checkpoint follows every commit within CHECKPOINT_INTERVAL_MS. */
+  const scheduleCheckpoint = () => {
+    if (checkpointDue) return;
+    checkpointDue = setTimeout(() => {
+      checkpointDue = null;
+      checkpointer?.postMessage(1);
+    }, CHECKPOINT_INTERVAL_MS);
+    checkpointDue.unref();
+  };
   let nextId = 1;
-  const pending = new Map<number, { resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { writes: RealtimeWrite[]; resolve: (r: RealtimeResult[]) => void; reject: (e: Error) => void }>();
   const failAll = (message: string) => {
     for (const p of pending.values()) p.reject(new Error(message));
     pending.clear();
@@ -68,7 +87,10 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
       pending.delete(m.id);
       if (!pending.size) w.unref();
       if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve(m.results);
+      else {
+        scheduleCheckpoint();
+        p.resolve(decodeResults(p.writes, m.applied));
+      }
     });
     w.on('error', (err) => {
       worker = null;
@@ -82,27 +104,52 @@ export function workerRealtimeWriter(file: string): RealtimeWriter {
     w.unref();
     return w;
   };
+  const startCheckpointer = (): Worker => {
+    const c = startModuleWorker(new URL('./realtime-checkpointer.js', import.meta.url), { file } satisfies RealtimeWorkerData);
+    // If it fails, connections checkpoint on their own (wal_autocheckpoint); the next write starts a new one.
+    const gone = () => {
+      if (checkpointer === c) checkpointer = null;
+    };
+    c.on('error', gone);
+    c.on('exit', gone);
+    c.unref();
+    return c;
+  };
   return {
     apply(writes) {
       worker ??= start();
+      checkpointer ??= startCheckpointer();
       const id = nextId++;
       const w = worker;
+      const encoded = encodeWrites(writes);
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { writes, resolve, reject });
         w.ref();
-        w.postMessage({ id, writes } satisfies RealtimeWorkerRequest);
+        w.postMessage({ id, writes: encoded } satisfies RealtimeWorkerRequest);
       });
     },
     async close() {
       const w = worker;
+      const c = checkpointer;
       worker = null;
-      if (!w) return;
-      // Everything sent has been answered (the write queue drains first); the thread closes its connection.
-      await new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.ref();
-        w.postMessage({ id: 0, writes: [] } satisfies RealtimeWorkerRequest);
-      });
+      checkpointer = null;
+      if (checkpointDue) clearTimeout(checkpointDue);
+      checkpointDue = null;
+      // Everything sent has been answered (the write queue drains first); the threads close their connections.
+      if (w) {
+        await new Promise<void>((resolve) => {
+          w.once('exit', () => resolve());
+          w.ref();
+          w.postMessage({ id: 0, writes: [] } satisfies RealtimeWorkerRequest);
+        });
+      }
+      if (c) {
+        await new Promise<void>((resolve) => {
+          c.once('exit', () => resolve());
+          c.ref();
+          c.postMessage(0);
+        });
+      }
     },
   };
 }
