@@ -92,13 +92,15 @@ interface ResolvedContext {
   who?: Outcome<string | null>;
   at?: string;
 }
-let lastResolved: ResolvedContext | undefined;
+/** Where a context keeps what was worked out from it (no module-level state; dies with the context). */
+const RESOLVED = Symbol('resolved');
 
 function resolved(ctx: WriteContext): ResolvedContext {
-  const r = lastResolved;
-  // Another context, or this one changed since (a caller reusing the object): worked out anew.
-  if (r && r.ctx === ctx && r.now === ctx.now && r.validUntil === ctx.validUntil && r.caller === ctx.caller) return r;
-  return (lastResolved = { ctx, now: ctx.now, validUntil: ctx.validUntil, caller: ctx.caller, until: new Map() });
+  const holder = ctx as WriteContext & { [RESOLVED]?: ResolvedContext };
+  const r = holder[RESOLVED];
+  // A caller reusing the object with other values: worked out anew.
+  if (r && r.now === ctx.now && r.validUntil === ctx.validUntil && r.caller === ctx.caller) return r;
+  return (holder[RESOLVED] = { ctx, now: ctx.now, validUntil: ctx.validUntil, caller: ctx.caller, until: new Map() });
 }
 
 function validity(ctx: WriteContext, defaultMs: number): Outcome<string> {
