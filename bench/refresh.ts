@@ -352,7 +352,7 @@ if (writeReport) {
   writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
   log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
   updateBenchmarksMd(SECTION, markdownSection(results, m, date, code, load));
-  log('BENCHMARKS.md: section "Refresh (batch unification)" written');
+  log(`BENCHMARKS.md: section "${SECTION.slice(3)}" written`);
 }
 let failed = false;
 for (const r of results) {
