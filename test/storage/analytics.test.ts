@@ -1,17 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { analyticsConformance } from './analytics-conformance.js';
 
-analyticsConformance('sqlite', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kindred-analytics-'));
-  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+analyticsConformance('sqlite', () => openSqliteOnTempDir('kindred-analytics-'));

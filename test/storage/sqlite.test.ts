@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import type { InstanceDefinition } from '../../src/config/schema.js';
 import { storeConformance } from './conformance.js';
@@ -36,29 +37,9 @@ storeConformance('sqlite', async () => {
   };
 });
 
-coordinationConformance('sqlite', async () => {
-  const dir = tempDir();
-  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+coordinationConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
 
-overlayConformance('sqlite', async () => {
-  const dir = tempDir();
-  const store = openSqliteStore({ file: path.join(dir, 'kindred.db') });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+overlayConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
 
 describe('SQLite adapter specifics', () => {
   let dir: string;
