@@ -29,12 +29,13 @@
  *   node --import tsx bench/cpuprofile-summary.ts DIR/<file>.cpuprofile DIR/windows.json
  * Profiled runs slow the server down; they never write BENCHMARKS.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { codeVersion, customerIds, fmtInt, fmtMs, httpJson, percentile, sleep } from './children.js';
 import { autocannon, type AcOptions, type AcRequest, type AcResult } from './realtime-autocannon.js';
 import { cpuWindow, type CpuWindow } from './realtime-cpu.js';
 import { machine, updateBenchmarksMd } from './report.js';
@@ -167,46 +168,7 @@ process.once('exit', () => {
 });
 
 // --- helpers ------------------------------------------------------------------------------------
-const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-const fmtMs = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
-}
-
-/** The commit measured, and whether src/ differs from it. */
-function codeVersion(): { commit: string | null; srcModified: number | null } {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean).length;
-    return { commit, srcModified: dirty };
-  } catch {
-    return { commit: null, srcModified: null };
-  }
-}
-
-async function httpJson(url: string, key: string): Promise<unknown> {
-  const res = await fetch(url, { headers: { 'Ocp-Apim-Subscription-Key': key } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-async function customerIds(serverUrl: string, key: string): Promise<string[]> {
-  const ids: string[] = [];
-  let next: string | undefined = `${serverUrl}/api/instances/${INSTANCE}/data/Customer?$select=CustomerId&$top=1000`;
-  while (next) {
-    const page = (await httpJson(next, key)) as { value: { CustomerId: string }[]; '@odata.nextLink'?: string };
-    ids.push(...page.value.map((r) => r.CustomerId));
-    next = page['@odata.nextLink'];
-  }
-  if (!ids.length) throw new Error('the demo instance has no customers');
-  return ids;
-}
 
 // --- scenarios ----------------------------------------------------------------------------------
 interface Measured {
@@ -670,7 +632,7 @@ async function main(): Promise<void> {
     if (i > 100) throw new Error(`kindred /healthz did not answer 200:\n${server.tail()}`);
     await sleep(100);
   }
-  const ids = await customerIds(server.url, adminKey);
+  const ids = await customerIds(server.url, adminKey, INSTANCE);
   log(`${ids.length} demo customers`);
 
   // Sanity checks before loading: each kind of request answers as the load expects.
