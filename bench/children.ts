@@ -24,6 +24,21 @@ export class Children {
     process.once('exit', () => this.killAll());
   }
 
+  /** The children started or tracked and not yet untracked. */
+  get all(): readonly Child[] {
+    return this.list;
+  }
+
+  /** A process started elsewhere that must not outlive the run either. */
+  track(child: Child): void {
+    this.list.push(child);
+  }
+
+  untrack(child: Child): void {
+    const i = this.list.indexOf(child);
+    if (i >= 0) this.list.splice(i, 1);
+  }
+
   /** Starts `node args`, resolves when stdout matches `ready` (group 1: the URL). */
   start(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs: number): Promise<Child> {
     const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -29,13 +29,13 @@
  *   node --import tsx bench/cpuprofile-summary.ts DIR/<file>.cpuprofile DIR/windows.json
  * Profiled runs slow the server down; they never write BENCHMARKS.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeVersion, customerIds, fmtInt, fmtMs, httpJson, percentile, sleep } from './children.js';
+import { Children, codeVersion, customerIds, fmtInt, fmtMs, httpJson, percentile, sleep, type Child } from './children.js';
 import { autocannon, type AcOptions, type AcRequest, type AcResult } from './realtime-autocannon.js';
 import { cpuWindow, type CpuWindow } from './realtime-cpu.js';
 import { machine, updateBenchmarksMd } from './report.js';
@@ -83,15 +83,7 @@ const started = Date.now();
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
 
 // --- child processes ----------------------------------------------------------------------------
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  url: string;
-  /** Last lines of its output, for error messages. */
-  tail: () => string;
-  exited: Promise<number | null>;
-}
-const children: Child[] = [];
+const children = new Children(log);
 let tmpDir: string | undefined;
 let serverDataDir: string | undefined;
 
@@ -102,55 +94,6 @@ function storeMiB(): number | undefined {
   return Math.round((bytes / 1024 ** 2) * 10) / 10;
 }
 
-function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs: number): Promise<Child> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-8000);
-  };
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const tail = () => output.trim().split('\n').slice(-15).join('\n');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs / 1000} s:\n${tail()}`)), timeoutMs);
-    let stdout = '';
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      keep(chunk);
-      stdout += chunk.toString('utf8');
-      const m = ready.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        const child = { name, proc, url: m[1], tail, exited };
-        resolve(child);
-      }
-    });
-    proc.stderr!.on('data', keep);
-    proc.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (code ${code}) before it was ready:\n${tail()}`));
-    });
-    children.push({ name, proc, url: '', tail, exited });
-  });
-}
-
-async function stopChildren(): Promise<void> {
-  await Promise.all(
-    children.map(async (c) => {
-      if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-      c.proc.kill('SIGTERM');
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), cpuProfDir ? 60_000 : 15_000).unref());
-      if ((await Promise.race([c.exited, timeout])) === 'timeout') {
-        log(`${c.name} did not stop after SIGTERM; killing it`);
-        c.proc.kill('SIGKILL');
-        await c.exited;
-      }
-    }),
-  );
-}
-
 function removeTmp(): void {
   if (tmpDir && existsSync(tmpDir)) rmSync(tmpDir, { recursive: true, force: true, maxRetries: 5 });
 }
@@ -158,14 +101,11 @@ function removeTmp(): void {
 // Interrupted: kill the children right away and remove the temp dir.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    children.killAll();
     removeTmp();
     process.exit(130);
   });
 }
-process.once('exit', () => {
-  for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-});
 
 // --- helpers ------------------------------------------------------------------------------------
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -349,14 +289,14 @@ function runProbe(serverUrl: string, key: string, ids: string[], tag: string): P
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const entry: Child = { name: 'probe', proc, url: '', tail: () => '', exited: new Promise((r) => proc.once('exit', r)) };
-    children.push(entry);
+    children.track(entry);
     let out = '';
     let err = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     proc.stderr.on('data', (c: Buffer) => (err = (err + c.toString('utf8')).slice(-4000)));
     proc.once('error', reject);
     proc.once('exit', (code) => {
-      children.splice(children.indexOf(entry), 1);
+      children.untrack(entry);
       const line = out.trim().split('\n').pop() ?? '';
       if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ProbeOut);
       else reject(new Error(`write-to-read probe failed (code ${code}):\n${err.trim()}\n${out.slice(-2000)}`));
@@ -614,8 +554,8 @@ async function main(): Promise<void> {
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
   const [echo, server] = await Promise.all([
-    startChild('baseline', ['--import', 'tsx', path.join(ROOT, 'bench', 'realtime-baseline.ts')], process.env, /listening on (http:\/\/\S+)/, 60_000),
-    startChild(
+    children.start('baseline', ['--import', 'tsx', path.join(ROOT, 'bench', 'realtime-baseline.ts')], process.env, /listening on (http:\/\/\S+)/, 60_000),
+    children.start(
       'kindred',
       [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), '--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'serve', '--demo', '--port', '0', '--data-dir', dataDir],
       { ...process.env, KINDRED_ADMIN_KEY: adminKey },
@@ -921,9 +861,9 @@ try {
 } catch (err) {
   failed = true;
   process.stderr.write(`bench/realtime.ts failed: ${(err as Error).stack ?? String(err)}\n`);
-  for (const c of children) if (c.name !== 'probe') process.stderr.write(`--- ${c.name} output (tail) ---\n${c.tail()}\n`);
+  for (const c of children.all) if (c.name !== 'probe') process.stderr.write(`--- ${c.name} output (tail) ---\n${c.tail()}\n`);
 } finally {
-  await stopChildren();
+  await children.stopAll(cpuProfDir ? 60_000 : 15_000);
   removeTmp();
 }
 if (cpuProfDir) log(`cpu profile(s) in ${cpuProfDir}`);
