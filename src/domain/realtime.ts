@@ -121,6 +121,8 @@ export type RealtimeWrite =
       kind: 'activity';
       instanceId: string;
       activity: ActivityRecord;
+      /** JSON.stringify(activity), made once by ingest: stored as the row's data and sent back in the 201. */
+      json?: string;
       contentHash: string;
       caller: string | null;
       createdAt: string;

@@ -196,6 +196,7 @@ function activityWrite(ctx: WriteContext, activity: ActivityRecord, who: string 
     kind: 'activity',
     instanceId: ctx.instanceId,
     activity,
+    json: JSON.stringify(activity),
     contentHash: activityContentHash(activity),
     caller: who,
     createdAt: createdAt(ctx),

@@ -89,6 +89,38 @@ describe('real-time writer thread', () => {
     }
   });
 
+  it('groups that arrive together commit together, yet each gets its own results and only a failing one fails', async () => {
+    const file = path.join(dir, 'k4.db');
+    const store = openSqliteStore({ file, realtimeWriter: 'worker' });
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const w = await store.beginGeneration('shop', run.jobId);
+      await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }]);
+      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      // Sent in one turn: the thread receives them together. A caller SQLite cannot bind makes
+      // the middle group throw inside the thread's transaction.
+      const unbindable = { ...activity('m-bad', 'c1'), caller: { not: 'text' } as unknown as string };
+      const settled = await Promise.allSettled([
+        store.applyRealtime([activity('m1', 'c1', 'first'), activity('m2', 'c1')]),
+        store.applyRealtime([activity('m3', 'c1'), unbindable]),
+        store.applyRealtime([activity('m4', 'c1'), activity('m1', 'c1', 'first'), activity('m2', 'c1', 'other')]),
+      ]);
+      assert.equal(settled[1].status, 'rejected');
+      assert.ok(settled[0].status === 'fulfilled' && settled[2].status === 'fulfilled');
+      assert.deepEqual(settled[0].value.map((r) => r.status), ['created', 'created']);
+      assert.deepEqual(settled[2].value.map((r) => r.status), ['created', 'replayed', 'conflict']);
+      const replay = settled[2].value[1];
+      assert.ok(replay.status === 'replayed' && replay.activity.ActivityId === 'm1' && replay.activity.Title === 'first');
+      const now = new Date().toISOString();
+      // The failing group stored nothing, not even its valid write.
+      assert.equal(await store.getActivity('shop', 'm3', now), undefined);
+      assert.equal((await store.getActivity('shop', 'm4', now))?.ActivityId, 'm4');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('copies the WAL back into the database in the checkpointer thread, not in the writer', async () => {
     const file = path.join(dir, 'k3.db');
     const store = openSqliteStore({ file, realtimeWriter: 'worker' });

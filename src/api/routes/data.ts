@@ -421,11 +421,16 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const ctx = { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() };
       const outcome = await prepareActivity(entry, t, ctx, unwrapBody(request.body));
       if (!outcome.ok) throw rejected(outcome);
-      const [result] = await commit([outcome.value]);
+      const write = outcome.value;
+      const [result] = await commit([write]);
       const error = resultError(result);
       if (error) throw error;
       const activity = (result as Extract<RealtimeResult, { activity: unknown }>).activity;
       reply.header('Location', `/api/instances/${instanceId}/data/UnifiedActivity/${encodeURIComponent(activity.ActivityId)}`);
+      // A new activity is the one ingest made, JSON included: sent as is (a string with a JSON
+      // content type skips the serializer), not serialized again.
+      if (result.status === 'created' && write.kind === 'activity' && write.json !== undefined)
+        return reply.status(201).type('application/json; charset=utf-8').send(write.json as unknown as object);
       return reply.status(result.status === 'created' ? 201 : 200).send(activity);
     },
   );

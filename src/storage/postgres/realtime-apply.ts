@@ -227,7 +227,7 @@ export class RealtimeApplier {
         column((w) => w.sourceCustomer?.dataSource ?? null),
         column((w) => w.sourceCustomer?.entity ?? null),
         column((w) => w.sourceCustomer?.key ?? null),
-        column((w) => JSON.stringify(w.activity)),
+        column((w) => w.json ?? JSON.stringify(w.activity)),
       ],
     );
     return new Set(inserted.map((r) => pair(r.instance_id as string, r.activity_id as string)));

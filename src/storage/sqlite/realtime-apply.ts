@@ -66,7 +66,7 @@ export function encodeWrites(writes: readonly RealtimeWrite[]): EncodedWrite[] {
       s?.dataSource ?? null,
       s?.entity ?? null,
       s?.key ?? null,
-      JSON.stringify(a),
+      w.json ?? JSON.stringify(a),
     ];
   });
 }
