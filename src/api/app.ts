@@ -14,7 +14,7 @@ import { entityRoutes } from './routes/entities.js';
 import { exportRoutes } from './routes/exports.js';
 import { instanceRoutes } from './routes/instances.js';
 import { DEFAULT_BODY_LIMIT, formatBytes, jsonDepthExceeded, loneSurrogateEscape, MAX_JSON_DEPTH, nulEscape, newRateLimitResult, RateLimiter, timeoutOptions, type RateLimitOptions, type ServerTimeouts } from './limits.js';
-import { loggerOptions, type LogOptions } from './logging.js';
+import { loggerOptions, requestChildLoggerFactory, type LogOptions } from './logging.js';
 import { jobRoutes } from './routes/jobs.js';
 import { installTelemetryHooks, metricsRoutes } from './routes/metrics.js';
 import { measureRoutes } from './routes/measures.js';
@@ -51,6 +51,7 @@ export interface AppOptions {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(options.logger),
+    ...(options.logger ? { childLoggerFactory: requestChildLoggerFactory() } : {}),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     ...timeoutOptions(options.timeouts),
     // ActivityIds may have up to 128 characters, URL-encoded.

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { sessionCookie } from '../../src/api/cookies.js';
-import { loggerOptions, REDACT_PATHS } from '../../src/api/logging.js';
+import { loggerOptions, REDACT_PATHS, requestChildLoggerFactory } from '../../src/api/logging.js';
 import { odataError, REALTIME_FIXTURE, workspace, type Workspace } from './helpers.js';
 
 let ws: Workspace;
@@ -54,6 +54,22 @@ describe('no leaks', () => {
     for (const secret of [ws.keys.viewer, bearerKey, ws.keys.contributor, wrongKey, 's3cr3t-cookie-value', 'kdr_body_secret_value', 'tok-secret']) {
       assert.ok(!written.includes(secret), `the log does not contain ${secret}`);
     }
+  });
+
+  test('the log lines of a request carry its request id, and its logger redacts like the app logger', async () => {
+    const before = lines.length;
+    await app.inject({ method: 'GET', url: ws.url(''), headers: { 'ocp-apim-subscription-key': ws.keys.viewer } });
+    const entries = lines.slice(before).map((l) => JSON.parse(l) as { reqId?: unknown; msg?: string });
+    const incoming = entries.find((e) => e.msg === 'incoming request');
+    const completed = entries.find((e) => e.msg === 'request completed');
+    assert.ok(incoming && completed, 'both request lines were logged');
+    assert.equal(typeof incoming.reqId, 'string');
+    assert.equal(completed.reqId, incoming.reqId);
+    // What a route logging through request.log uses: the child keeps the app logger's redaction.
+    const child = requestChildLoggerFactory()(app.log, { reqId: 'req-x' }, {});
+    child.info({ headers: { authorization: 'Bearer kdr_child_secret' }, body: { key: 'kdr_child_body_secret' } }, 'child');
+    const last = lines.at(-1)!;
+    assert.ok(!last.includes('kdr_child_secret') && !last.includes('kdr_child_body_secret') && last.includes('"reqId":"req-x"'), last);
   });
 
   test('the redaction list covers the secret headers in every place they are logged', () => {
