@@ -29,6 +29,15 @@ function activity(id: string, customerId: string, title = 'hello'): RealtimeWrit
   return o.value;
 }
 
+/** The instance with one refreshed customer, c1. */
+async function withCustomerC1(store: ReturnType<typeof openSqliteStore>): Promise<void> {
+  await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+  const { run } = await store.createRun('shop', 'cli');
+  const w = await store.beginGeneration('shop', run.jobId);
+  await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }]);
+  await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+}
+
 describe('real-time writer thread', () => {
   it('applies writes with the same outcomes, visible at once and after reopening', async () => {
     const file = path.join(dir, 'k.db');
@@ -93,11 +102,7 @@ describe('real-time writer thread', () => {
     const file = path.join(dir, 'k4.db');
     const store = openSqliteStore({ file, realtimeWriter: 'worker' });
     try {
-      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
-      const { run } = await store.createRun('shop', 'cli');
-      const w = await store.beginGeneration('shop', run.jobId);
-      await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }]);
-      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      await withCustomerC1(store);
       // Sent in one turn: the thread receives them together. A caller SQLite cannot bind makes
       // the middle group throw inside the thread's transaction.
       const unbindable = { ...activity('m-bad', 'c1'), caller: { not: 'text' } as unknown as string };
@@ -125,11 +130,7 @@ describe('real-time writer thread', () => {
     const file = path.join(dir, 'k3.db');
     const store = openSqliteStore({ file, realtimeWriter: 'worker' });
     try {
-      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
-      const { run } = await store.createRun('shop', 'cli');
-      const w = await store.beginGeneration('shop', run.jobId);
-      await w.writeCustomers([{ CustomerId: 'c1', City: 'Oslo' }]);
-      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      await withCustomerC1(store);
       // About 2,000 pages of WAL: past SQLite's default autocheckpoint, short of the writer's backstop.
       const padding = 'x'.repeat(3000);
       for (let g = 0; g < 20; g++) {
