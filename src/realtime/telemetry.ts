@@ -55,6 +55,14 @@ interface Cell {
   hist: Uint32Array;
 }
 
+/** Adds `from`'s counts into `into` (same key). */
+function addCell(into: Cell, from: Cell): void {
+  into.requests += from.requests;
+  into.bytesIn += from.bytesIn;
+  into.bytesOut += from.bytesOut;
+  for (let i = 0; i < into.hist.length; i++) into.hist[i] += from.hist[i];
+}
+
 export interface RecorderOptions {
   /** How often cells are written to the store (ms); 0: only on flush()/close(). */
   flushMs?: number;
@@ -161,7 +169,11 @@ export class TelemetryRecorder {
         await this.store.addMinutes(rows);
       } catch (err) {
         // Keep the numbers for the next attempt rather than losing them.
-        for (const [k, c] of cells) if (!this.cells.has(k)) this.cells.set(k, c);
+        for (const [k, c] of cells) {
+          const later = this.cells.get(k);
+          if (later) addCell(c, later);
+          this.cells.set(k, c);
+        }
         this.options.log?.(`telemetry flush failed: ${(err as Error).message}`);
       }
     })();

@@ -91,4 +91,37 @@ describe('recorder', () => {
       await store.close();
     }
   });
+  it('keeps the counts of a failed write and adds them to those recorded meanwhile', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    try {
+      // The store's real port, failing its next write once (as "database is locked" did under load).
+      let failNext = true;
+      const flaky: typeof store.telemetry = Object.create(store.telemetry);
+      flaky.addMinutes = async (rows) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('database is locked');
+        }
+        return store.telemetry.addMinutes(rows);
+      };
+      const logged: string[] = [];
+      const recorder = new TelemetryRecorder(flaky, { flushMs: 0, log: (m) => logged.push(m) });
+      const t = Date.UTC(2026, 10, 29, 12, 0, 30);
+      const m = Math.floor(t / 60_000);
+      for (let i = 0; i < 3; i++) recorder.record('i', 'PATCH', 'Customer', 'crm', 204, '', 50, 0, 2, 1, t);
+      const failing = recorder.flush();
+      // Recorded while the failing write is under way: same minute and combination.
+      recorder.record('i', 'PATCH', 'Customer', 'crm', 204, '', 50, 0, 30, 1, t);
+      recorder.record('i', 'PATCH', 'Customer', 'crm', 204, '', 50, 0, 30, 1, t);
+      await failing;
+      assert.match(logged.join('\n'), /telemetry flush failed: database is locked/);
+      await recorder.flush();
+      const [row] = await store.telemetry.readMinutes('i', m, m + 1);
+      assert.equal(row.requests, 5);
+      assert.equal(row.bytesIn, 250);
+      assert.deepEqual(row.latency, [[latencyBucket(2), 3], [latencyBucket(30), 2]]);
+    } finally {
+      await store.close();
+    }
+  });
 });

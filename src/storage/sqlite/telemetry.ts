@@ -26,7 +26,7 @@ function addSparse(a: [number, number][], b: readonly [number, number][]): [numb
 export class SqliteTelemetryStore implements TelemetryStore {
   private readonly select: Database.Statement;
   private readonly upsert: Database.Statement;
-  private readonly add: (rows: readonly TelemetryMinute[]) => void;
+  private readonly add: Database.Transaction<(rows: readonly TelemetryMinute[]) => void>;
 
   constructor(private readonly db: Database.Database) {
     const key = 'instance_id = @instanceId AND minute = @minute AND method = @method AND entity = @entity AND caller = @caller AND status = @status AND error_code = @errorCode';
@@ -53,7 +53,9 @@ export class SqliteTelemetryStore implements TelemetryStore {
   }
 
   async addMinutes(rows: readonly TelemetryMinute[]): Promise<void> {
-    if (rows.length) this.add(rows);
+    // IMMEDIATE: a read transaction that later upgrades fails at once (SQLITE_BUSY, no busy wait)
+    // when the real-time writer thread committed meanwhile; taking the write lock first waits.
+    if (rows.length) this.add.immediate(rows);
   }
 
   async readMinutes(instanceId: string, fromMinute: number, toMinute: number): Promise<TelemetryMinute[]> {
