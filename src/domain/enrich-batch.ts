@@ -7,15 +7,21 @@ import type { CustomerRecord } from './profile.js';
 
 /**
  * The texts the enrichers read, per profile: CustomerId, one per plan input, the postal country
- * (cellsPerProfile cells). In chunks of PACK_CHUNK profiles: a string has at most 2^29 units.
+ * (cellsPerProfile cells), as UTF-8 in buffers of PACK_CHUNK profiles each: buffers move to a
+ * worker thread without a copy, where a string (or an array of strings) would be serialized.
  */
 export interface PackedProfiles {
   count: number;
   cellsPerProfile: number;
   /** Every cell of a chunk's profiles, one after the other. */
-  texts: string[];
-  /** End of each cell in its chunk's text. */
+  bytes: Uint8Array[];
+  /** End of each cell in its chunk's bytes. */
   ends: Uint32Array[];
+  /**
+   * Cells (numbered across chunks) stored as JSON text: those with a lone surrogate, which UTF-8
+   * cannot carry (JSON.stringify escapes it). Almost always none.
+   */
+  escaped: number[];
 }
 
 const PACK_CHUNK = 1 << 16;
@@ -34,25 +40,28 @@ export const ENRICHMENT_BATCH = 10_000;
 export function packProfiles(plan: EnrichmentPlan, customers: CustomerRecord[]): PackedProfiles {
   const countryField = postalCountryField(plan);
   const cellsPerProfile = 2 + plan.inputs.length;
-  const packed: PackedProfiles = { count: customers.length, cellsPerProfile, texts: [], ends: [] };
+  const packed: PackedProfiles = { count: customers.length, cellsPerProfile, bytes: [], ends: [], escaped: [] };
+  const encoder = new BatchEncoder();
+  let cell = 0;
+  const put = (t: string) => {
+    // A cell of one byte per unit is ASCII; only the others can hold a lone surrogate.
+    if (encoder.put(t) !== t.length && !(t as unknown as { isWellFormed(): boolean }).isWellFormed()) {
+      encoder.replaceLast(JSON.stringify(t));
+      packed.escaped.push(cell);
+    }
+    cell++;
+  };
   for (let from = 0; from < customers.length; from += PACK_CHUNK) {
     const to = Math.min(from + PACK_CHUNK, customers.length);
-    const cells: string[] = new Array((to - from) * cellsPerProfile);
-    const ends = new Uint32Array(cells.length);
-    let k = 0;
-    let end = 0;
-    const put = (t: string) => {
-      cells[k] = t;
-      ends[k++] = end += t.length;
-    };
     for (let p = from; p < to; p++) {
       const c = customers[p];
       put(c.CustomerId);
       for (const input of plan.inputs) put(fieldText(c[input.field]));
       put(postalCountryText(countryField, c));
     }
-    packed.texts.push(cells.join(''));
-    packed.ends.push(ends);
+    const chunk = encoder.take();
+    packed.bytes.push(chunk.bytes);
+    packed.ends.push(chunk.offsets.subarray(1));
   }
   return packed;
 }
@@ -64,13 +73,15 @@ const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  * time. Returns the enricher's counts.
  */
 export function enrichPacked(plan: EnrichmentPlan, packed: PackedProfiles, onBatch: (batch: EncodedEnrichments) => void): EnrichmentCounts {
-  const { count: n, cellsPerProfile, texts: chunks, ends: chunkEnds } = packed;
+  const { count: n, cellsPerProfile } = packed;
+  const chunks = packed.bytes.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const escaped = new Set(packed.escaped);
   /** Cell k of profile p. */
   const cell = (p: number, k: number) => {
-    const text = chunks[Math.floor(p / PACK_CHUNK)];
-    const ends = chunkEnds[Math.floor(p / PACK_CHUNK)];
+    const ends = packed.ends[Math.floor(p / PACK_CHUNK)];
     const c = (p % PACK_CHUNK) * cellsPerProfile + k;
-    return text.slice(c === 0 ? 0 : ends[c - 1], ends[c]);
+    const text = chunks[Math.floor(p / PACK_CHUNK)].toString('utf8', c === 0 ? 0 : ends[c - 1], ends[c]);
+    return escaped.size && escaped.has(p * cellsPerProfile + k) ? (JSON.parse(text) as string) : text;
   };
   const ids = new Array<string>(n);
   for (let p = 0; p < n; p++) ids[p] = cell(p, 0);
@@ -108,7 +119,7 @@ export function* decodeEnrichments(batch: EncodedEnrichments): Generator<[string
   }
 }
 
-/** Collects strings as UTF-8 into one growing buffer. */
+/** Collects strings as UTF-8 into one growing buffer, with the end of each. */
 class BatchEncoder {
   private readonly encoder = new TextEncoder();
   private buffer = new Uint8Array(1 << 20);
@@ -120,18 +131,28 @@ class BatchEncoder {
     this.put(json);
   }
 
-  private put(s: string): void {
+  /** Appends a string; returns its length in bytes. */
+  put(s: string): number {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.used + s.length * 3 > this.buffer.length) {
       const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.used + s.length * 3));
       bigger.set(this.buffer.subarray(0, this.used));
       this.buffer = bigger;
     }
-    this.used += this.encoder.encodeInto(s, this.buffer.subarray(this.used)).written;
+    const written = this.encoder.encodeInto(s, this.buffer.subarray(this.used)).written;
+    this.used += written;
     this.offsets.push(this.used);
+    return written;
   }
 
-  /** The rows added since the last take, in a buffer of their own. */
+  /** Puts `s` in place of the string put last. */
+  replaceLast(s: string): void {
+    this.offsets.pop();
+    this.used = this.offsets[this.offsets.length - 1];
+    this.put(s);
+  }
+
+  /** The strings put since the last take, in a buffer of their own. */
   take(): EncodedEnrichments {
     const batch = { bytes: this.buffer.slice(0, this.used), offsets: Uint32Array.from(this.offsets) };
     this.used = 0;

@@ -106,8 +106,8 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
   });
   signal.addEventListener('abort', onAbort, { once: true });
   if (signal.aborted) onAbort();
-  // The strings are copied into the worker; the cell ends move there. Nothing stays here.
-  worker?.postMessage({ plan, packed } satisfies EnrichWorkerInput, packed.ends.map((e) => e.buffer as ArrayBuffer));
+  // The buffers move to the worker: nothing of the packed profiles stays here.
+  worker?.postMessage({ plan, packed } satisfies EnrichWorkerInput, [...packed.bytes, ...packed.ends].map((b) => b.buffer as ArrayBuffer));
   return { plan, total, inWorker, packMs, computed: () => computed, rows: () => result, stop };
 }
 

@@ -39,7 +39,7 @@ const plan = enrichmentPlan(resolveInstance(definition, '/tmp'));
 
 /** Profiles with repeated, absent, odd (non-ASCII, numeric, falsy) and invalid values, ids not in order. */
 function profiles(n: number): CustomerRecord[] {
-  const names = ['Ms Jane Q. Public', 'Zoë Ångström', 'Dr. Hiro Tanaka Jr.', '', null];
+  const names = ['Ms Jane Q. Public', 'Zoë Ångström', 'Dr. Hiro Tanaka Jr.', '', null, 'Lone \ud800 Surrogate', 'Emoji 😀 Pair'];
   const tels = ['(415) 555-2671', '+1 415 555 2671', '+33 6 12 34 56 78', 'call me', '030 901820', null];
   const countries = ['United Kingdom', 'DE', 'us', 0, '', null];
   const out: CustomerRecord[] = [];
