@@ -26,6 +26,14 @@ export interface EnrichStart {
   worker?: boolean;
 }
 
+export interface ComputedEnrichments {
+  batches: EncodedEnrichments[];
+  counts: EnrichmentCounts;
+  computeMs: number;
+  /** CPU time of the worker thread, where the system tells it. */
+  computeCpuMs: number | null;
+}
+
 /** Enrichments being computed; `rows()` gives them once all are there. */
 export interface PendingEnrichment {
   readonly plan: EnrichmentPlan;
@@ -36,7 +44,7 @@ export interface PendingEnrichment {
   /** Rows computed so far. */
   computed(): number;
   /** Every row, in batches in CustomerId order; rejects if the computation failed or the refresh was cancelled. */
-  rows(): Promise<{ batches: EncodedEnrichments[]; counts: EnrichmentCounts; computeMs: number }>;
+  rows(): Promise<ComputedEnrichments>;
   /** Stops the computation (the refresh failed elsewhere). */
   stop(): void;
 }
@@ -65,7 +73,7 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
         throwIfCancelled(signal);
         const c0 = performance.now();
         const counts = enrichPacked(plan, packed, keep);
-        return { batches, counts, computeMs: performance.now() - c0 };
+        return { batches, counts, computeMs: performance.now() - c0, computeCpuMs: null };
       },
       stop: () => {},
     };
@@ -80,9 +88,9 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
     stop();
     reject(new RefreshCancelled());
   };
-  let resolve!: (r: Awaited<ReturnType<PendingEnrichment['rows']>>) => void;
+  let resolve!: (r: ComputedEnrichments) => void;
   let reject!: (err: Error) => void;
-  const result = new Promise<Awaited<ReturnType<PendingEnrichment['rows']>>>((res, rej) => {
+  const result = new Promise<ComputedEnrichments>((res, rej) => {
     resolve = res;
     reject = rej;
   });
@@ -92,7 +100,7 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
     if (m.type === 'batch') keep(m.batch);
     else {
       stop();
-      resolve({ batches, counts: m.counts, computeMs: m.computeMs });
+      resolve({ batches, counts: m.counts, computeMs: m.computeMs, computeCpuMs: m.computeCpuMs });
     }
   });
   worker.on('error', (err) => {
@@ -124,7 +132,7 @@ export async function enrich(env: StageEnv, input: EnrichInput): Promise<void> {
   const w0 = performance.now();
   // Progress while waiting: the worker's rows so far.
   const ticker = enrichment.inWorker ? setInterval(() => env.progress('enrich', enrichment.computed(), total), 250) : undefined;
-  let computed: Awaited<ReturnType<PendingEnrichment['rows']>>;
+  let computed: ComputedEnrichments;
   try {
     computed = await enrichment.rows();
   } finally {
@@ -145,11 +153,12 @@ export async function enrich(env: StageEnv, input: EnrichInput): Promise<void> {
   }
   const counts = env.report.counts;
   // inWorker 1: the computation ran in a worker thread from the end of merge on, overlapping the
-  // stages in between; this stage's duration spans that. Here (this thread) it cost packMs,
-  // waitMs (for the worker, after the write stage) and writeMs.
+  // stages in between (computeMs, computeCpuMs of that thread); this stage's duration spans
+  // that. Here (this thread) it cost packMs, waitMs (for the worker, after write) and writeMs.
   counts.inWorker = enrichment.inWorker ? 1 : 0;
   counts.packMs = Math.round(enrichment.packMs);
   counts.computeMs = Math.round(computed.computeMs);
+  if (computed.computeCpuMs !== null) counts.computeCpuMs = computed.computeCpuMs;
   counts.waitMs = enrichment.inWorker ? Math.round(waitMs) : 0;
   counts.writeMs = Math.round(performance.now() - t0);
   counts.profiles = computed.counts.profiles;
