@@ -3,39 +3,15 @@
 // message, a cancelled refresh stops it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseInstanceDefinition } from '../../src/config/load.js';
 import { resolveInstance } from '../../src/config/resolve.js';
 import { decodeEnrichments, ENRICHMENT_BATCH } from '../../src/domain/enrich-batch.js';
 import { Enricher, enrichmentPlan, type EnrichmentPlan } from '../../src/domain/enrich.js';
 import type { CustomerRecord } from '../../src/domain/profile.js';
 import { RefreshCancelled } from '../../src/refresh/context.js';
 import { startEnrich, type PendingEnrichment } from '../../src/refresh/enrich.js';
+import { enrichDefinition } from '../domain/enrich-definition.js';
 
-const { definition } = parseInstanceDefinition(
-  `
-id: e
-defaultPhoneRegion: US
-dataSources:
-  - name: Crm
-    type: csv
-    entities:
-      - name: People
-        path: people.csv
-        primaryKey: Id
-        columns:
-          - { name: Id }
-          - { name: Name, semanticType: Person.FullName }
-          - { name: Mail, semanticType: Identity.Service.Email }
-          - { name: Tel, semanticType: Identity.Service.Phone }
-          - { name: Zip, semanticType: Location.PostalCode }
-          - { name: Country, semanticType: Location.Country }
-unification:
-  matching:
-    - entity: Crm.People
-`,
-  'e.yaml',
-);
-const plan = enrichmentPlan(resolveInstance(definition, '/tmp'));
+const plan = enrichmentPlan(resolveInstance(enrichDefinition(), '/tmp'));
 
 /** Profiles with repeated, absent, odd (non-ASCII, numeric, falsy) and invalid values, ids not in order. */
 function profiles(n: number): CustomerRecord[] {
