@@ -29,8 +29,8 @@ function profiles(n: number): CustomerRecord[] {
     out[i] = {
       CustomerId: `c${i}`,
       Name: i % 10 === 0 ? `${last}, ${first}` : `${first} ${last}`,
-      Email: `${first.toLowerCase()}.${i}@${DOMAINS[i % DOMAINS.length]}`,
-      Phone: i % 20 === 0 ? null : `(${AREA_CODES[i % AREA_CODES.length]}) ${200 + (i % 800)}-${String(Math.floor(i / 13) % 10_000).padStart(4, '0')}`,
+      Mail: `${first.toLowerCase()}.${i}@${DOMAINS[i % DOMAINS.length]}`,
+      Tel: i % 20 === 0 ? null : `(${AREA_CODES[i % AREA_CODES.length]}) ${200 + (i % 800)}-${String(Math.floor(i / 13) % 10_000).padStart(4, '0')}`,
       Zip: String(10_000 + (i % 89_999)),
       Country: COUNTRIES[i % COUNTRIES.length],
     };
