@@ -7,15 +7,17 @@ import type { CustomerRecord } from './profile.js';
 
 /**
  * The texts the enrichers read, per profile: CustomerId, one per plan input, the postal country
- * (cellsPerProfile cells), as UTF-8 in buffers of PACK_CHUNK profiles each: buffers move to a
- * worker thread without a copy, where a string (or an array of strings) would be serialized.
+ * (cellsPerProfile cells), in chunks of PACK_CHUNK profiles: each chunk's cells joined into one
+ * string, as UTF-8. Buffers move to a worker thread without a copy, where a string (or an array
+ * of strings) would be serialized; one join and one encoding per chunk cost far less than one per
+ * cell. A well-formed string survives UTF-8 unchanged, so cell ends count UTF-16 units.
  */
 export interface PackedProfiles {
   count: number;
   cellsPerProfile: number;
-  /** Every cell of a chunk's profiles, one after the other. */
+  /** Each chunk's cells, joined, in UTF-8. */
   bytes: Uint8Array[];
-  /** End of each cell in its chunk's bytes. */
+  /** End of each cell in its chunk's joined string. */
   ends: Uint32Array[];
   /**
    * Cells (numbered across chunks) stored as JSON text: those with a lone surrogate, which UTF-8
@@ -25,6 +27,8 @@ export interface PackedProfiles {
 }
 
 const PACK_CHUNK = 1 << 16;
+
+const isWellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** Stored rows: row i's CustomerId is bytes[offsets[2i], offsets[2i+1]), its JSON bytes[offsets[2i+1], offsets[2i+2]). */
 export interface EncodedEnrichments {
@@ -41,27 +45,31 @@ export function packProfiles(plan: EnrichmentPlan, customers: CustomerRecord[]):
   const countryField = postalCountryField(plan);
   const cellsPerProfile = 2 + plan.inputs.length;
   const packed: PackedProfiles = { count: customers.length, cellsPerProfile, bytes: [], ends: [], escaped: [] };
-  const encoder = new BatchEncoder();
-  let cell = 0;
-  const put = (t: string) => {
-    // A cell of one byte per unit is ASCII; only the others can hold a lone surrogate.
-    if (encoder.put(t) !== t.length && !(t as unknown as { isWellFormed(): boolean }).isWellFormed()) {
-      encoder.replaceLast(JSON.stringify(t));
-      packed.escaped.push(cell);
-    }
-    cell++;
-  };
+  const encoder = new TextEncoder();
   for (let from = 0; from < customers.length; from += PACK_CHUNK) {
     const to = Math.min(from + PACK_CHUNK, customers.length);
+    const cells: string[] = new Array((to - from) * cellsPerProfile);
+    let k = 0;
     for (let p = from; p < to; p++) {
       const c = customers[p];
-      put(c.CustomerId);
-      for (const input of plan.inputs) put(fieldText(c[input.field]));
-      put(postalCountryText(countryField, c));
+      cells[k++] = c.CustomerId;
+      for (const input of plan.inputs) cells[k++] = fieldText(c[input.field]);
+      cells[k++] = postalCountryText(countryField, c);
     }
-    const chunk = encoder.take();
-    packed.bytes.push(chunk.bytes);
-    packed.ends.push(chunk.offsets.subarray(1));
+    let text = cells.join('');
+    if (!isWellFormed(text)) {
+      for (let i = 0; i < cells.length; i++) {
+        if (isWellFormed(cells[i])) continue;
+        cells[i] = JSON.stringify(cells[i]);
+        packed.escaped.push(from * cellsPerProfile + i);
+      }
+      text = cells.join('');
+    }
+    const ends = new Uint32Array(cells.length);
+    let end = 0;
+    for (let i = 0; i < cells.length; i++) ends[i] = end += cells[i].length;
+    packed.bytes.push(encoder.encode(text));
+    packed.ends.push(ends);
   }
   return packed;
 }
@@ -74,13 +82,16 @@ const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
  */
 export function enrichPacked(plan: EnrichmentPlan, packed: PackedProfiles, onBatch: (batch: EncodedEnrichments) => void): EnrichmentCounts {
   const { count: n, cellsPerProfile } = packed;
-  const chunks = packed.bytes.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  // ignoreBOM: a cell may begin with U+FEFF, which must stay.
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  const chunkTexts = packed.bytes.map((b) => decoder.decode(b));
   const escaped = new Set(packed.escaped);
   /** Cell k of profile p. */
   const cell = (p: number, k: number) => {
-    const ends = packed.ends[Math.floor(p / PACK_CHUNK)];
+    const chunk = Math.floor(p / PACK_CHUNK);
+    const ends = packed.ends[chunk];
     const c = (p % PACK_CHUNK) * cellsPerProfile + k;
-    const text = chunks[Math.floor(p / PACK_CHUNK)].toString('utf8', c === 0 ? 0 : ends[c - 1], ends[c]);
+    const text = chunkTexts[chunk].slice(c === 0 ? 0 : ends[c - 1], ends[c]);
     return escaped.size && escaped.has(p * cellsPerProfile + k) ? (JSON.parse(text) as string) : text;
   };
   const ids = new Array<string>(n);
@@ -112,14 +123,14 @@ export function encodeEnrichments(rows: EnrichmentRecord[]): EncodedEnrichments 
 
 /** The rows of a batch as text: [CustomerId, JSON]. */
 export function* decodeEnrichments(batch: EncodedEnrichments): Generator<[string, string]> {
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   const { bytes, offsets } = batch;
   for (let i = 0; i + 2 < offsets.length; i += 2) {
     yield [decoder.decode(bytes.subarray(offsets[i], offsets[i + 1])), decoder.decode(bytes.subarray(offsets[i + 1], offsets[i + 2]))];
   }
 }
 
-/** Collects strings as UTF-8 into one growing buffer, with the end of each. */
+/** Collects rows as UTF-8 into one growing buffer, with the end of each string. */
 class BatchEncoder {
   private readonly encoder = new TextEncoder();
   private buffer = new Uint8Array(1 << 20);
@@ -131,28 +142,18 @@ class BatchEncoder {
     this.put(json);
   }
 
-  /** Appends a string; returns its length in bytes. */
-  put(s: string): number {
+  private put(s: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     if (this.used + s.length * 3 > this.buffer.length) {
       const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.used + s.length * 3));
       bigger.set(this.buffer.subarray(0, this.used));
       this.buffer = bigger;
     }
-    const written = this.encoder.encodeInto(s, this.buffer.subarray(this.used)).written;
-    this.used += written;
+    this.used += this.encoder.encodeInto(s, this.buffer.subarray(this.used)).written;
     this.offsets.push(this.used);
-    return written;
   }
 
-  /** Puts `s` in place of the string put last. */
-  replaceLast(s: string): void {
-    this.offsets.pop();
-    this.used = this.offsets[this.offsets.length - 1];
-    this.put(s);
-  }
-
-  /** The strings put since the last take, in a buffer of their own. */
+  /** The rows added since the last take, in a buffer of their own. */
   take(): EncodedEnrichments {
     const batch = { bytes: this.buffer.slice(0, this.used), offsets: Uint32Array.from(this.offsets) };
     this.used = 0;

@@ -39,6 +39,7 @@ async function rowsOf(pending: PendingEnrichment): Promise<[string, string][]> {
 
 test('in a worker thread and in this one: the Enricher’s records, as JSON, in CustomerId order', async () => {
   const customers = profiles(2 * ENRICHMENT_BATCH + 17);
+  customers[0].CustomerId = '\ufeffa BOM first';
   const enricher = new Enricher(plan);
   const expected = customers
     .map((c) => enricher.enrich(c))
