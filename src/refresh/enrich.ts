@@ -22,8 +22,8 @@ export interface EnrichStart {
   signal: AbortSignal;
   plan: EnrichmentPlan;
   customers: CustomerRecord[];
-  /** Compute in a worker thread (default: for ENRICH_WORKER_MIN_PROFILES profiles or more). */
-  worker?: boolean;
+  /** Compute in a worker thread, else in this one when the rows are asked for. */
+  worker: boolean;
 }
 
 export interface ComputedEnrichments {
@@ -55,7 +55,7 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
   const packed = packProfiles(plan, start.customers);
   const packMs = performance.now() - t0;
   const total = start.customers.length;
-  const inWorker = start.worker ?? total >= ENRICH_WORKER_MIN_PROFILES;
+  const inWorker = start.worker;
   const batches: EncodedEnrichments[] = [];
   let computed = 0;
   const keep = (batch: EncodedEnrichments) => {

@@ -13,7 +13,7 @@ import { normalize } from './normalize.js';
 import { pull } from './pull.js';
 import { segments, writeSegments } from './segments.js';
 import { write } from './write.js';
-import { enrich, startEnrich, type PendingEnrichment } from './enrich.js';
+import { enrich, ENRICH_WORKER_MIN_PROFILES, startEnrich, type PendingEnrichment } from './enrich.js';
 import { enrichmentPlan } from '../domain/enrich.js';
 import { exportAfterRefresh } from './export.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
@@ -108,9 +108,11 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await endStage('merge');
     // Enrichment needs only the merged profiles: it is computed (in a worker thread for many
     // profiles) while the stages up to write run here, and written into the generation after them.
-    const enrichStarted = markRunning('enrich');
+    // In a worker, enrich runs from here on, and its stage record says so.
+    const enrichInWorker = options.enrichInWorker ?? merged.customers.length >= ENRICH_WORKER_MIN_PROFILES;
+    const enrichStarted = enrichInWorker ? markRunning('enrich') : undefined;
     current = stageRecord('enrich');
-    enrichment = startEnrich({ signal, plan: enrichmentPlan(instance), customers: merged.customers, worker: options.enrichInWorker });
+    enrichment = startEnrich({ signal, plan: enrichmentPlan(instance), customers: merged.customers, worker: enrichInWorker });
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
     await endStage('activities');
     // Measures and segments see the batch only (never real-time data); windows end at the run's start.

@@ -158,6 +158,9 @@ describe('refresh of the tiny instance', () => {
     };
     const inline = await ws.refresh(undefined, { enrichInWorker: false });
     assert.equal(inline.status, 'successful', inline.error ?? '');
+    const inlineEnrich = inline.stages.find((s) => s.name === 'enrich')!;
+    assert.equal(inlineEnrich.counts.inWorker, 0);
+    assert.ok(inlineEnrich.startedAt! >= inline.stages.find((s) => s.name === 'write')!.endedAt!, 'in this thread: after write');
     const before = await enrichments();
     assert.equal(before.length, (await ws.customers()).length);
     assert.ok(before.some((e) => e.PhoneE164 === '+14155552671'));
