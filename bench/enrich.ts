@@ -1,41 +1,17 @@
 // Enrichment over many profiles (default 1,000,000): the enrich stage's pure work (phone, email,
 // name, postal code, country) with a realistic share of repeated values, in memory, no I/O.
 // Usage: node --import tsx bench/enrich.ts [--profiles N] [--no-write]
-import { parseInstanceDefinition } from '../src/config/load.js';
 import { resolveInstance } from '../src/config/resolve.js';
 import { Enricher, enrichmentPlan } from '../src/domain/enrich.js';
 import type { CustomerRecord } from '../src/domain/profile.js';
 import { machine, updateBenchmarksMd } from './report.js';
+import { enrichDefinition } from '../test/domain/enrich-definition.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--profiles') + 1]) || 1_000_000;
 const write = !args.includes('--no-write');
 
-const { definition } = parseInstanceDefinition(
-  `
-id: bench
-defaultPhoneRegion: US
-dataSources:
-  - name: Crm
-    type: csv
-    entities:
-      - name: People
-        path: people.csv
-        primaryKey: Id
-        columns:
-          - { name: Id }
-          - { name: Name, semanticType: Person.FullName }
-          - { name: Email, semanticType: Identity.Service.Email }
-          - { name: Phone, semanticType: Identity.Service.Phone }
-          - { name: Zip, semanticType: Location.PostalCode }
-          - { name: Country, semanticType: Location.Country }
-unification:
-  matching:
-    - entity: Crm.People
-`,
-  'bench.yaml',
-);
-const plan = enrichmentPlan(resolveInstance(definition, '.'));
+const plan = enrichmentPlan(resolveInstance(enrichDefinition(), '.'));
 
 const FIRST = ['Anna', 'Bob', 'Carla', 'Dan', 'Erin', 'Frank', 'Grace', 'Hiro', 'Ines', 'Jamal', 'Kofi', 'Lena', 'Mateo', 'Nora', 'Omar', 'Priya'];
 const LAST = ['Müller', 'Stone', 'Diaz', 'Eve', 'Wu', 'Smith', 'van der Berg', 'García López', "O'Neil", 'Nakamura', 'Okafor', 'Rossi'];
@@ -53,8 +29,8 @@ function profiles(n: number): CustomerRecord[] {
     out[i] = {
       CustomerId: `c${i}`,
       Name: i % 10 === 0 ? `${last}, ${first}` : `${first} ${last}`,
-      Email: `${first.toLowerCase()}.${i}@${DOMAINS[i % DOMAINS.length]}`,
-      Phone: i % 20 === 0 ? null : `(${AREA_CODES[i % AREA_CODES.length]}) ${200 + (i % 800)}-${String(Math.floor(i / 13) % 10_000).padStart(4, '0')}`,
+      Mail: `${first.toLowerCase()}.${i}@${DOMAINS[i % DOMAINS.length]}`,
+      Tel: i % 20 === 0 ? null : `(${AREA_CODES[i % AREA_CODES.length]}) ${200 + (i % 800)}-${String(Math.floor(i / 13) % 10_000).padStart(4, '0')}`,
       Zip: String(10_000 + (i % 89_999)),
       Country: COUNTRIES[i % COUNTRIES.length],
     };

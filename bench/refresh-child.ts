@@ -127,27 +127,30 @@ function onStage(s: StageRecord): void {
     };
     windows.push(currentWindow);
     log(`${s.name} …`);
-  } else if (currentWindow && currentWindow.name === s.name && Number.isNaN(currentWindow.end)) {
+  } else {
+    // Enrich is marked running at the end of merge and ends after write: windows may overlap.
+    const w = windows.findLast((x) => x.name === s.name && Number.isNaN(x.end));
+    if (!w) return;
     const m = process.memoryUsage();
     const u = process.resourceUsage();
-    const u0 = currentWindow.startUsage;
-    currentWindow.cpuUserMs = (u.userCPUTime - u0.userCPUTime) / 1000;
-    currentWindow.cpuSystemMs = (u.systemCPUTime - u0.systemCPUTime) / 1000;
-    currentWindow.fsReadOps = u.fsRead - u0.fsRead;
-    currentWindow.fsWriteOps = u.fsWrite - u0.fsWrite;
-    currentWindow.voluntarySwitches = u.voluntaryContextSwitches - u0.voluntaryContextSwitches;
-    currentWindow.end = t;
-    currentWindow.endUs = nowUs();
-    currentWindow.endRssMiB = m.rss / MiB;
-    currentWindow.endHeapUsedMiB = m.heapUsed / MiB;
-    currentWindow.endExternalMiB = m.external / MiB;
-    currentWindow.sampledPeakRssMiB = Math.max(currentWindow.sampledPeakRssMiB, currentWindow.endRssMiB);
-    currentWindow.sampledPeakHeapMiB = Math.max(currentWindow.sampledPeakHeapMiB, currentWindow.endHeapUsedMiB);
+    const u0 = w.startUsage;
+    w.cpuUserMs = (u.userCPUTime - u0.userCPUTime) / 1000;
+    w.cpuSystemMs = (u.systemCPUTime - u0.systemCPUTime) / 1000;
+    w.fsReadOps = u.fsRead - u0.fsRead;
+    w.fsWriteOps = u.fsWrite - u0.fsWrite;
+    w.voluntarySwitches = u.voluntaryContextSwitches - u0.voluntaryContextSwitches;
+    w.end = t;
+    w.endUs = nowUs();
+    w.endRssMiB = m.rss / MiB;
+    w.endHeapUsedMiB = m.heapUsed / MiB;
+    w.endExternalMiB = m.external / MiB;
+    w.sampledPeakRssMiB = Math.max(w.sampledPeakRssMiB, w.endRssMiB);
+    w.sampledPeakHeapMiB = Math.max(w.sampledPeakHeapMiB, w.endHeapUsedMiB);
     log(
-      `${s.name} ${s.status} in ${s.durationMs} ms (cpu user ${currentWindow.cpuUserMs.toFixed(0)} + sys ${currentWindow.cpuSystemMs.toFixed(0)} ms; ` +
-        `rss ${currentWindow.endRssMiB.toFixed(0)} MiB, heap ${currentWindow.endHeapUsedMiB.toFixed(0)} MiB)`,
+      `${s.name} ${s.status} in ${s.durationMs} ms (cpu user ${w.cpuUserMs.toFixed(0)} + sys ${w.cpuSystemMs.toFixed(0)} ms; ` +
+        `rss ${w.endRssMiB.toFixed(0)} MiB, heap ${w.endHeapUsedMiB.toFixed(0)} MiB)`,
     );
-    currentWindow = null;
+    if (w === currentWindow) currentWindow = null;
   }
 }
 
@@ -297,7 +300,8 @@ try {
   for (const g of gcEntries) {
     if (g.start < t0 || g.start > t1) continue;
     gcTotal += g.duration;
-    const w = windows.find((x) => g.start >= x.start && g.start <= (Number.isNaN(x.end) ? t1 : x.end));
+    // The innermost (last started) window: enrich's spans the stages that ran during its worker.
+    const w = windows.findLast((x) => g.start >= x.start && g.start <= (Number.isNaN(x.end) ? t1 : x.end));
     const name = w?.name ?? '(between stages)';
     gcByStage[name] = (gcByStage[name] ?? 0) + g.duration;
   }

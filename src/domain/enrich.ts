@@ -128,7 +128,7 @@ export class Enricher {
   }
 
   constructor(readonly plan: EnrichmentPlan) {
-    this.countryField = plan.inputs.find((i) => i.kind === 'country')?.field;
+    this.countryField = postalCountryField(plan);
     // Load the phone metadata now, not in the middle of the first batch.
     if (plan.inputs.some((i) => i.kind === 'phone')) phoneParser();
   }
@@ -157,19 +157,28 @@ export class Enricher {
   }
 
   enrich(customer: CustomerRecord): EnrichmentRecord {
-    const out: EnrichmentRecord = { CustomerId: customer.CustomerId };
+    return this.enrichTexts(customer.CustomerId, this.plan.inputs.map((i) => fieldText(customer[i.field])), postalCountryText(this.countryField, customer));
+  }
+
+  /**
+   * The enrichment of a profile given as text: `texts[i]` is the value of plan input i (''
+   * when absent, see fieldText), `postalCountry` that of postalCountryText.
+   */
+  enrichTexts(customerId: string, texts: string[], postalCountry: string): EnrichmentRecord {
+    const out: EnrichmentRecord = { CustomerId: customerId };
     this.tally.profiles++;
     let country: string | null | undefined;
-    for (const input of this.plan.inputs) {
-      const raw = customer[input.field];
+    const inputs = this.plan.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k];
+      const text = texts[k];
       let values: FieldValue[] | null = null;
-      if (raw !== null && raw !== undefined && raw !== '') {
-        const text = String(raw);
+      if (text !== '') {
         this.tally.values++;
         if (input.kind === 'postalCode') {
           if (country === undefined) {
-            const c = this.countryField ? customer[this.countryField] : null;
-            country = (c ? this.caches.country.get(String(c), (v) => this.compute('country', v, null))[0] as string | null : null) ?? this.plan.region;
+            country =
+              (postalCountry ? (this.caches.country.get(postalCountry, (v) => this.compute('country', v, null))[0] as string | null) : null) ?? this.plan.region;
           }
           const key = `${country ?? ''}\u0000${text}`;
           values = this.caches.postalCode.get(key, () => this.compute('postalCode', text, country ?? null));
@@ -187,4 +196,20 @@ export class Enricher {
     }
     return out;
   }
+}
+
+/** A field value as the enrichers read it: '' when absent (null or empty), else its text. */
+export function fieldText(raw: FieldValue | undefined): string {
+  return raw === null || raw === undefined ? '' : String(raw);
+}
+
+/** The field whose country postal codes are read in: the first country input. */
+export function postalCountryField(plan: EnrichmentPlan): string | undefined {
+  return plan.inputs.find((i) => i.kind === 'country')?.field;
+}
+
+/** The text of that field on a profile ('' when none). */
+export function postalCountryText(field: string | undefined, customer: CustomerRecord): string {
+  const c = field ? customer[field] : null;
+  return c ? String(c) : '';
 }

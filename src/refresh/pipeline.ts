@@ -13,7 +13,8 @@ import { normalize } from './normalize.js';
 import { pull } from './pull.js';
 import { segments, writeSegments } from './segments.js';
 import { write } from './write.js';
-import { enrich } from './enrich.js';
+import { enrich, ENRICH_WORKER_MIN_PROFILES, startEnrich, type PendingEnrichment } from './enrich.js';
+import { enrichmentPlan } from '../domain/enrich.js';
 import { exportAfterRefresh } from './export.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
 
@@ -25,6 +26,8 @@ export interface RefreshOptions {
   onProgress?: StageProgress;
   /** Called when a stage starts or ends. */
   onStage?: (stage: StageRecord) => void;
+  /** Enrich in a worker thread (default: for many profiles, see ENRICH_WORKER_MIN_PROFILES). */
+  enrichInWorker?: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -40,16 +43,24 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   const startedAt = now();
   await store.updateRun(run.instanceId, run.jobId, { status: 'running', startedAt, stages });
   let writer: GenerationWriter | undefined;
+  let enrichment: PendingEnrichment | undefined;
   let current: StageRecord | undefined;
   const summary: Record<string, number> = {};
 
-  async function stage<T>(name: StageName, instance: ResolvedInstance, body: (env: StageEnv) => Promise<T>): Promise<T> {
+  /** Marks a stage running; returns when, for stage(). */
+  function markRunning(name: StageName): { t0: number } {
     const rec = stageRecord(name);
-    current = rec;
     rec.status = 'running';
     rec.startedAt = now();
-    const t0 = performance.now();
     options.onStage?.(rec);
+    return { t0: performance.now() };
+  }
+
+  /** `started`: the stage was marked running before (its work began earlier, overlapping others). */
+  async function stage<T>(name: StageName, instance: ResolvedInstance, body: (env: StageEnv) => Promise<T>, started?: { t0: number }): Promise<T> {
+    const rec = stageRecord(name);
+    current = rec;
+    const { t0 } = started ?? markRunning(name);
     await store.updateRun(run.instanceId, run.jobId, { stages });
     const issues = new IssueLog();
     const env: StageEnv = { instance, signal, progress: options.onProgress ?? (() => {}), report: { counts: rec.counts, issues } };
@@ -95,6 +106,13 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       return merge(env, { unification: matched, previousKeys, previousHistory });
     });
     await endStage('merge');
+    // Enrichment needs only the merged profiles: it is computed (in a worker thread for many
+    // profiles) while the stages up to write run here, and written into the generation after them.
+    // In a worker, enrich runs from here on, and its stage record says so.
+    const enrichInWorker = options.enrichInWorker ?? merged.customers.length >= ENRICH_WORKER_MIN_PROFILES;
+    const enrichStarted = enrichInWorker ? markRunning('enrich') : undefined;
+    current = stageRecord('enrich');
+    enrichment = startEnrich({ signal, plan: enrichmentPlan(instance), customers: merged.customers, worker: enrichInWorker });
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
     await endStage('activities');
     // Measures and segments see the batch only (never real-time data); windows end at the run's start.
@@ -133,15 +151,16 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     summary.measures = measured.plans.length;
     summary.segments = segmented.segments.length;
     summary.recordsRead = stageRecord('pull').counts.rowsRead ?? 0;
-    // From here on only the customers (enrich) and the remap (commit) are needed: at 1M the rest
-    // is over a GiB of heap that every garbage collection during enrich would mark again.
+    // From here on only the remap (commit) is needed: at 1M the rest is over a GiB of heap that
+    // every garbage collection during enrich's write would mark again.
     acts.length = 0;
+    merged.customers.length = 0;
     merged.alternateKeys.length = 0;
     merged.keyRing.clear();
     merged.sourceModified.length = 0;
     merged.fieldSources.length = 0;
     // Enrichments go into the generation being built: they become visible with its commit.
-    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, customers: merged.customers }));
+    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, enrichment: enrichment! }), enrichStarted);
     await endStage('enrich');
     summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     const endedAt = now();
@@ -168,6 +187,9 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       options.onStage?.(current);
     }
     for (const s of stages) if (s.status === 'pending') s.status = 'skipped';
+    // Enrich, computing alongside the stage that failed, stops with it.
+    enrichment?.stop();
+    for (const s of stages) if (s.status === 'running' && s !== current) s.status = 'cancelled';
     await writer?.abort().catch(() => {});
     const endedAt = now();
     const status = cancelled ? 'cancelled' : 'failed';

@@ -1,13 +1,13 @@
 // The enrichers: pure functions over one value, and the Enricher that applies a plan to profiles.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseInstanceDefinition } from '../../src/config/load.js';
 import { resolveInstance } from '../../src/config/resolve.js';
 import { EmailEnricher, FREE_MAIL_DOMAINS } from '../../src/domain/enrich-email.js';
 import { CountryNormalizer, normalizePostalCode } from '../../src/domain/enrich-location.js';
 import { splitName } from '../../src/domain/enrich-name.js';
 import { enrichPhone, phoneCacheKey } from '../../src/domain/enrich-phone.js';
 import { Enricher, enrichmentPlan } from '../../src/domain/enrich.js';
+import { enrichDefinition } from './enrich-definition.js';
 
 test('phone numbers: E.164, country and line type; invalid numbers are flagged, not guessed', () => {
   assert.deepEqual(enrichPhone('(415) 555-2671', 'US'), { e164: '+14155552671', country: 'US', lineType: 'fixedLineOrMobile', valid: true });
@@ -64,32 +64,7 @@ test('postal codes in their country’s canonical form', () => {
   assert.deepEqual(normalizePostalCode(' ab 12 ', null), { postalCode: 'AB 12', valid: false }, 'no country: tidied only');
 });
 
-const definition = (extra = '') =>
-  parseInstanceDefinition(
-    `
-id: enrich
-defaultPhoneRegion: US
-dataSources:
-  - name: Crm
-    type: csv
-    entities:
-      - name: People
-        path: people.csv
-        primaryKey: Id
-        columns:
-          - { name: Id }
-          - { name: Name, semanticType: Person.FullName }
-          - { name: Mail, semanticType: Identity.Service.Email }
-          - { name: Tel, semanticType: Identity.Service.Phone }
-          - { name: Zip, semanticType: Location.PostalCode }
-          - { name: Country, semanticType: Location.Country }
-          - { name: Other }
-unification:
-  matching:
-    - entity: Crm.People
-${extra}`,
-    '/tmp/enrich.yaml',
-  ).definition;
+const definition = enrichDefinition;
 
 test('the plan follows semantic types by default and the definition when it says otherwise', () => {
   const plan = enrichmentPlan(resolveInstance(definition(), '/tmp'));

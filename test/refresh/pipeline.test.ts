@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import type { CustomerRecord } from '../../src/domain/profile.js';
-import { runRefresh } from '../../src/refresh/pipeline.js';
+import { runRefresh, type RefreshOptions } from '../../src/refresh/pipeline.js';
 import { workerExecutor } from '../../src/refresh/executors.js';
 import { RefreshRunner } from '../../src/refresh/runner.js';
 import type { Store } from '../../src/storage/store.js';
@@ -29,10 +29,10 @@ async function workspace() {
       const { definition, baseDir } = loadInstanceDefinition(file('instance.yaml'));
       await store.putInstance({ id: definition.id, name: definition.name ?? definition.id, definition, sourceFile: file('instance.yaml'), baseDir });
     },
-    async refresh(signal?: AbortSignal) {
+    async refresh(signal?: AbortSignal, options: Partial<RefreshOptions> = {}) {
       const { run, created } = await store.createRun('tiny', 'cli');
       assert.ok(created);
-      return runRefresh({ store, run, signal });
+      return runRefresh({ store, run, signal, ...options });
     },
     append(name: string, lines: string) {
       writeFileSync(file(name), readFileSync(file(name), 'utf8') + lines);
@@ -148,6 +148,46 @@ describe('refresh of the tiny instance', () => {
     assert.notEqual(small.CustomerId, anna.CustomerId);
     assert.ok(!before.some((c) => c.CustomerId === small.CustomerId), 'the split-off part gets a new id');
     assert.equal(small.PreviousCustomerId, null, 'an id still in use elsewhere is not listed as previous');
+  });
+
+  test('enrich in a worker thread: the same rows, computed while activities … write run, recorded as such', async () => {
+    const enrichments = async () => {
+      const out: Record<string, unknown>[] = [];
+      for await (const b of ws.store.scan('tiny', 'CustomerEnrichment')) out.push(...b);
+      return out;
+    };
+    const inline = await ws.refresh(undefined, { enrichInWorker: false });
+    assert.equal(inline.status, 'successful', inline.error ?? '');
+    const inlineEnrich = inline.stages.find((s) => s.name === 'enrich')!;
+    assert.equal(inlineEnrich.counts.inWorker, 0);
+    assert.ok(inlineEnrich.startedAt! >= inline.stages.find((s) => s.name === 'write')!.endedAt!, 'in this thread: after write');
+    const before = await enrichments();
+    assert.equal(before.length, (await ws.customers()).length);
+    assert.ok(before.some((e) => e.PhoneE164 === '+14155552671'));
+    const seen: string[] = [];
+    const run = await ws.refresh(undefined, { enrichInWorker: true, onStage: (s) => seen.push(`${s.name}:${s.status}`) });
+    assert.equal(run.status, 'successful', run.error ?? '');
+    assert.deepEqual(await enrichments(), before);
+    const stage = (name: string) => run.stages.find((s) => s.name === name)!;
+    const enrich = stage('enrich');
+    assert.equal(enrich.counts.inWorker, 1);
+    assert.equal(enrich.counts.profiles, before.length);
+    assert.ok(enrich.startedAt! <= stage('activities').startedAt! && enrich.endedAt! >= stage('write').endedAt!, 'from the end of merge to after write');
+    assert.ok(seen.indexOf('enrich:running') < seen.indexOf('activities:running'));
+    assert.ok(seen.indexOf('enrich:successful') > seen.indexOf('write:successful'));
+  });
+
+  test('a cancelled refresh stops the enrichment worker with it', async () => {
+    const generation = (await ws.store.getInstance('tiny'))!.currentGeneration;
+    const controller = new AbortController();
+    const run = await ws.refresh(controller.signal, {
+      enrichInWorker: true,
+      onStage: (s) => s.name === 'activities' && s.status === 'running' && controller.abort(),
+    });
+    assert.equal(run.status, 'cancelled');
+    assert.equal(run.stages.find((s) => s.name === 'activities')!.status, 'cancelled');
+    assert.equal(run.stages.find((s) => s.name === 'enrich')!.status, 'cancelled');
+    assert.equal((await ws.store.getInstance('tiny'))!.currentGeneration, generation);
   });
 
   test('a failed refresh changes nothing that readers see', async () => {

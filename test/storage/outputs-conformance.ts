@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceDefinition } from '../../src/config/schema.js';
+import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { newStages } from '../../src/domain/run.js';
 import type { ExportRunRecord } from '../../src/storage/exports.js';
 import type { DeliveryRecord } from '../../src/storage/notifications.js';
@@ -33,7 +34,7 @@ export function outputsConformance(name: string, open: () => Promise<OpenedStore
     const { run } = await store.createRun('shop', 'cli');
     const w = await store.beginGeneration('shop', run.jobId);
     await w.writeCustomers(Object.keys(domains).map((CustomerId) => ({ CustomerId })));
-    await store.enrichment.write('shop', w.generation, Object.entries(domains).map(([CustomerId, EmailDomain]) => ({ CustomerId, EmailDomain })));
+    await store.enrichment.write('shop', w.generation, encodeEnrichments(Object.entries(domains).map(([CustomerId, EmailDomain]) => ({ CustomerId, EmailDomain }))));
     if (finish === 'commit') await w.commit({ stages: newStages(), summary: {}, endedAt: new Date().toISOString() });
     if (finish === 'abort') {
       await w.abort();
@@ -68,7 +69,7 @@ export function outputsConformance(name: string, open: () => Promise<OpenedStore
         await generation(store, { c1: 'a.com' });
         const aborted = await generation(store, { c1: 'x.com' }, 'abort');
         assert.equal((await store.enrichment.of('shop', 'c1'))?.EmailDomain, 'a.com');
-        await assert.rejects(store.enrichment.write('shop', aborted.generation, [{ CustomerId: 'c9' }]), /not being built/);
+        await assert.rejects(store.enrichment.write('shop', aborted.generation, encodeEnrichments([{ CustomerId: 'c9' }])), /not being built/);
       }),
     );
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { InstanceDefinition } from '../../src/config/schema.js';
+import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { openPostgresStore } from '../../src/storage/postgres/store.js';
 import { outputsConformance } from './outputs-conformance.js';
 import { freshSchema, openPostgresOnFreshSchema, POSTGRES_URL, postgresUnavailable, schemaClient, untilWaitingForLock } from './postgres-helpers.js';
@@ -108,7 +109,7 @@ describe('PostgreSQL output sub-port specifics', { skip: unavailable || false },
       await client.query('BEGIN');
       await client.query('SELECT 1 FROM generations WHERE generation = $1 FOR UPDATE', [gone.generation]);
       let written = false;
-      const write = store.enrichment.write('shop', gone.generation, [{ CustomerId: 'c1' }]).finally(() => (written = true));
+      const write = store.enrichment.write('shop', gone.generation, encodeEnrichments([{ CustomerId: 'c1' }])).finally(() => (written = true));
       write.catch(() => {});
       await untilWaitingForLock(client, LOCKS_GENERATION, () => written);
       await client.query('DELETE FROM generations WHERE generation = $1', [gone.generation]);

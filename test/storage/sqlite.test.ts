@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import type { InstanceDefinition } from '../../src/config/schema.js';
@@ -112,7 +113,7 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
-  it("builds each generation's alternate keys and activities in tables of their own, indexed at commit and dropped with the generation", async () => {
+  it("builds each generation's alternate keys, activities and enrichments in tables of their own, indexed at commit and dropped with the generation", async () => {
     const file = path.join(dir, 'own-tables.db');
     const store = openSqliteStore({ file });
     const schema = () => {
@@ -137,10 +138,12 @@ describe('SQLite adapter specifics', () => {
       assert.deepEqual(schema(), [
         { type: 'table', name: 'activities/shop/1' },
         { type: 'table', name: 'alternate_keys/shop/1' },
+        { type: 'table', name: 'customer_enrichments/shop/1' },
       ]);
       await w1.writeCustomers([{ CustomerId: 'c1' }]);
       await w1.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
       await w1.writeActivities([activity('a1', 'c1')]);
+      await store.enrichment.write('shop', w1.generation, encodeEnrichments([{ CustomerId: 'c1', NameFirst: 'Zoë' }]));
       // Not visible before commit.
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), undefined);
       await w1.commit(stages);
@@ -148,9 +151,12 @@ describe('SQLite adapter specifics', () => {
         { type: 'index', name: 'activities/shop/1/customer' },
         { type: 'index', name: 'activities/shop/1/key' },
         { type: 'index', name: 'alternate_keys/shop/1/customer' },
+        { type: 'index', name: 'customer_enrichments/shop/1/key' },
         { type: 'table', name: 'activities/shop/1' },
         { type: 'table', name: 'alternate_keys/shop/1' },
+        { type: 'table', name: 'customer_enrichments/shop/1' },
       ]);
+      assert.deepEqual(await store.enrichment.of('shop', 'c1'), { CustomerId: 'c1', NameFirst: 'Zoë' });
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c1');
       assert.deepEqual((await store.activitiesOf('shop', 'c1')).map((a) => a.ActivityId), ['a1']);
       assert.equal(await store.count('shop', 'UnifiedActivity'), 1);
@@ -164,12 +170,20 @@ describe('SQLite adapter specifics', () => {
       assert.equal(await store.pruneGenerations('shop'), 1);
       assert.deepEqual(
         schema().map((o) => o.name),
-        ['activities/shop/2/customer', 'activities/shop/2/key', 'alternate_keys/shop/2/customer', 'activities/shop/2', 'alternate_keys/shop/2'],
+        [
+          'activities/shop/2/customer',
+          'activities/shop/2/key',
+          'alternate_keys/shop/2/customer',
+          'customer_enrichments/shop/2/key',
+          'activities/shop/2',
+          'alternate_keys/shop/2',
+          'customer_enrichments/shop/2',
+        ],
       );
       const w3 = await store.beginGeneration('shop', run.jobId);
       await w3.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k9', CustomerId: 'c9' }]);
       await w3.abort();
-      assert.equal(schema().length, 5);
+      assert.equal(schema().length, 7);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
       // An ActivityId twice in one generation: its key index refuses it at commit, nothing switches.
       const w4 = await store.beginGeneration('shop', run.jobId);
@@ -177,7 +191,7 @@ describe('SQLite adapter specifics', () => {
       await w4.writeActivities([activity('a3', 'c3'), activity('a3', 'c3')]);
       await assert.rejects(w4.commit(stages), /UNIQUE constraint failed/);
       await w4.abort();
-      assert.equal(schema().length, 5);
+      assert.equal(schema().length, 7);
       assert.deepEqual((await store.activitiesOf('shop', 'c2')).map((a) => a.ActivityId), ['a2']);
     } finally {
       await store.close();
@@ -196,6 +210,7 @@ describe('SQLite adapter specifics', () => {
     db.exec(`INSERT INTO generations (instance_id, generation, job_id, status, created_at) VALUES ('shop', 1, '${run.jobId}', 'live', '2024-01-01T00:00:00.000Z');
       INSERT INTO customers (instance_id, generation, customer_id, data) VALUES ('shop', 1, 'c1', '{"CustomerId":"c1"}');
       INSERT INTO alternate_keys VALUES ('shop', 1, 'S', 'E', 'k1', 'c1');
+      INSERT INTO customer_enrichments VALUES ('shop', 1, 'c1', '{"CustomerId":"c1","NameFirst":"Ann"}');
       UPDATE instances SET current_generation = 1 WHERE id = 'shop';`);
     db.prepare(`INSERT INTO activities VALUES ('shop', 1, 'a1', 'c1', '2024-01-01T00:00:00.000Z', ?)`).run(JSON.stringify(activity));
     db.close();
@@ -208,6 +223,8 @@ describe('SQLite adapter specifics', () => {
       assert.deepEqual(await store.activitiesOf('shop', 'c1', {}, now), [activity]);
       const keys = await store.queryEntity('shop', 'AlternateKey', { attributes: { CustomerId: 'string' }, orderby: [], top: 10, skip: 0, count: true }, now);
       assert.equal(keys.count, 1);
+      assert.deepEqual(await store.enrichment.of('shop', 'c1'), { CustomerId: 'c1', NameFirst: 'Ann' });
+      assert.equal(await store.count('shop', 'CustomerEnrichment'), 1);
 
       const w2 = await store.beginGeneration('shop', run.jobId);
       await w2.writeCustomers([{ CustomerId: 'c1' }]);
@@ -221,7 +238,7 @@ describe('SQLite adapter specifics', () => {
     }
     const after = new Database(file, { readonly: true });
     try {
-      for (const table of ['alternate_keys', 'activities']) assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
+      for (const table of ['alternate_keys', 'activities', 'customer_enrichments']) assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
     } finally {
       after.close();
     }

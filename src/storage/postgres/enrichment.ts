@@ -1,5 +1,6 @@
 // PostgreSQL adapter of the EnrichmentStore sub-port. Table from migration 6.
 import type pg from 'pg';
+import { decodeEnrichments, type EncodedEnrichments } from '../../domain/enrich-batch.js';
 import type { EnrichmentRecord } from '../../domain/enrich.js';
 import type { EnrichmentStore } from '../enrichment.js';
 import { copyRows, current, one, run, transaction, type Queryable } from './statements.js';
@@ -7,7 +8,7 @@ import { copyRows, current, one, run, transaction, type Queryable } from './stat
 export class PostgresEnrichmentStore implements EnrichmentStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  async write(instanceId: string, generation: number, list: EnrichmentRecord[]): Promise<void> {
+  async write(instanceId: string, generation: number, rows: EncodedEnrichments): Promise<void> {
     await transaction(this.pool, async (client) => {
       // FOR SHARE: an abort (which deletes the generations row) waits for this write, or this write sees it gone.
       const g = await one(client, 'SELECT status FROM generations WHERE instance_id = $1 AND generation = $2 FOR SHARE', [instanceId, generation]);
@@ -23,7 +24,7 @@ export class PostgresEnrichmentStore implements EnrichmentStore {
           { column: 'customer_id', type: 'text' },
           { column: 'data', type: 'jsonb' },
         ],
-        list.map((r) => [r.CustomerId, JSON.stringify(r)]),
+        [...decodeEnrichments(rows)],
       );
     });
   }

@@ -1,40 +1,53 @@
-// SQLite adapter of the EnrichmentStore sub-port.
+// SQLite adapter of the EnrichmentStore sub-port. A generation's rows live in its own table
+// (GENERATION_TABLES); generations written before that, in the shared customer_enrichments.
 import type Database from 'better-sqlite3';
+import type { EncodedEnrichments } from '../../domain/enrich-batch.js';
 import type { EnrichmentRecord } from '../../domain/enrich.js';
 import type { EnrichmentStore } from '../enrichment.js';
-
-const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
+import { cachedStatement, CURRENT, type GenerationTables } from './statements.js';
 
 export class SqliteEnrichmentStore implements EnrichmentStore {
-  private readonly insert: Database.Statement;
-  private readonly insertMany: (instanceId: string, generation: number, rows: EnrichmentRecord[]) => void;
+  private readonly stmts = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {
-    this.insert = db.prepare('INSERT INTO customer_enrichments (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)');
-    this.insertMany = db.transaction((instanceId: string, generation: number, rows: EnrichmentRecord[]) => {
-      for (const r of rows) this.insert.run(instanceId, generation, r.CustomerId, JSON.stringify(r));
-    });
-  }
+  constructor(
+    private readonly db: Database.Database,
+    private readonly tables: GenerationTables,
+  ) {}
 
-  async write(instanceId: string, generation: number, rows: EnrichmentRecord[]): Promise<void> {
-    const g = this.db.prepare(`SELECT status FROM generations WHERE instance_id = ? AND generation = ?`).get(instanceId, generation) as
+  async write(instanceId: string, generation: number, rows: EncodedEnrichments): Promise<void> {
+    const g = this.stmt(`SELECT status FROM generations WHERE instance_id = ? AND generation = ?`).get(instanceId, generation) as
       | { status: string }
       | undefined;
     if (g?.status !== 'building') throw new Error(`generation ${generation} of ${instanceId} is not being built`);
-    this.insertMany(instanceId, generation, rows);
+    const table = this.tables.table('customer_enrichments', instanceId, generation);
+    // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
+    const insert = this.stmt(`INSERT INTO ${table} (instance_id, generation, customer_id, data) VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT))`);
+    const { bytes, offsets } = rows;
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.db.transaction(() => {
+      for (let i = 0; i + 2 < offsets.length; i += 2) {
+        insert.run(instanceId, generation, buffer.subarray(offsets[i], offsets[i + 1]), buffer.subarray(offsets[i + 1], offsets[i + 2]));
+      }
+    })();
   }
 
   async of(instanceId: string, customerId: string): Promise<EnrichmentRecord | undefined> {
-    const r = this.db
-      .prepare(`SELECT data FROM customer_enrichments WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`)
-      .get({ instanceId, customerId }) as { data: string } | undefined;
+    const r = this.tables.readCurrent(instanceId, 'customer_enrichments', (table) =>
+      this.stmt(`SELECT data FROM ${table} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+        instanceId,
+        customerId,
+      }),
+    ) as { data: string } | undefined;
     return r && JSON.parse(r.data);
   }
 
   async count(instanceId: string): Promise<number> {
-    return this.db
-      .prepare(`SELECT COUNT(*) FROM customer_enrichments WHERE instance_id = @instanceId AND generation = ${CURRENT}`)
-      .pluck()
-      .get({ instanceId }) as number;
+    return this.tables.readCurrent(instanceId, 'customer_enrichments', (table) =>
+      this.stmt(`SELECT COUNT(*) FROM ${table} WHERE instance_id = @instanceId AND generation = ${CURRENT}`).pluck().get({ instanceId }),
+    ) as number;
+  }
+
+  private stmt(sql: string): Database.Statement {
+    return cachedStatement(this.db, this.stmts, sql);
   }
 }

@@ -29,7 +29,7 @@ export function cachedStatement(db: Database.Database, cache: Map<string, Databa
  * The columns are those of the shared tables of migration 1, which still hold the generations
  * written before (read through generationTable's fallback).
  */
-export const GENERATION_TABLES: Record<'alternate_keys' | 'activities', { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }> = {
+export const GENERATION_TABLES: Record<GenerationTableName, { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }> = {
   alternate_keys: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
       alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL,
@@ -48,8 +48,15 @@ export const GENERATION_TABLES: Record<'alternate_keys' | 'activities', { column
       customer: { columns: '(instance_id, generation, customer_id, activity_time)' },
     },
   },
+  // Rows of ~450 bytes, written in CustomerId order after the write stage (refresh/enrich.ts):
+  // appended like activities, the key built at commit; a retired generation's go with DROP TABLE.
+  customer_enrichments: {
+    columns: 'instance_id TEXT NOT NULL, generation INTEGER NOT NULL, customer_id TEXT NOT NULL, data TEXT NOT NULL',
+    withoutRowid: false,
+    indexes: { key: { columns: '(instance_id, generation, customer_id)', unique: true } },
+  },
 };
-export type GenerationTableName = 'alternate_keys' | 'activities';
+export type GenerationTableName = 'alternate_keys' | 'activities' | 'customer_enrichments';
 
 export const isGenerationTable = (table: string): table is GenerationTableName => Object.hasOwn(GENERATION_TABLES, table);
 

@@ -118,7 +118,7 @@ class SqliteStore implements Store {
     this.telemetry = new SqliteTelemetryStore(db);
     this.search = new SqliteSearchStore(db, this.tables);
     this.card = new SqliteCardStore(db, this.tables);
-    this.enrichment = new SqliteEnrichmentStore(db);
+    this.enrichment = new SqliteEnrichmentStore(db, this.tables);
     this.exportRuns = new SqliteExportRunStore(db, randomUUID(), this.refreshClaims);
     this.notifications = new SqliteNotificationStore(db);
     this.sessions = new SqliteUiSessionStore(db);
@@ -725,7 +725,7 @@ const SOURCES: Record<
   },
   // Enrichments come from the batch only: real-time updates never change them.
   CustomerEnrichment: {
-    from: () => `WITH src AS (SELECT customer_id, data FROM customer_enrichments WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    from: (table) => `WITH src AS (SELECT customer_id, data FROM ${table('customer_enrichments')} WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
