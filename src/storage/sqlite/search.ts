@@ -43,7 +43,7 @@ export class SqliteSearchStore implements SearchStore {
     const quoted = (fields: string[]) => fields.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ');
     const keyIn = (fields: string[]) => `k IN (${quoted(fields)})`;
     const ctes = [
-      `vals AS MATERIALIZED (SELECT c.customer_id, j.key AS k, j.value AS v FROM customers c, json_each(c.data) j
+      `vals AS MATERIALIZED (SELECT c.customer_id, j.key AS k, j.value AS v FROM ${this.tables.table('customers', instanceId, generation)} c, json_each(c.data) j
          WHERE c.instance_id = @instanceId AND c.generation = @generation AND j.key IN (${quoted(searched)}))`,
     ];
     const parts: string[] = [];
