@@ -124,7 +124,7 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
-  it("builds each generation's customers, measures, segment members, alternate keys and activities in tables of their own, indexed at commit and dropped with the generation", async () => {
+  it("builds each generation's customers, measures, segment members, search terms, alternate keys and activities in tables of their own, indexed at commit and dropped with the generation", async () => {
     const file = path.join(dir, 'own-tables.db');
     const store = openSqliteStore({ file });
     const schema = () => {
@@ -145,7 +145,7 @@ describe('SQLite adapter specifics', () => {
       await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
       const run = (await store.createRun('shop', 'cli')).run;
       const tablesOf = (g: number) =>
-        ['activities', 'alternate_keys', 'customer_measures', 'customers', 'segment_members'].map((base) => ({ type: 'table', name: `${base}/shop/${g}` }));
+        ['activities', 'alternate_keys', 'customer_measures', 'customers', 'search_terms', 'segment_members'].map((base) => ({ type: 'table', name: `${base}/shop/${g}` }));
       const indexesOf = (g: number) =>
         ['activities/shop/g/customer', 'activities/shop/g/key', 'alternate_keys/shop/g/customer', 'customer_measures/shop/g/key', 'customers/shop/g/key', 'segment_members/shop/g/customer'].map(
           (name) => ({ type: 'index', name: name.replace('/g/', `/${g}/`) }),
@@ -182,7 +182,7 @@ describe('SQLite adapter specifics', () => {
       const w3 = await store.beginGeneration('shop', run.jobId);
       await w3.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k9', CustomerId: 'c9' }]);
       await w3.abort();
-      assert.equal(schema().length, 11);
+      assert.equal(schema().length, 12);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
       // An ActivityId twice in one generation: its key index refuses it at commit, nothing switches.
       const w4 = await store.beginGeneration('shop', run.jobId);
@@ -190,14 +190,14 @@ describe('SQLite adapter specifics', () => {
       await w4.writeActivities([activity('a3', 'c3'), activity('a3', 'c3')]);
       await assert.rejects(w4.commit(stages), /UNIQUE constraint failed/);
       await w4.abort();
-      assert.equal(schema().length, 11);
+      assert.equal(schema().length, 12);
       assert.deepEqual((await store.activitiesOf('shop', 'c2')).map((a) => a.ActivityId), ['a2']);
       // So does a CustomerId twice.
       const w5 = await store.beginGeneration('shop', run.jobId);
       await w5.writeCustomers([{ CustomerId: 'c4' }, { CustomerId: 'c4' }]);
       await assert.rejects(w5.commit(stages), /UNIQUE constraint failed/);
       await w5.abort();
-      assert.equal(schema().length, 11);
+      assert.equal(schema().length, 12);
       assert.deepEqual(await store.getCustomer('shop', 'c2'), { CustomerId: 'c2' });
     } finally {
       await store.close();
@@ -217,6 +217,7 @@ describe('SQLite adapter specifics', () => {
       INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES ('shop', 1, 'c1', '{"CustomerId":"c1"}', '2023-01-01T00:00:00.000Z');
       INSERT INTO customer_measures VALUES ('shop', 1, 'c1', '{"CustomerId":"c1","Spend":5}');
       INSERT INTO segment_members VALUES ('shop', 1, 'Big', 'c1');
+      INSERT INTO search_terms VALUES ('shop', 1, 'email', 'a@b.c', 'c1');
       INSERT INTO alternate_keys VALUES ('shop', 1, 'S', 'E', 'k1', 'c1');
       UPDATE instances SET current_generation = 1 WHERE id = 'shop';`);
     db.prepare(`INSERT INTO activities VALUES ('shop', 1, 'a1', 'c1', '2024-01-01T00:00:00.000Z', ?)`).run(JSON.stringify(activity));
@@ -237,6 +238,7 @@ describe('SQLite adapter specifics', () => {
       );
       assert.deepEqual(inSegment, { rows: [{ CustomerId: 'c1' }], count: 1 });
       assert.equal(await store.count('shop', 'Customer_Measure'), 1);
+      assert.deepEqual(await store.search.find('shop', { email: 'a@b.c' }, 10), [{ customerId: 'c1', matchedOn: 'email', matchedValue: 'a@b.c' }]);
       // A real-time update finds the customer of the old generation.
       assert.equal((await store.applyRealtime([profileWrite('c1')]))[0].status, 'updated');
       assert.deepEqual(await store.alternateKeysOf('shop', 'c1'), [{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
@@ -259,7 +261,7 @@ describe('SQLite adapter specifics', () => {
     }
     const after = new Database(file, { readonly: true });
     try {
-      for (const table of ['customers', 'customer_measures', 'segment_members', 'alternate_keys', 'activities'])
+      for (const table of ['customers', 'customer_measures', 'segment_members', 'search_terms', 'alternate_keys', 'activities'])
         assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
     } finally {
       after.close();

@@ -61,7 +61,8 @@ export class SqliteSearchStore implements SearchStore {
     }
     if (spec.emailFields.length) parts.push(`SELECT 'email', lower(trim(v)) AS term, customer_id FROM vals WHERE ${keyIn(spec.emailFields)} AND term != ''`);
     if (spec.phoneFields.length) parts.push(`SELECT 'phone', ${digits('v')} AS term, customer_id FROM vals WHERE ${keyIn(spec.phoneFields)} AND ${isPhoneDigits('term')}`);
-    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO search_terms (instance_id, generation, kind, term, customer_id)
+    const terms = this.tables.table('search_terms', instanceId, generation);
+    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO ${terms} (instance_id, generation, kind, term, customer_id)
       SELECT @instanceId, @generation, kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`;
     return this.db.transaction(() => this.db.prepare(sql).run({ instanceId, generation }).changes)();
   }
@@ -87,27 +88,29 @@ export class SqliteSearchStore implements SearchStore {
         }
       });
     }
-    const exact = this.db.prepare(
-      `SELECT customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
-       ORDER BY customer_id LIMIT @limit`,
-    );
-    const exactTerms: ['email' | 'phone', string][] = [];
-    if (query.email) exactTerms.push(['email', query.email]);
-    for (const p of query.phones ?? []) exactTerms.push(['phone', p]);
-    for (const [kind, term] of exactTerms) {
-      if (hits.length >= top) break;
-      for (const r of exact.all({ instanceId, kind, term, limit: top }) as { customer_id: string }[]) add(r.customer_id, kind, term);
-    }
-    if (query.namePrefix && hits.length < top) {
-      // A customer can match with several of its terms: read a few more than needed.
-      const rows = this.db
-        .prepare(
-          `SELECT term, customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = 'name'
-           AND term >= @low AND term < @high ORDER BY term, customer_id LIMIT @limit`,
-        )
-        .all({ instanceId, low: query.namePrefix, high: query.namePrefix + PREFIX_END, limit: top * 4 }) as { term: string; customer_id: string }[];
-      for (const r of rows) add(r.customer_id, 'name', r.term);
-    }
+    this.tables.readCurrent(instanceId, 'search_terms', (terms) => {
+      const exact = this.db.prepare(
+        `SELECT customer_id FROM ${terms} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
+         ORDER BY customer_id LIMIT @limit`,
+      );
+      const exactTerms: ['email' | 'phone', string][] = [];
+      if (query.email) exactTerms.push(['email', query.email]);
+      for (const p of query.phones ?? []) exactTerms.push(['phone', p]);
+      for (const [kind, term] of exactTerms) {
+        if (hits.length >= top) break;
+        for (const r of exact.all({ instanceId, kind, term, limit: top }) as { customer_id: string }[]) add(r.customer_id, kind, term);
+      }
+      if (query.namePrefix && hits.length < top) {
+        // A customer can match with several of its terms: read a few more than needed.
+        const rows = this.db
+          .prepare(
+            `SELECT term, customer_id FROM ${terms} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = 'name'
+             AND term >= @low AND term < @high ORDER BY term, customer_id LIMIT @limit`,
+          )
+          .all({ instanceId, low: query.namePrefix, high: query.namePrefix + PREFIX_END, limit: top * 4 }) as { term: string; customer_id: string }[];
+        for (const r of rows) add(r.customer_id, 'name', r.term);
+      }
+    });
     return hits;
   }
 }

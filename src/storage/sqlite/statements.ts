@@ -31,7 +31,7 @@ export function cachedStatement(db: Database.Database, cache: Map<string, Databa
  * The columns are those of the shared tables of the migrations, which still hold the generations
  * written before (read through GenerationTables' fallback).
  */
-export type GenerationTableName = 'customers' | 'customer_measures' | 'segment_members' | 'alternate_keys' | 'activities';
+export type GenerationTableName = 'customers' | 'customer_measures' | 'segment_members' | 'search_terms' | 'alternate_keys' | 'activities';
 
 export const GENERATION_TABLES: Record<
   GenerationTableName,
@@ -56,6 +56,14 @@ export const GENERATION_TABLES: Record<
       PRIMARY KEY (instance_id, generation, segment, customer_id)`,
     withoutRowid: true,
     indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },
+  },
+  // Built in one INSERT ... SELECT sorted by the key (search.ts); a retired generation's terms go with
+  // DROP TABLE instead of deletes by the thousand.
+  search_terms: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('name', 'email', 'phone')),
+      term TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (instance_id, generation, kind, term, customer_id)`,
+    withoutRowid: true,
+    indexes: {},
   },
   alternate_keys: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
