@@ -34,7 +34,7 @@ export class SqliteSearchStore implements SearchStore {
   /**
    * One INSERT ... SELECT over the new generation's customers: name terms (the folded name from
    * each of its first 4 words on), lower-case emails, phone digits; sorted by the primary key.
-   * Each customer's JSON is parsed once (json_each), not once per searched field.
+   * Each customer's JSON is parsed once, not once per searched field.
    * Cost is in the refresh's write stage (see README, customer search).
    */
   async buildTerms(instanceId: string, generation: number, spec: SearchSpec): Promise<number> {
@@ -42,9 +42,14 @@ export class SqliteSearchStore implements SearchStore {
     if (!searched.length) return 0;
     const quoted = (fields: string[]) => fields.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ');
     const keyIn = (fields: string[]) => `k IN (${quoted(fields)})`;
+    // The searched fields of each customer: json_extract per field, all on one parse of its JSON
+    // (SQLite keeps the parse for the statement's next calls); json_each made a row of every field.
+    const fields = searched.map((f) => `(${quoted([f])}, ${quoted([`$."${f.replace(/"/g, '\\"')}"`])})`).join(', ');
     const ctes = [
-      `vals AS MATERIALIZED (SELECT c.customer_id, j.key AS k, j.value AS v FROM ${this.tables.table('customers', instanceId, generation)} c, json_each(c.data) j
-         WHERE c.instance_id = @instanceId AND c.generation = @generation AND j.key IN (${quoted(searched)}))`,
+      `fields(k, path) AS (VALUES ${fields})`,
+      `vals AS MATERIALIZED (SELECT c.customer_id, f.k, json_extract(c.data, f.path) AS v
+         FROM ${this.tables.table('customers', instanceId, generation)} c CROSS JOIN fields f
+         WHERE c.instance_id = @instanceId AND c.generation = @generation AND v IS NOT NULL)`,
     ];
     const parts: string[] = [];
     if (spec.nameFields.length) {
