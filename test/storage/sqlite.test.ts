@@ -9,6 +9,8 @@ import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
 import type { InstanceDefinition } from '../../src/config/schema.js';
+import { parseFilter } from '../../src/api/odata/filter.js';
+import type { RealtimeWrite } from '../../src/domain/realtime.js';
 import { storeConformance } from './conformance.js';
 import { overlayConformance } from './overlay-conformance.js';
 import { coordinationConformance } from './coordination-conformance.js';
@@ -16,6 +18,16 @@ import { coordinationConformance } from './coordination-conformance.js';
 const roots: string[] = [];
 after(() => {
   for (const dir of roots) rmSync(dir, { recursive: true, force: true });
+});
+
+const profileWrite = (customerId: string): RealtimeWrite => ({
+  kind: 'profile',
+  instanceId: 'shop',
+  customerId,
+  changes: { City: 'Paris' },
+  caller: null,
+  setAt: '2024-06-01T00:00:00.000Z',
+  validUntil: '2099-01-01T00:00:00.000Z',
 });
 
 function tempDir(): string {
@@ -113,7 +125,7 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
-  it("builds each generation's alternate keys, activities and enrichments in tables of their own, indexed at commit and dropped with the generation", async () => {
+  it("builds each generation's customers, measures, segment members, search terms, alternate keys, activities and enrichments in tables of their own, indexed at commit and dropped with the generation", async () => {
     const file = path.join(dir, 'own-tables.db');
     const store = openSqliteStore({ file });
     const schema = () => {
@@ -133,13 +145,17 @@ describe('SQLite adapter specifics', () => {
     try {
       await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
       const run = (await store.createRun('shop', 'cli')).run;
+      const tablesOf = (g: number) =>
+        ['activities', 'alternate_keys', 'customer_enrichments', 'customer_measures', 'customers', 'search_terms', 'segment_members'].map((base) => ({ type: 'table', name: `${base}/shop/${g}` }));
+      const indexesOf = (g: number) =>
+        ['activities/shop/g/customer', 'activities/shop/g/key', 'alternate_keys/shop/g/customer', 'customer_enrichments/shop/g/key', 'customer_measures/shop/g/key', 'customers/shop/g/key', 'segment_members/shop/g/customer'].map(
+          (name) => ({ type: 'index', name: name.replace('/g/', `/${g}/`) }),
+        );
       const w1 = await store.beginGeneration('shop', run.jobId);
       // While loading: the tables, no secondary index yet.
-      assert.deepEqual(schema(), [
-        { type: 'table', name: 'activities/shop/1' },
-        { type: 'table', name: 'alternate_keys/shop/1' },
-        { type: 'table', name: 'customer_enrichments/shop/1' },
-      ]);
+      assert.deepEqual(schema(), tablesOf(1));
+      await store.analytics.writeCustomerMeasures('shop', 1, [{ CustomerId: 'c1', Spend: 5 }]);
+      await store.analytics.writeSegmentMembers('shop', 1, 'Big', ['c1']);
       await w1.writeCustomers([{ CustomerId: 'c1' }]);
       await w1.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
       await w1.writeActivities([activity('a1', 'c1')]);
@@ -147,17 +163,12 @@ describe('SQLite adapter specifics', () => {
       // Not visible before commit.
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), undefined);
       await w1.commit(stages);
-      assert.deepEqual(schema(), [
-        { type: 'index', name: 'activities/shop/1/customer' },
-        { type: 'index', name: 'activities/shop/1/key' },
-        { type: 'index', name: 'alternate_keys/shop/1/customer' },
-        { type: 'index', name: 'customer_enrichments/shop/1/key' },
-        { type: 'table', name: 'activities/shop/1' },
-        { type: 'table', name: 'alternate_keys/shop/1' },
-        { type: 'table', name: 'customer_enrichments/shop/1' },
-      ]);
+      assert.deepEqual(schema(), [...indexesOf(1), ...tablesOf(1)]);
       assert.deepEqual(await store.enrichment.of('shop', 'c1'), { CustomerId: 'c1', NameFirst: 'Zoë' });
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c1');
+      assert.deepEqual(await store.getCustomer('shop', 'c1'), { CustomerId: 'c1' });
+      assert.deepEqual(await store.analytics.measuresOf('shop', 'c1'), { CustomerId: 'c1', Spend: 5 });
+      assert.deepEqual(await store.analytics.segmentsOf('shop', 'c1'), ['Big']);
       assert.deepEqual((await store.activitiesOf('shop', 'c1')).map((a) => a.ActivityId), ['a1']);
       assert.equal(await store.count('shop', 'UnifiedActivity'), 1);
 
@@ -168,22 +179,13 @@ describe('SQLite adapter specifics', () => {
       await w2.commit(stages);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
       assert.equal(await store.pruneGenerations('shop'), 1);
-      assert.deepEqual(
-        schema().map((o) => o.name),
-        [
-          'activities/shop/2/customer',
-          'activities/shop/2/key',
-          'alternate_keys/shop/2/customer',
-          'customer_enrichments/shop/2/key',
-          'activities/shop/2',
-          'alternate_keys/shop/2',
-          'customer_enrichments/shop/2',
-        ],
-      );
+      assert.deepEqual(schema(), [...indexesOf(2), ...tablesOf(2)]);
+      assert.equal(await store.getCustomer('shop', 'c1'), undefined);
+      assert.deepEqual(await store.getCustomer('shop', 'c2'), { CustomerId: 'c2' });
       const w3 = await store.beginGeneration('shop', run.jobId);
       await w3.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k9', CustomerId: 'c9' }]);
       await w3.abort();
-      assert.equal(schema().length, 7);
+      assert.equal(schema().length, 14);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c2');
       // An ActivityId twice in one generation: its key index refuses it at commit, nothing switches.
       const w4 = await store.beginGeneration('shop', run.jobId);
@@ -191,8 +193,15 @@ describe('SQLite adapter specifics', () => {
       await w4.writeActivities([activity('a3', 'c3'), activity('a3', 'c3')]);
       await assert.rejects(w4.commit(stages), /UNIQUE constraint failed/);
       await w4.abort();
-      assert.equal(schema().length, 7);
+      assert.equal(schema().length, 14);
       assert.deepEqual((await store.activitiesOf('shop', 'c2')).map((a) => a.ActivityId), ['a2']);
+      // So does a CustomerId twice.
+      const w5 = await store.beginGeneration('shop', run.jobId);
+      await w5.writeCustomers([{ CustomerId: 'c4' }, { CustomerId: 'c4' }]);
+      await assert.rejects(w5.commit(stages), /UNIQUE constraint failed/);
+      await w5.abort();
+      assert.equal(schema().length, 14);
+      assert.deepEqual(await store.getCustomer('shop', 'c2'), { CustomerId: 'c2' });
     } finally {
       await store.close();
     }
@@ -208,7 +217,10 @@ describe('SQLite adapter specifics', () => {
     const db = new Database(file);
     const activity = { ActivityId: 'a1', CustomerId: 'c1', ActivityTime: '2024-01-01T00:00:00.000Z', ActivityType: 'T', Origin: 'batch' };
     db.exec(`INSERT INTO generations (instance_id, generation, job_id, status, created_at) VALUES ('shop', 1, '${run.jobId}', 'live', '2024-01-01T00:00:00.000Z');
-      INSERT INTO customers (instance_id, generation, customer_id, data) VALUES ('shop', 1, 'c1', '{"CustomerId":"c1"}');
+      INSERT INTO customers (instance_id, generation, customer_id, data, source_modified) VALUES ('shop', 1, 'c1', '{"CustomerId":"c1"}', '2023-01-01T00:00:00.000Z');
+      INSERT INTO customer_measures VALUES ('shop', 1, 'c1', '{"CustomerId":"c1","Spend":5}');
+      INSERT INTO segment_members VALUES ('shop', 1, 'Big', 'c1');
+      INSERT INTO search_terms VALUES ('shop', 1, 'email', 'a@b.c', 'c1');
       INSERT INTO alternate_keys VALUES ('shop', 1, 'S', 'E', 'k1', 'c1');
       INSERT INTO customer_enrichments VALUES ('shop', 1, 'c1', '{"CustomerId":"c1","NameFirst":"Ann"}');
       UPDATE instances SET current_generation = 1 WHERE id = 'shop';`);
@@ -218,6 +230,21 @@ describe('SQLite adapter specifics', () => {
     const now = '2024-06-01T00:00:00.000Z';
     try {
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), 'c1');
+      assert.deepEqual(await store.getCustomer('shop', 'c1'), { CustomerId: 'c1' });
+      assert.equal((await store.getProfile('shop', 'c1'))?.sourceModified, '2023-01-01T00:00:00.000Z');
+      assert.deepEqual(await store.analytics.measuresOf('shop', 'c1'), { CustomerId: 'c1', Spend: 5 });
+      assert.deepEqual(await store.analytics.segmentMembers('shop', 'Big'), ['c1']);
+      const inSegment = await store.queryEntity(
+        'shop',
+        'Customer',
+        { attributes: { CustomerId: 'string' }, filter: parseFilter("IsMemberOfSegment('Big')"), orderby: [], top: 10, skip: 0, count: true },
+        now,
+      );
+      assert.deepEqual(inSegment, { rows: [{ CustomerId: 'c1' }], count: 1 });
+      assert.equal(await store.count('shop', 'Customer_Measure'), 1);
+      assert.deepEqual(await store.search.find('shop', { email: 'a@b.c' }, 10), [{ customerId: 'c1', matchedOn: 'email', matchedValue: 'a@b.c' }]);
+      // A real-time update finds the customer of the old generation.
+      assert.equal((await store.applyRealtime([profileWrite('c1')]))[0].status, 'updated');
       assert.deepEqual(await store.alternateKeysOf('shop', 'c1'), [{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
       assert.deepEqual(await store.getActivity('shop', 'a1', now), activity);
       assert.deepEqual(await store.activitiesOf('shop', 'c1', {}, now), [activity]);
@@ -232,13 +259,16 @@ describe('SQLite adapter specifics', () => {
       await w2.commit({ stages: [], summary: {}, endedAt: now });
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k1'), undefined);
       assert.equal(await store.findCustomerIdByKey('shop', 'S', 'E', 'k2'), 'c1');
+      // The override stays: c1 is in the new generation (carried over from the shared table's generation).
+      assert.deepEqual((await store.getProfile('shop', 'c1'))?.overrides.map((o) => o.attribute), ['City']);
       assert.equal(await store.pruneGenerations('shop'), 1);
     } finally {
       await store.close();
     }
     const after = new Database(file, { readonly: true });
     try {
-      for (const table of ['alternate_keys', 'activities', 'customer_enrichments']) assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
+      for (const table of ['customers', 'customer_measures', 'segment_members', 'search_terms', 'alternate_keys', 'activities', 'customer_enrichments'])
+        assert.equal(after.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get(), 0, table);
     } finally {
       after.close();
     }
@@ -261,11 +291,11 @@ describe('SQLite adapter specifics', () => {
       const db = new Database(file, { readonly: true });
       try {
         const n = (table: string) => (db.prepare(`SELECT COUNT(*) AS n FROM "${table}"`).get() as { n: number }).n;
-        // Alternate keys and activities: the shared table plus each generation's own table.
+        // Per-generation data: the shared table plus each generation's own table.
         const all = (base: string) =>
           (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND (name = ? OR name LIKE ? || '/%')`).pluck().all(base, base) as string[])
             .reduce((sum, table) => sum + n(table), 0);
-        return { generations: n('generations'), customers: n('customers'), keys: all('alternate_keys'), activities: all('activities') };
+        return { generations: n('generations'), customers: all('customers'), keys: all('alternate_keys'), activities: all('activities') };
       } finally {
         db.close();
       }

@@ -8,6 +8,7 @@ import type {
   MeasureHistoryEntry,
   SegmentHistoryEntry,
 } from '../analytics.js';
+import type { GenerationTables } from './statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -16,17 +17,22 @@ const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceI
 const COMMITTED = `NOT EXISTS (SELECT 1 FROM generations g WHERE g.instance_id = h.instance_id AND g.generation = h.generation AND g.status = 'building')`;
 
 export class SqliteAnalyticsStore implements AnalyticsStore {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly tables: GenerationTables,
+  ) {}
 
   async writeCustomerMeasures(instanceId: string, generation: number, rows: CustomerMeasureRow[]): Promise<void> {
-    const insert = this.db.prepare('INSERT INTO customer_measures (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)');
+    const table = this.tables.table('customer_measures', instanceId, generation);
+    const insert = this.db.prepare(`INSERT INTO ${table} (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)`);
     this.db.transaction(() => {
       for (const r of rows) insert.run(instanceId, generation, r.CustomerId, JSON.stringify(r));
     })();
   }
 
   async writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void> {
-    const insert = this.db.prepare('INSERT INTO segment_members (instance_id, generation, segment, customer_id) VALUES (?, ?, ?, ?)');
+    const table = this.tables.table('segment_members', instanceId, generation);
+    const insert = this.db.prepare(`INSERT INTO ${table} (instance_id, generation, segment, customer_id) VALUES (?, ?, ?, ?)`);
     this.db.transaction(() => {
       for (const id of customerIds) insert.run(instanceId, generation, segment, id);
     })();
@@ -45,27 +51,33 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
   }
 
   async measuresOf(instanceId: string, customerId: string): Promise<Record<string, FieldValue> | undefined> {
-    const r = this.db
-      .prepare(`SELECT data FROM customer_measures WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`)
-      .get({ instanceId, customerId }) as Row | undefined;
+    const r = this.tables.readCurrent(instanceId, 'customer_measures', (measures) =>
+      this.db
+        .prepare(`SELECT data FROM ${measures} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`)
+        .get({ instanceId, customerId }),
+    ) as Row | undefined;
     return r && JSON.parse(r.data as string);
   }
 
   async segmentsOf(instanceId: string, customerId: string): Promise<string[]> {
-    return this.db
-      .prepare(`SELECT segment FROM segment_members WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId ORDER BY segment`)
-      .pluck()
-      .all({ instanceId, customerId }) as string[];
+    return this.tables.readCurrent(instanceId, 'segment_members', (members) =>
+      this.db
+        .prepare(`SELECT segment FROM ${members} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId ORDER BY segment`)
+        .pluck()
+        .all({ instanceId, customerId }),
+    ) as string[];
   }
 
   async segmentMembers(instanceId: string, segment: string, page: { skip?: number; top?: number } = {}): Promise<string[]> {
-    return this.db
-      .prepare(
-        `SELECT customer_id FROM segment_members WHERE instance_id = @instanceId AND generation = ${CURRENT} AND segment = @segment
-         ORDER BY customer_id LIMIT @top OFFSET @skip`,
-      )
-      .pluck()
-      .all({ instanceId, segment, top: page.top ?? 100, skip: page.skip ?? 0 }) as string[];
+    return this.tables.readCurrent(instanceId, 'segment_members', (members) =>
+      this.db
+        .prepare(
+          `SELECT customer_id FROM ${members} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND segment = @segment
+           ORDER BY customer_id LIMIT @top OFFSET @skip`,
+        )
+        .pluck()
+        .all({ instanceId, segment, top: page.top ?? 100, skip: page.skip ?? 0 }),
+    ) as string[];
   }
 
   async measureHistory(instanceId: string, measure: string, limit = 50): Promise<MeasureHistoryEntry[]> {
@@ -96,7 +108,7 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
 
   /**
    * Inside the store's deletion of a generation, before its `generations` row goes: per-customer rows
-   * always go; the run's history stays when the generation was committed (retired), and goes when
+   * in the shared tables (generations written before they had tables of their own) always go; the run's history stays when the generation was committed (retired), and goes when
    * it was never committed (an aborted or crashed build).
    */
   deleteGeneration(instanceId: string, generation: number): void {
@@ -110,9 +122,12 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
       .run(instanceId, generation);
   }
 
-  /** SQL for IsMemberOfSegment('name') in a Customer read whose rows come from `src` (see SqliteStore.queryEntity). */
-  segmentCondition(placeholder: string): string {
-    return `EXISTS (SELECT 1 FROM segment_members m WHERE m.instance_id = @i AND m.generation = @g AND m.segment = ${placeholder} AND m.customer_id = src.customer_id)`;
+  /**
+   * SQL for IsMemberOfSegment('name') in a Customer read whose rows come from `src` (see
+   * SqliteStore.queryEntity); `members` is the read generation's segment_members table.
+   */
+  segmentCondition(members: string, placeholder: string): string {
+    return `EXISTS (SELECT 1 FROM ${members} m WHERE m.instance_id = @i AND m.generation = @g AND m.segment = ${placeholder} AND m.customer_id = src.customer_id)`;
   }
 }
 

@@ -22,13 +22,15 @@ export class SqliteCardStore implements CardStore {
   ) {}
 
   async fieldSources(instanceId: string, customerId: string): Promise<{ legend: FieldSourceLegend; encoded: string } | null> {
-    const r = this.db
-      .prepare(
-        `SELECT c.field_sources, g.field_source_legend FROM customers c
-         JOIN generations g ON g.instance_id = c.instance_id AND g.generation = c.generation
-         WHERE c.instance_id = @instanceId AND c.generation = ${CURRENT} AND c.customer_id = @customerId`,
-      )
-      .get({ instanceId, customerId }) as { field_sources: string | null; field_source_legend: string | null } | undefined;
+    const r = this.tables.readCurrent(instanceId, 'customers', (customers) =>
+      this.db
+        .prepare(
+          `SELECT c.field_sources, g.field_source_legend FROM ${customers} c
+           JOIN generations g ON g.instance_id = c.instance_id AND g.generation = c.generation
+           WHERE c.instance_id = @instanceId AND c.generation = ${CURRENT} AND c.customer_id = @customerId`,
+        )
+        .get({ instanceId, customerId }),
+    ) as { field_sources: string | null; field_source_legend: string | null } | undefined;
     if (!r || r.field_sources === null || r.field_source_legend === null) return null;
     return { legend: JSON.parse(r.field_source_legend), encoded: r.field_sources };
   }

@@ -91,8 +91,8 @@ export function decodeResults(writes: readonly RealtimeWrite[], applied: Applied
 
 export class RealtimeApplier {
   private readonly stmts: ReturnType<typeof prepareStatements>;
-  /** Each generation's activities are in a table of their own (GenerationTables); one statement per table. */
-  private readonly batchActivityStmts = new Map<string, Database.Statement>();
+  /** Each generation's customers and activities are in tables of their own (GenerationTables); one statement per table. */
+  private readonly batchStmts = new Map<string, Database.Statement>();
   private readonly tables: GenerationTables;
 
   constructor(private readonly db: Database.Database) {
@@ -113,7 +113,15 @@ export class RealtimeApplier {
         const stored: Record<number, string> = {};
         // The transaction holds the write lock, so neither the current generation nor the
         // customers in it change until it ends: each is looked up once per group.
-        const group = new GroupLookups(this.stmts);
+        const group = new GroupLookups(this.stmts, (instanceId, generation, customerId) =>
+          cachedStatement(
+            this.db,
+            this.batchStmts,
+            `SELECT 1 FROM ${this.tables.table('customers', instanceId, generation)} WHERE instance_id = ? AND generation = ? AND customer_id = ?`,
+          )
+            .pluck()
+            .get(instanceId, generation, customerId) !== undefined,
+        );
         for (let i = 0; i < writes.length; i++) {
           const w = writes[i];
           if (Array.isArray(w)) {
@@ -149,7 +157,7 @@ export class RealtimeApplier {
         ? undefined
         : (cachedStatement(
             this.db,
-            this.batchActivityStmts,
+            this.batchStmts,
             `SELECT data FROM ${this.tables.table('activities', instanceId, generation)} WHERE instance_id = ? AND generation = ? AND activity_id = ?`,
           )
             .pluck()
@@ -174,7 +182,6 @@ export class RealtimeApplier {
 function prepareStatements(db: Database.Database) {
   return {
     generation: db.prepare('SELECT current_generation FROM instances WHERE id = ?').pluck(),
-    customer: db.prepare('SELECT 1 FROM customers WHERE instance_id = ? AND generation = ? AND customer_id = ?').pluck(),
     upsertOverride: db.prepare(
       `INSERT INTO profile_overrides (instance_id, customer_id, attribute, value, caller, set_at, valid_until)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -197,7 +204,10 @@ class GroupLookups {
   /** Whether each customer exists, by instance. */
   private readonly customers = new Map<string, Map<string, boolean>>();
 
-  constructor(private readonly stmts: ReturnType<typeof prepareStatements>) {}
+  constructor(
+    private readonly stmts: ReturnType<typeof prepareStatements>,
+    private readonly customerRowExists: (instanceId: string, generation: number, customerId: string) => boolean,
+  ) {}
 
   generation(instanceId: string): number | null {
     let g = this.generations.get(instanceId);
@@ -209,7 +219,10 @@ class GroupLookups {
     let known = this.customers.get(instanceId);
     if (!known) this.customers.set(instanceId, (known = new Map()));
     let exists = known.get(customerId);
-    if (exists === undefined) known.set(customerId, (exists = this.stmts.customer.get(instanceId, this.generation(instanceId), customerId) !== undefined));
+    if (exists === undefined) {
+      const generation = this.generation(instanceId);
+      known.set(customerId, (exists = generation !== null && this.customerRowExists(instanceId, generation, customerId)));
+    }
     return exists;
   }
 }

@@ -34,7 +34,7 @@ export class SqliteSearchStore implements SearchStore {
   /**
    * One INSERT ... SELECT over the new generation's customers: name terms (the folded name from
    * each of its first 4 words on), lower-case emails, phone digits; sorted by the primary key.
-   * Each customer's JSON is parsed once (json_each), not once per searched field.
+   * Each customer's JSON is parsed once, not once per searched field.
    * Cost is in the refresh's write stage (see README, customer search).
    */
   async buildTerms(instanceId: string, generation: number, spec: SearchSpec): Promise<number> {
@@ -42,9 +42,14 @@ export class SqliteSearchStore implements SearchStore {
     if (!searched.length) return 0;
     const quoted = (fields: string[]) => fields.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ');
     const keyIn = (fields: string[]) => `k IN (${quoted(fields)})`;
+    // The searched fields of each customer: json_extract per field, all on one parse of its JSON
+    // (SQLite keeps the parse for the statement's next calls); json_each made a row of every field.
+    const fields = searched.map((f) => `(${quoted([f])}, ${quoted([`$."${f.replace(/"/g, '\\"')}"`])})`).join(', ');
     const ctes = [
-      `vals AS MATERIALIZED (SELECT c.customer_id, j.key AS k, j.value AS v FROM customers c, json_each(c.data) j
-         WHERE c.instance_id = @instanceId AND c.generation = @generation AND j.key IN (${quoted(searched)}))`,
+      `fields(k, path) AS (VALUES ${fields})`,
+      `vals AS MATERIALIZED (SELECT c.customer_id, f.k, json_extract(c.data, f.path) AS v
+         FROM ${this.tables.table('customers', instanceId, generation)} c CROSS JOIN fields f
+         WHERE c.instance_id = @instanceId AND c.generation = @generation AND v IS NOT NULL)`,
     ];
     const parts: string[] = [];
     if (spec.nameFields.length) {
@@ -61,7 +66,8 @@ export class SqliteSearchStore implements SearchStore {
     }
     if (spec.emailFields.length) parts.push(`SELECT 'email', lower(trim(v)) AS term, customer_id FROM vals WHERE ${keyIn(spec.emailFields)} AND term != ''`);
     if (spec.phoneFields.length) parts.push(`SELECT 'phone', ${digits('v')} AS term, customer_id FROM vals WHERE ${keyIn(spec.phoneFields)} AND ${isPhoneDigits('term')}`);
-    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO search_terms (instance_id, generation, kind, term, customer_id)
+    const terms = this.tables.table('search_terms', instanceId, generation);
+    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO ${terms} (instance_id, generation, kind, term, customer_id)
       SELECT @instanceId, @generation, kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`;
     return this.db.transaction(() => this.db.prepare(sql).run({ instanceId, generation }).changes)();
   }
@@ -87,27 +93,29 @@ export class SqliteSearchStore implements SearchStore {
         }
       });
     }
-    const exact = this.db.prepare(
-      `SELECT customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
-       ORDER BY customer_id LIMIT @limit`,
-    );
-    const exactTerms: ['email' | 'phone', string][] = [];
-    if (query.email) exactTerms.push(['email', query.email]);
-    for (const p of query.phones ?? []) exactTerms.push(['phone', p]);
-    for (const [kind, term] of exactTerms) {
-      if (hits.length >= top) break;
-      for (const r of exact.all({ instanceId, kind, term, limit: top }) as { customer_id: string }[]) add(r.customer_id, kind, term);
-    }
-    if (query.namePrefix && hits.length < top) {
-      // A customer can match with several of its terms: read a few more than needed.
-      const rows = this.db
-        .prepare(
-          `SELECT term, customer_id FROM search_terms WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = 'name'
-           AND term >= @low AND term < @high ORDER BY term, customer_id LIMIT @limit`,
-        )
-        .all({ instanceId, low: query.namePrefix, high: query.namePrefix + PREFIX_END, limit: top * 4 }) as { term: string; customer_id: string }[];
-      for (const r of rows) add(r.customer_id, 'name', r.term);
-    }
+    this.tables.readCurrent(instanceId, 'search_terms', (terms) => {
+      const exact = this.db.prepare(
+        `SELECT customer_id FROM ${terms} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = @kind AND term = @term
+         ORDER BY customer_id LIMIT @limit`,
+      );
+      const exactTerms: ['email' | 'phone', string][] = [];
+      if (query.email) exactTerms.push(['email', query.email]);
+      for (const p of query.phones ?? []) exactTerms.push(['phone', p]);
+      for (const [kind, term] of exactTerms) {
+        if (hits.length >= top) break;
+        for (const r of exact.all({ instanceId, kind, term, limit: top }) as { customer_id: string }[]) add(r.customer_id, kind, term);
+      }
+      if (query.namePrefix && hits.length < top) {
+        // A customer can match with several of its terms: read a few more than needed.
+        const rows = this.db
+          .prepare(
+            `SELECT term, customer_id FROM ${terms} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND kind = 'name'
+             AND term >= @low AND term < @high ORDER BY term, customer_id LIMIT @limit`,
+          )
+          .all({ instanceId, low: query.namePrefix, high: query.namePrefix + PREFIX_END, limit: top * 4 }) as { term: string; customer_id: string }[];
+        for (const r of rows) add(r.customer_id, 'name', r.term);
+      }
+    });
     return hits;
   }
 }

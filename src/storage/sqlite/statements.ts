@@ -22,14 +22,56 @@ export function cachedStatement(db: Database.Database, cache: Map<string, Databa
 }
 
 /**
- * Unified data with a secondary index lives in tables of its own per generation: the refresh
- * loads them in primary-key order with no secondary index (B-tree appends only), then creates
- * the index in one sorted pass, and a retired generation goes with DROP TABLE. Random inserts
- * into a shared index on customer_id made every commit rewrite about a page per row.
- * The columns are those of the shared tables of migration 1, which still hold the generations
- * written before (read through generationTable's fallback).
+ * Per-generation data lives in tables of its own per generation: the refresh loads them in
+ * primary-key order with no secondary index (B-tree appends only), then creates the indexes in
+ * one sorted pass each, and a retired generation goes with DROP TABLE. Random inserts into a
+ * shared index on customer_id made every commit rewrite about a page per row, and appends to a
+ * shared WITHOUT ROWID table rebalance three pages every few rows (no quick balance for index
+ * B-trees) and put rows over ~1,000 bytes (customers) on overflow pages.
+ * The columns are those of the shared tables of the migrations, which still hold the generations
+ * written before (read through GenerationTables' fallback).
  */
-export const GENERATION_TABLES: Record<GenerationTableName, { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }> = {
+export type GenerationTableName =
+  | 'customers'
+  | 'customer_measures'
+  | 'segment_members'
+  | 'search_terms'
+  | 'alternate_keys'
+  | 'activities'
+  | 'customer_enrichments';
+
+export const GENERATION_TABLES: Record<
+  GenerationTableName,
+  { columns: string; withoutRowid: boolean; indexes: Record<string, { columns: string; unique?: true }> }
+> = {
+  // Rows of ~1 KB appended to a rowid table fill whole pages; the key is a unique index built at commit.
+  customers: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, customer_id TEXT NOT NULL, data TEXT NOT NULL,
+      source_modified TEXT, field_sources TEXT`,
+    withoutRowid: false,
+    indexes: { key: { columns: '(instance_id, generation, customer_id)', unique: true } },
+  },
+  customer_measures: {
+    columns: 'instance_id TEXT NOT NULL, generation INTEGER NOT NULL, customer_id TEXT NOT NULL, data TEXT NOT NULL',
+    withoutRowid: false,
+    indexes: { key: { columns: '(instance_id, generation, customer_id)', unique: true } },
+  },
+  // Written segment by segment, each in CustomerId order: appends to the key, one pass per segment
+  // through a customer_id index (built at commit instead).
+  segment_members: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, segment TEXT NOT NULL, customer_id TEXT NOT NULL,
+      PRIMARY KEY (instance_id, generation, segment, customer_id)`,
+    withoutRowid: true,
+    indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },
+  },
+  // Built in one INSERT ... SELECT sorted by the key (search.ts); a retired generation's terms go with
+  // DROP TABLE instead of deletes by the thousand.
+  search_terms: {
+    columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('name', 'email', 'phone')),
+      term TEXT NOT NULL, customer_id TEXT NOT NULL, PRIMARY KEY (instance_id, generation, kind, term, customer_id)`,
+    withoutRowid: true,
+    indexes: {},
+  },
   alternate_keys: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
       alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL,
@@ -37,8 +79,7 @@ export const GENERATION_TABLES: Record<GenerationTableName, { columns: string; w
     withoutRowid: true,
     indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },
   },
-  // Rows of ~600 bytes: appended to a rowid table they fill whole pages (a WITHOUT ROWID B-tree
-  // rebalances three pages every few rows); the key is a unique index built at commit.
+  // Rows of ~600 bytes: as customers.
   activities: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, activity_id TEXT NOT NULL, customer_id TEXT NOT NULL,
       activity_time TEXT NOT NULL, data TEXT NOT NULL`,
@@ -56,7 +97,6 @@ export const GENERATION_TABLES: Record<GenerationTableName, { columns: string; w
     indexes: { key: { columns: '(instance_id, generation, customer_id)', unique: true } },
   },
 };
-export type GenerationTableName = 'alternate_keys' | 'activities' | 'customer_enrichments';
 
 export const isGenerationTable = (table: string): table is GenerationTableName => Object.hasOwn(GENERATION_TABLES, table);
 

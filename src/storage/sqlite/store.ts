@@ -122,7 +122,7 @@ class SqliteStore implements Store {
     this.exportRuns = new SqliteExportRunStore(db, randomUUID(), this.refreshClaims);
     this.notifications = new SqliteNotificationStore(db);
     this.sessions = new SqliteUiSessionStore(db);
-    this.analytics = new SqliteAnalyticsStore(db);
+    this.analytics = new SqliteAnalyticsStore(db, this.tables);
   }
 
   private stmt(sql: string): Database.Statement {
@@ -267,7 +267,7 @@ class SqliteStore implements Store {
     db.pragma('synchronous = NORMAL');
 
     const insertCustomer = db.prepare(
-      'INSERT INTO customers (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO ${own('customers')} (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)`,
     );
     const insertKey = db.prepare(
       `INSERT INTO ${own('alternate_keys')} (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -345,7 +345,7 @@ class SqliteStore implements Store {
    * crash half-way leaves the rest findable by pruneGenerations.
    */
   private async deleteGeneration(instanceId: string, generation: number): Promise<void> {
-    // The shared alternate_keys and activities hold generations written before they had tables of their own.
+    // The shared tables hold generations written before they had tables of their own.
     for (const table of ['customers', 'alternate_keys', 'activities', 'search_terms', 'customer_enrichments']) {
       const key = this.keyColumnsOf(table);
       const chunk = this.stmt(
@@ -354,9 +354,13 @@ class SqliteStore implements Store {
       );
       while (chunk.run(instanceId, generation, instanceId, generation).changes > 0) await yieldToOthers();
     }
+    // One table a transaction: dropping a 1M-customer generation's tables takes seconds in all.
+    for (const base of Object.keys(GENERATION_TABLES)) {
+      this.db.exec(`DROP TABLE IF EXISTS ${ownTableName(base as GenerationTableName, instanceId, generation)}`);
+      await yieldToOthers();
+    }
     this.db.transaction(() => {
       this.analytics.deleteGeneration(instanceId, generation);
-      for (const base of Object.keys(GENERATION_TABLES)) this.db.exec(`DROP TABLE IF EXISTS ${ownTableName(base as GenerationTableName, instanceId, generation)}`);
       this.stmt('DELETE FROM generations WHERE instance_id = ? AND generation = ?').run(instanceId, generation);
     })();
   }
@@ -407,6 +411,8 @@ class SqliteStore implements Store {
     const p = { i: instanceId, g: generation };
     const keys = this.tables.table('alternate_keys', instanceId, generation);
     const activities = this.tables.table('activities', instanceId, generation);
+    const customers = this.tables.table('customers', instanceId, generation);
+    const previousCustomers = previous === null ? 'customers' : this.tables.table('customers', instanceId, previous);
     moveActivities(
       this.stmt(`SELECT r.activity_id, r.data, ak.customer_id AS new FROM realtime_activities r JOIN ${keys} ak
         ON ak.instance_id = @i AND ak.generation = @g AND ak.data_source = r.source_data_source AND ak.entity = r.source_entity
@@ -419,16 +425,16 @@ class SqliteStore implements Store {
     // last-modified time grew) and is newer than the override. Unchanged source data, even if
     // dated in the future, leaves it alone.
     this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND EXISTS (
-      SELECT 1 FROM customers c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = o.customer_id
+      SELECT 1 FROM ${customers} c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = o.customer_id
         AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at
-        AND NOT EXISTS (SELECT 1 FROM customers prev WHERE prev.instance_id = @i AND prev.generation = @prev
+        AND NOT EXISTS (SELECT 1 FROM ${previousCustomers} prev WHERE prev.instance_id = @i AND prev.generation = @prev
           AND prev.customer_id = o.customer_id AND prev.source_modified IS NOT NULL AND prev.source_modified >= c.source_modified))`).run({
       ...p,
       prev: previous ?? -1,
     });
     for (const table of ['profile_overrides', 'realtime_activities']) {
       this.stmt(`DELETE FROM ${table} AS x WHERE instance_id = @i AND NOT EXISTS (
-        SELECT 1 FROM customers c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = x.customer_id)`).run(p);
+        SELECT 1 FROM ${customers} c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = x.customer_id)`).run(p);
     }
   }
 
@@ -437,9 +443,11 @@ class SqliteStore implements Store {
   }
 
   async getProfile(instanceId: string, customerId: string): Promise<ProfileView | undefined> {
-    const r = this.stmt(
-      `SELECT data, source_modified FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`,
-    ).get({ instanceId, customerId }) as Row | undefined;
+    const r = this.tables.readCurrent(instanceId, 'customers', (customers) =>
+      this.stmt(
+        `SELECT data, source_modified FROM ${customers} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`,
+      ).get({ instanceId, customerId }),
+    ) as Row | undefined;
     if (!r) return undefined;
     const overrides = (
       this.stmt('SELECT attribute, value, caller, set_at, valid_until FROM profile_overrides WHERE instance_id = ? AND customer_id = ? ORDER BY attribute').all(
@@ -495,7 +503,8 @@ class SqliteStore implements Store {
       attributes[name] = { sql: source.columns[name] ?? `json_extract(data, '$."${name.replace(/"/g, '""')}"')`, type };
     }
     const where = compileFilter(query.filter, attributes, {
-      segment: entity === 'Customer' ? (name, ctx) => this.analytics.segmentCondition(ctx.param(name)) : undefined,
+      segment:
+        entity === 'Customer' ? (name, ctx) => this.analytics.segmentCondition(this.tables.table('segment_members', instanceId, generation), ctx.param(name)) : undefined,
     });
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
@@ -538,18 +547,22 @@ class SqliteStore implements Store {
   }
 
   async loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>> {
-    const rows = this.stmt(
-      `SELECT customer_id, json_extract(data, '$.PreviousCustomerId') AS prev FROM customers
-       WHERE instance_id = @instanceId AND generation = ${CURRENT} AND json_extract(data, '$.PreviousCustomerId') IS NOT NULL`,
-    ).all({ instanceId }) as Row[];
+    const rows = this.tables.readCurrent(instanceId, 'customers', (customers) =>
+      this.stmt(
+        `SELECT customer_id, json_extract(data, '$.PreviousCustomerId') AS prev FROM ${customers}
+         WHERE instance_id = @instanceId AND generation = ${CURRENT} AND json_extract(data, '$.PreviousCustomerId') IS NOT NULL`,
+      ).all({ instanceId }),
+    ) as Row[];
     return new Map(rows.map((r) => [r.customer_id as string, r.prev as string]));
   }
 
   async getCustomer(instanceId: string, customerId: string): Promise<CustomerRecord | undefined> {
-    const r = this.stmt(`SELECT data FROM customers WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
-      instanceId,
-      customerId,
-    }) as Row | undefined;
+    const r = this.tables.readCurrent(instanceId, 'customers', (customers) =>
+      this.stmt(`SELECT data FROM ${customers} WHERE instance_id = @instanceId AND generation = ${CURRENT} AND customer_id = @customerId`).get({
+        instanceId,
+        customerId,
+      }),
+    ) as Row | undefined;
     return r && JSON.parse(r.data as string);
   }
 
@@ -684,12 +697,12 @@ const SOURCES: Record<
   }
 > = {
   Customer: {
-    from: () => `WITH src AS (
+    from: (table) => `WITH src AS (
       SELECT c.customer_id, CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id)
         THEN (SELECT json_patch(c.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o
               WHERE o.instance_id = c.instance_id AND o.customer_id = c.customer_id AND o.valid_until > @now)
         ELSE c.data END AS data
-      FROM customers c WHERE c.instance_id = @i AND c.generation = @g)`,
+      FROM ${table('customers')} c WHERE c.instance_id = @i AND c.generation = @g)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
@@ -739,7 +752,7 @@ const SOURCES: Record<
   },
   // Measures come from the batch only: real-time updates never change them.
   Customer_Measure: {
-    from: () => `WITH src AS (SELECT customer_id, data FROM customer_measures WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
+    from: (table) => `WITH src AS (SELECT customer_id, data FROM ${table('customer_measures')} WHERE instance_id = @i AND generation = @g AND @now IS NOT NULL)`,
     params: (i, g, now) => ({ i, g, now }),
     select: 'data',
     key: 'customer_id',
