@@ -683,6 +683,26 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         assert.equal((await collect(store.scan('shop', 'Customer'))).flat().length, 10);
       }));
 
+      it('scan says so when a refresh replaced and pruned the generation between two batches', TIMEOUT, withStore(async (store) => {
+        await addInstance(store);
+        const ids = ['c1', 'c2', 'c3'];
+        const { generation } = await commitGeneration(store, 'shop', async (w) => {
+          await w.writeCustomers(ids.map((id) => customer(id)));
+          await w.writeAlternateKeys(ids.map((id) => key(id, `k-${id}`)));
+        });
+        for (const entity of ['Customer', 'AlternateKey'] as const) {
+          const pages = store.scan('shop', entity, 1)[Symbol.asyncIterator]();
+          assert.equal(((await pages.next()).value as unknown[]).length, 1);
+          const newer = await commitGeneration(store, 'shop', async (w) => {
+            await w.writeCustomers(ids.map((id) => customer(id)));
+            await w.writeAlternateKeys(ids.map((id) => key(id, `k-${id}`)));
+          });
+          assert.equal(await store.pruneGenerations('shop'), 1);
+          await assert.rejects(pages.next(), new RegExp(`generation ${entity === 'Customer' ? generation : generation + 1} of instance 'shop' was replaced by a newer refresh`));
+          assert.equal(newer.generation, (await store.getInstance('shop'))!.currentGeneration);
+        }
+      }));
+
       it('scan over alternate keys orders by data source, entity and value', TIMEOUT, withStore(async (store) => {
         await addInstance(store);
         const keys = [key('c1', 'b', 'Shop', 'Contacts'), key('c1', 'a', 'Shop', 'Contacts'), key('c2', 'a', 'Loyalty', 'Members'), key('c2', 'a', 'Shop', 'Accounts')];

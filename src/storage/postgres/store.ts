@@ -638,13 +638,18 @@ export class PostgresStore implements Store {
       const params: unknown[] = [instanceId, generation, ...(after ?? [])];
       const where: string = after ? `AND (${spec.key.join(', ')}) > (${spec.key.map((_, i) => `$${i + 3}`).join(', ')})` : '';
       params.push(batchSize);
+      // Between batches a refresh may have committed and pruned this generation: rows come only while
+      // it exists (one snapshot), and an empty page says why when it is gone.
       const result = await this.pool.query({
         text: `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${spec.table} WHERE instance_id = $1 AND generation = $2 ${where}
+             AND EXISTS (SELECT 1 FROM generations WHERE instance_id = $1 AND generation = $2)
            ORDER BY ${spec.key.join(', ')} LIMIT $${params.length}`,
         values: params,
         rowMode: 'array',
       });
       const list = result.rows as unknown[][];
+      if (!list.length && !(await this.pool.query('SELECT 1 FROM generations WHERE instance_id = $1 AND generation = $2', [instanceId, generation])).rowCount)
+        throw new Error(`generation ${generation} of instance '${instanceId}' was replaced by a newer refresh while it was read; read it again`);
       if (!list.length) return;
       yield list.map((r) => spec.toRecord(r.slice(spec.key.length), r.slice(0, spec.key.length)));
       after = list[list.length - 1].slice(0, spec.key.length);

@@ -622,13 +622,19 @@ class SqliteStore implements Store {
     const table = isGenerationTable(spec.table) ? this.tables.table(spec.table, instanceId, generation) : spec.table;
     for (;;) {
       const where: string = after ? `AND (${spec.key.join(', ')}) > (${spec.key.map(() => '?').join(', ')})` : '';
-      const rows = this.db
-        .prepare(
-          `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${table} WHERE instance_id = ? AND generation = ? ${where}
-           ORDER BY ${spec.key.join(', ')} LIMIT ?`,
-        )
-        .raw()
-        .all(instanceId, generation, ...(after ?? []), batchSize) as unknown[][];
+      // Between batches a refresh may have committed and pruned this generation (its own tables
+      // dropped): say so rather than fail on a missing table or return a partial entity.
+      const rows = this.db.transaction(() => {
+        if (!this.stmt('SELECT 1 FROM generations WHERE instance_id = ? AND generation = ?').get(instanceId, generation))
+          throw new Error(`generation ${generation} of instance '${instanceId}' was replaced by a newer refresh while it was read; read it again`);
+        return this.db
+          .prepare(
+            `SELECT ${[...spec.key, ...spec.select].join(', ')} FROM ${table} WHERE instance_id = ? AND generation = ? ${where}
+             ORDER BY ${spec.key.join(', ')} LIMIT ?`,
+          )
+          .raw()
+          .all(instanceId, generation, ...(after ?? []), batchSize) as unknown[][];
+      })();
       if (!rows.length) return;
       yield rows.map((r) => spec.toRecord(r.slice(spec.key.length), r.slice(0, spec.key.length)));
       after = rows[rows.length - 1].slice(0, spec.key.length);
