@@ -35,6 +35,9 @@ const now = () => new Date().toISOString();
 /** Page cache for a connection that writes a generation (see SqliteStoreOptions.pageCacheMiB). */
 export const REFRESH_PAGE_CACHE_MIB = 64;
 
+/** Alternate keys of the previous generation read per page when merge loads them. */
+const PREVIOUS_KEYS_PAGE = 50_000;
+
 export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   const { store, run } = options;
   const signal = options.signal ?? new AbortController().signal;
@@ -96,11 +99,15 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await endStage('match');
     const merged = await stage('merge', instance, async (env) => {
       const previousKeys: KeyRing = new Map();
-      for (const k of await store.loadAlternateKeys(instance.id)) {
-        const ref = `${k.DataSourceName}.${k.EntityName}`;
-        let ring = previousKeys.get(ref);
-        if (!ring) previousKeys.set(ref, (ring = new Map()));
-        ring.set(k.AlternateValue, k.CustomerId);
+      // In pages, not as one array: at 1M keys the array and the rows behind it were some 200 MiB
+      // on top of this stage's peak (the highest of a second refresh).
+      for await (const page of store.scan(instance.id, 'AlternateKey', PREVIOUS_KEYS_PAGE)) {
+        for (const k of page) {
+          const ref = `${k.DataSourceName}.${k.EntityName}`;
+          let ring = previousKeys.get(ref);
+          if (!ring) previousKeys.set(ref, (ring = new Map()));
+          ring.set(k.AlternateValue as string, k.CustomerId as string);
+        }
       }
       const previousHistory = await store.loadPreviousCustomerIds(instance.id);
       return merge(env, { unification: matched, previousKeys, previousHistory });

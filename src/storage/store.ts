@@ -163,8 +163,6 @@ export interface Store {
   /** Removes generations that are neither current nor being built (and leftovers of crashed builds). */
   pruneGenerations(instanceId: string): Promise<number>;
 
-  /** Every AlternateKey row of the current generation: the key ring that keeps CustomerIds stable. */
-  loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]>;
   /** PreviousCustomerId of every current customer that has one. */
   loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>>;
 
@@ -174,7 +172,7 @@ export interface Store {
   /** Batch and live real-time activities of a customer, newest first. */
   activitiesOf(instanceId: string, customerId: string, page?: Page, nowIso?: string): Promise<ActivityRecord[]>;
   count(instanceId: string, entity: UnifiedEntityName): Promise<number>;
-  /** Streams a whole unified entity of the current generation in pages (for export). */
+  /** Streams a whole unified entity of the current generation in pages (exports; merge reads the previous key ring this way). */
   scan(instanceId: string, entity: UnifiedEntityName, batchSize?: number): AsyncIterable<Record<string, unknown>[]>;
 
   /**

@@ -127,6 +127,10 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     return { generation: w.generation, jobId: run.jobId };
   }
 
+  async function keysOf(store: Store, instanceId: string): Promise<AlternateKeyRecord[]> {
+    return (await collect(store.scan(instanceId, 'AlternateKey'))).flat() as unknown as AlternateKeyRecord[];
+  }
+
   async function customersOf(store: Store, instanceId: string): Promise<Record<string, unknown>[]> {
     return (await collect(store.scan(instanceId, 'Customer'))).flat();
   }
@@ -377,7 +381,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         assert.equal(await store.getCustomer('shop', 'c1'), undefined);
         assert.equal(await store.count('shop', 'Customer'), 0);
         assert.deepEqual(await collect(store.scan('shop', 'Customer')), []);
-        assert.deepEqual(await store.loadAlternateKeys('shop'), []);
+        assert.deepEqual(await keysOf(store, 'shop'), []);
         assert.equal((await store.loadPreviousCustomerIds('shop')).size, 0);
         // Unknown instances read as empty rather than failing.
         assert.equal(await store.getCustomer('nobody', 'c1'), undefined);
@@ -409,7 +413,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           assert.equal(await store.findCustomerIdByKey('shop', 'Shop', 'Contacts', 'k1'), undefined);
           assert.deepEqual(await store.alternateKeysOf('shop', 'c2'), []);
           assert.deepEqual(await store.activitiesOf('shop', 'c1'), []);
-          assert.deepEqual(await store.loadAlternateKeys('shop'), []);
+          assert.deepEqual(await keysOf(store, 'shop'), []);
           assert.equal((await store.loadPreviousCustomerIds('shop')).size, 0);
           assert.equal((await store.getInstance('shop'))?.currentGeneration, null);
         };
@@ -505,7 +509,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         });
         assert.equal((await store.getInstance('shop'))?.currentGeneration, third.generation);
         assert.deepEqual((await customersOf(store, 'shop')).map((c) => c.CustomerId), ['c5']);
-        assert.deepEqual(await store.loadAlternateKeys('shop'), [key('c5', 'k5')]);
+        assert.deepEqual(await keysOf(store, 'shop'), [key('c5', 'k5')]);
         assert.equal(await store.count('shop', 'UnifiedActivity'), 0);
         assert.deepEqual(await store.activitiesOf('shop', 'c9'), []);
       }));
@@ -599,7 +603,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     });
 
     describe('key ring', () => {
-      it('loadAlternateKeys and loadPreviousCustomerIds read the current generation', TIMEOUT, withStore(async (store) => {
+      it('the key ring (scan of AlternateKey) and loadPreviousCustomerIds read the current generation', TIMEOUT, withStore(async (store) => {
         await addInstance(store);
         await addInstance(store, 'other');
         const gen1Keys = [key('c1', 'k1'), key('c2', 'k2'), key('c1', 'L1', 'Loyalty', 'Members')];
@@ -611,7 +615,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           await w.writeCustomers([customer('x1', { PreviousCustomerId: 'px' })]);
           await w.writeAlternateKeys([key('x1', 'kx')]);
         });
-        assert.deepEqual((await store.loadAlternateKeys('shop')).sort(keyOrder), [...gen1Keys].sort(keyOrder));
+        assert.deepEqual((await keysOf(store, 'shop')).sort(keyOrder), [...gen1Keys].sort(keyOrder));
         assert.deepEqual([...(await store.loadPreviousCustomerIds('shop'))], [['c1', 'p1']]);
 
         // While the next generation is being built, the current one is still what is read.
@@ -620,11 +624,11 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const gen2Keys = [key('c3', 'k1'), key('c3', 'k2')];
         await w.writeCustomers([customer('c3', { PreviousCustomerId: 'c1' }), customer('c4', { PreviousCustomerId: 'c2' })]);
         await w.writeAlternateKeys(gen2Keys);
-        assert.deepEqual((await store.loadAlternateKeys('shop')).sort(keyOrder), [...gen1Keys].sort(keyOrder));
+        assert.deepEqual((await keysOf(store, 'shop')).sort(keyOrder), [...gen1Keys].sort(keyOrder));
         assert.deepEqual([...(await store.loadPreviousCustomerIds('shop'))], [['c1', 'p1']]);
 
         await w.commit({ stages: finishedStages(), summary: {}, endedAt: new Date().toISOString() });
-        assert.deepEqual((await store.loadAlternateKeys('shop')).sort(keyOrder), gen2Keys);
+        assert.deepEqual((await keysOf(store, 'shop')).sort(keyOrder), gen2Keys);
         const previous = await store.loadPreviousCustomerIds('shop');
         assert.deepEqual(
           [...previous].sort(),

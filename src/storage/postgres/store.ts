@@ -558,15 +558,6 @@ export class PostgresStore implements Store {
     return stale.length;
   }
 
-  async loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]> {
-    const result = await this.pool.query({
-      text: `SELECT data_source, entity, alternate_value, customer_id FROM alternate_keys WHERE instance_id = $1 AND generation = ${current(1)}`,
-      values: [instanceId],
-      rowMode: 'array',
-    });
-    return (result.rows as string[][]).map((r) => ({ DataSourceName: r[0], EntityName: r[1], AlternateValue: r[2], CustomerId: r[3] }));
-  }
-
   async loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>> {
     const list = await rows(
       this.pool,

@@ -537,15 +537,6 @@ class SqliteStore implements Store {
     return stale.length;
   }
 
-  async loadAlternateKeys(instanceId: string): Promise<AlternateKeyRecord[]> {
-    const rows = this.tables.readCurrent(instanceId, 'alternate_keys', (keys) =>
-      this.stmt(`SELECT data_source, entity, alternate_value, customer_id FROM ${keys} WHERE instance_id = @instanceId AND generation = ${CURRENT}`)
-        .raw()
-        .all({ instanceId }),
-    ) as string[][];
-    return rows.map((r) => ({ DataSourceName: r[0], EntityName: r[1], AlternateValue: r[2], CustomerId: r[3] }));
-  }
-
   async loadPreviousCustomerIds(instanceId: string): Promise<Map<string, string>> {
     const rows = this.tables.readCurrent(instanceId, 'customers', (customers) =>
       this.stmt(
