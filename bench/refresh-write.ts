@@ -67,6 +67,7 @@ async function capture(): Promise<Captured> {
             writeActivities: async (rows) => void got.activities.push(...rows),
             setFieldSourceLegend: async () => {},
             buildSearchTerms: async () => 0,
+            indexCustomerAttributes: async () => 0,
             commit: (run) => real.commit(run),
             abort: () => real.abort(),
           };

@@ -64,6 +64,7 @@ async function capture(): Promise<void> {
           writeActivities: record('writeActivities'),
           setFieldSourceLegend: record('setFieldSourceLegend'),
           buildSearchTerms: async (spec) => (calls.push(['buildSearchTerms', [spec]]), 0),
+          indexCustomerAttributes: async (attributes) => (calls.push(['indexCustomerAttributes', [attributes]]), 0),
           commit: () => real.abort(),
           abort: () => real.abort(),
           };

@@ -5,6 +5,8 @@ import { checkOutputReferences } from './outputs-references.js';
 import { compileMapping } from '../connect/mapping.js';
 import type { ConditionDef, EntityDef, InstanceDefinition } from './schema.js';
 import { analyticsProblems } from '../domain/segments.js';
+import { unifiedSchema } from '../domain/unified-schema.js';
+import { resolveInstance } from './resolve.js';
 
 export interface ReferenceProblem {
   path: string;
@@ -224,5 +226,20 @@ export function checkReferences(def: InstanceDefinition): ReferenceProblem[] {
   // Enrichment, exports and notifications refer to the unified schema and to measures and segments:
   // checked once the rest holds.
   if (!problems.length) checkOutputReferences(def, add);
+  if (!problems.length) checkFilterIndex(def, add);
   return problems;
+}
+
+/** The filter index names unified Customer attributes, each once (CustomerId is the key: always indexed). */
+function checkFilterIndex(def: InstanceDefinition, add: (path: string, message: string) => void): void {
+  if (!def.filterIndex?.length) return;
+  const attributes = unifiedSchema(resolveInstance(def, '.')).customer.attributes.map((a) => a.name);
+  const seen = new Set<string>();
+  def.filterIndex.forEach((name, i) => {
+    const at = `/filterIndex/${i}`;
+    if (name === 'CustomerId') add(at, `CustomerId is the key of Customer and always indexed; remove it from filterIndex`);
+    else if (!attributes.includes(name)) add(at, `unknown Customer attribute '${name}' (known: ${attributes.filter((a) => a !== 'CustomerId').join(', ')})`);
+    else if (seen.has(name)) add(at, `'${name}' is listed twice`);
+    seen.add(name);
+  });
 }

@@ -361,6 +361,11 @@ export const InstanceSchema = Type.Object(
     ),
     dataSources: Type.Array(DataSourceSchema, { minItems: 1 }),
     unification: UnificationSchema,
+    /**
+     * Unified Customer attributes indexed for `$filter` (the "search & filter index"): a filter on
+     * them seeks instead of reading every profile. Each index costs refresh time and disk.
+     */
+    filterIndex: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
     activities: Type.Optional(Type.Array(ActivitySchema)),
     measures: Type.Optional(Type.Array(MeasureSchema)),
     segments: Type.Optional(Type.Array(SegmentSchema)),

@@ -66,6 +66,14 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
   throwIfCancelled(env.signal);
   env.report.counts.searchTerms = await writer.buildSearchTerms(searchSpecOf(env.instance));
   lap('searchTerms');
+  // Indexes for $filter on the attributes the definition lists (filterIndex).
+  const filterIndex = env.instance.definition.filterIndex ?? [];
+  if (filterIndex.length) {
+    throwIfCancelled(env.signal);
+    // The number built stays out of the run record: stores differ there, the answers do not.
+    await writer.indexCustomerAttributes(filterIndex);
+    lap('filterIndex');
+  }
   env.report.counts.customers = input.customers.length;
   env.report.counts.alternateKeys = input.alternateKeys.length;
   env.report.counts.activities = input.activities.length;

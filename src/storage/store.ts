@@ -87,6 +87,12 @@ export interface GenerationWriter {
   setFieldSourceLegend(legend: FieldSourceLegend): Promise<void>;
   /** Builds the customer search terms from the customers written; call after the last writeCustomers. */
   buildSearchTerms(spec: SearchSpec): Promise<number>;
+  /**
+   * Indexes these Customer attributes for `$filter` (the instance's filterIndex); call after the
+   * last writeCustomers. Returns how many indexes were built: 0 where the store does without
+   * (PostgreSQL, for now). Results never depend on it, only the time a filter takes.
+   */
+  indexCustomerAttributes(attributes: readonly string[]): Promise<number>;
   writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
   /**

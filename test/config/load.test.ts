@@ -571,6 +571,21 @@ describe('reference problems', () => {
     );
   });
 
+  it('filterIndex names unified Customer attributes, each once, never CustomerId', () => {
+    const withIndex = (list: string) => mutate(BASE, 'unification:\n', `filterIndex: [${list}]\nunification:\n`);
+    const ok = parseInstanceDefinition(withIndex('City, FullName'), FILE);
+    assert.deepEqual(ok.definition.filterIndex, ['City', 'FullName']);
+    let text = withIndex('City, Cty');
+    const p = expectOnly(text, '/filterIndex/1', /^unknown Customer attribute 'Cty' \(known: .*City.*\)$/, lineOf(text, 'filterIndex:'));
+    assert.doesNotMatch(p.message, /known: CustomerId/);
+    text = withIndex('City, City');
+    expectOnly(text, '/filterIndex/1', /'City' is listed twice/, lineOf(text, 'filterIndex:'));
+    text = withIndex('CustomerId');
+    expectOnly(text, '/filterIndex/0', /CustomerId is the key of Customer and always indexed/, lineOf(text, 'filterIndex:'));
+    text = withIndex("''");
+    expectOnly(text, '/filterIndex/0', /at least 1 character|minLength|fewer than 1/i, lineOf(text, 'filterIndex:'));
+  });
+
   it('several reference problems are all listed, each located', () => {
     let text = mutate(BASE, 'primaryKey: PurchaseId', 'primaryKey: OrderId');
     text = mutate(text, 'Bought {Product}', 'Bought {Item}');

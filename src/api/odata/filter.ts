@@ -656,6 +656,29 @@ function formatLiteral(literal: Literal): string {
   }
 }
 
+/** The attributes a filter refers to. */
+export function filterAttributeNames(node: FilterNode, into = new Set<string>()): Set<string> {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      for (const n of node.operands) filterAttributeNames(n, into);
+      break;
+    case 'not':
+      filterAttributeNames(node.operand, into);
+      break;
+    case 'comparison':
+    case 'in':
+    case 'function': {
+      const target = node.kind === 'comparison' ? node.left : node.operand;
+      into.add(target.kind === 'attribute' ? target.name : target.attribute.name);
+      break;
+    }
+    case 'segment':
+      break;
+  }
+  return into;
+}
+
 export function formatFilter(node: FilterNode): string {
   const child = (c: FilterNode, parent: FilterNode): string => {
     const text = formatFilter(c);

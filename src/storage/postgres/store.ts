@@ -319,6 +319,9 @@ export class PostgresStore implements Store {
         ]);
       },
       buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
+      // Customers share one table across instances and generations here; an expression index per
+      // instance and attribute would slow every generation's COPY. Not built yet.
+      indexCustomerAttributes: async () => (assertOpen(), 0),
       writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
       commit: async (runResult) => {

@@ -98,6 +98,14 @@ export const GENERATION_TABLES: Record<
   },
 };
 
+/** A unified attribute inside a row's JSON `data`, as filters and the filter index both write it (they must match). */
+export function jsonAttribute(name: string): string {
+  return `json_extract(data, '$."${name.replace(/"/g, '""').replace(/'/g, "''")}"')`;
+}
+
+/** Index names of a customers table that index an attribute for $filter: `${prefix}${attribute}`. */
+export const FILTER_INDEX_PREFIX = 'filter:';
+
 export const isGenerationTable = (table: string): table is GenerationTableName => Object.hasOwn(GENERATION_TABLES, table);
 
 const quoteName = (name: string) => `"${name.replace(/"/g, '""')}"`;
