@@ -72,7 +72,10 @@ for (const c of customers) if (typeof c.City === 'string') frequency.set(c.City,
 const byFrequency = [...frequency].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
 const [commonCity, commonCount] = byFrequency[0];
 const [rareCity, rareCount] = byFrequency[byFrequency.length - 1];
-const sample = customers[Math.floor(customers.length / 2)] as Record<string, string>;
+// A profile from the middle with an email, a last name and a city.
+const sample = customers
+  .slice(Math.floor(customers.length / 2))
+  .find((c) => typeof c.Email === 'string' && typeof c.LastName === 'string' && typeof c.City === 'string') as Record<string, string>;
 log(`${fmtInt(customers.length)} profiles; City '${commonCity}' × ${fmtInt(commonCount)}, '${rareCity}' × ${rareCount}`);
 
 // Real-time overrides on 1 % of the profiles, the same in both stores: some move a profile to the rare city.

@@ -4,6 +4,8 @@
  *
  *   npm run soak -- --minutes 10 [--interval 10] [--records 100000] [--write-rate 300] [--read-rate 300]
  *                   [--batch-rate 1] [--batch-size 500] [--connections 16] [--refresh-gap 0] [--quiet-intervals 1] [--no-report]
+ *                   [--filter-index City,Email]   (adds a filterIndex to the instance definition)
+ *                   [--reader-threads N]          (the server's SQLite reader threads; 0: queries on the main thread)
  *
  * 1. Source data: bench/out/data-<records>-seed42 (the same files bench/refresh.ts uses; generated once
  *    and reused).
@@ -71,6 +73,10 @@ const refreshGapS = num('refresh-gap', 0, 0);
 /** Intervals at the start without a refresh: the same load on a quiet server, for comparison. */
 const quietIntervals = Math.round(num('quiet-intervals', 1, 0));
 const writeReport = !flag('no-report');
+/** --filter-index City,Email: the instance is applied with these attributes in its filterIndex. */
+const filterIndex = (option('filter-index') ?? '').split(',').filter(Boolean);
+/** --reader-threads N: the server's reader threads (default: as `kindred serve`; 0: queries on the main thread). */
+const readerThreads = option('reader-threads');
 const command = `npm run soak${argv.length ? ' -- ' + argv.join(' ') : ''}`;
 const started = Date.now();
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${msg}\n`);
@@ -203,9 +209,21 @@ async function main(): Promise<number> {
   let server: ServerProcess | undefined;
   const memory: MemorySample[] = [];
   try {
-    const apply = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'instance', 'apply', result.instanceFile, '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
+    // With a filter index: a copy of the definition beside it (its paths are relative to its folder).
+    let instanceFile = result.instanceFile;
+    if (filterIndex.length) {
+      instanceFile = path.join(path.dirname(result.instanceFile), 'instance-filter-index.yaml');
+      writeFileSync(instanceFile, `${readFileSync(result.instanceFile, 'utf8')}\nfilterIndex: [${filterIndex.join(', ')}]\n`);
+    }
+    const apply = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'main.ts'), 'instance', 'apply', instanceFile, '--data-dir', dataDir], { cwd: ROOT, encoding: 'utf8' });
     if (apply.status !== 0) throw new Error(`kindred instance apply failed: ${apply.stderr}`);
-    server = await startServer({ dataDir, adminKey: key, script: path.join(ROOT, 'bench', 'soak-server.ts'), ipc: true });
+    server = await startServer({
+      dataDir,
+      adminKey: key,
+      script: path.join(ROOT, 'bench', 'soak-server.ts'),
+      ipc: true,
+      ...(readerThreads !== undefined ? { env: { KINDRED_READER_THREADS: readerThreads } } : {}),
+    });
     server.proc.on('message', (msg) => memory.push(msg as MemorySample));
     log(`server ${server.url} (pid ${server.pid})`);
     const auth = { 'Ocp-Apim-Subscription-Key': key };

@@ -79,6 +79,8 @@ export interface ServiceOptions {
   pageCacheMiB?: number;
   /** Run real-time writes in a thread of their own (the server does on SQLite; see storage/sqlite/realtime-writer.ts). */
   realtimeInWorker?: boolean;
+  /** SQLite: threads answering the data API's entity queries (the server runs some; see storage/sqlite/reader-pool.ts). */
+  readerThreads?: number;
   /** How often expired real-time data is purged (ms); 0 disables the sweeper. */
   sweepIntervalMs?: number;
   /** How often telemetry is written to the store (ms; default 5000); 0: only when read or closed. */
@@ -175,7 +177,12 @@ interface OpenedStore {
 
 async function openSqlite(dataDir: string, options: ServiceOptions): Promise<OpenedStore> {
   const file = path.join(dataDir, 'kindred.db');
-  const store = openSqliteStore({ file, pageCacheMiB: options.pageCacheMiB, realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline' });
+  const store = openSqliteStore({
+    file,
+    pageCacheMiB: options.pageCacheMiB,
+    realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline',
+    readerThreads: options.readerThreads,
+  });
   // Start the writer thread now (an empty group round-trips once it is up), so the first real-time
   // request does not wait for the thread to load its code.
   if (options.realtimeInWorker) await store.applyRealtime([]);

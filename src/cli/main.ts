@@ -35,6 +35,7 @@ export function buildCli(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option(...dataDirOption)
     .option('--nats <servers>', 'NATS server(s) for the stream consumers of the instances (default: $KINDRED_NATS_URL; none: no consumers)')
+    .option('--reader-threads <n>', 'SQLite: threads answering data API queries (default: $KINDRED_READER_THREADS or cores - 1; 0: the main thread)', integer('reader-threads', 0, 64))
     .action(async (opts) => {
       const port = opts.port ?? (process.env.PORT ? integer('PORT', 0, 65535)(process.env.PORT) : 3000);
       const server = serverOptionsFrom(opts, process.env);
@@ -47,6 +48,7 @@ export function buildCli(): Command {
         adminKey: process.env.KINDRED_ADMIN_KEY,
         server,
         nats: opts.nats ?? process.env.KINDRED_NATS_URL,
+        readerThreads: opts.readerThreads ?? (process.env.KINDRED_READER_THREADS ? integer('KINDRED_READER_THREADS', 0, 64)(process.env.KINDRED_READER_THREADS) : undefined),
       });
     });
 

@@ -8,15 +8,15 @@ import type { OpenedStore } from './conformance.js';
 /**
  * A store on a new file in a new temp dir; cleanup removes the dir. With `reopen` (default), the
  * suite may open a second store on the same file (suites that then test two processes' locking
- * need it off: SQLite's locks here are per process).
+ * need it off: SQLite's locks here are per process). `readerThreads`: queryEntity in reader threads.
  */
-export async function openSqliteOnTempDir(prefix = 'kindred-store-', options: { reopen?: boolean } = {}): Promise<OpenedStore> {
+export async function openSqliteOnTempDir(prefix = 'kindred-store-', options: { reopen?: boolean; readerThreads?: number } = {}): Promise<OpenedStore> {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const file = path.join(dir, 'kindred.db');
-  const store = openSqliteStore({ file });
+  const store = openSqliteStore({ file, readerThreads: options.readerThreads });
   return {
     store,
-    ...(options.reopen === false ? {} : { reopen: async () => openSqliteStore({ file }) }),
+    ...(options.reopen === false ? {} : { reopen: async () => openSqliteStore({ file, readerThreads: options.readerThreads }) }),
     cleanup: async () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -53,6 +53,8 @@ storeConformance('sqlite', async () => {
 coordinationConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
 
 overlayConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
+// The server answers queryEntity in reader threads: the same answers, read-your-writes included.
+overlayConformance('sqlite, queries in reader threads', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false, readerThreads: 2 }));
 
 describe('SQLite adapter specifics', () => {
   let dir: string;
@@ -279,6 +281,33 @@ describe('SQLite adapter specifics', () => {
     try {
       assert.equal(await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir }), 'created');
       assert.equal((await store.createRun('shop', 'cli')).created, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('with reader threads, a query that reads every profile leaves the event loop free; a bad filter is still a 400', async () => {
+    const file = path.join(dir, 'readers.db');
+    const store = openSqliteStore({ file, readerThreads: 1 });
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const w = await store.beginGeneration('shop', run.jobId);
+      const n = 40_000;
+      await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${String(i).padStart(6, '0')}`, PreviousCustomerId: null, FullName: `Name ${i}` })));
+      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      const query = (filter: string) =>
+        store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
+      await query("FullName eq 'Name 1'"); // starts the thread
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      // contains() cannot use an index: every profile is read.
+      const result = await query("contains(FullName, 'me 3999')");
+      clearInterval(timer);
+      assert.deepEqual(result.rows.map((r) => r.CustomerId), ['c003999', 'c039990', 'c039991', 'c039992', 'c039993', 'c039994', 'c039995', 'c039996', 'c039997', 'c039998']);
+      assert.equal(result.count, 11);
+      assert.ok(ticks > 0, 'timers ran while the reader thread read');
+      await assert.rejects(query("FullName eq 3"), (err: Error) => err.name === 'ODataError' && /\$filter/.test(err.message));
     } finally {
       await store.close();
     }

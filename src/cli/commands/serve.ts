@@ -4,6 +4,7 @@ import { buildApp } from '../../api/app.js';
 import { hashKey } from '../../api/auth.js';
 import type { AccessKey } from '../../storage/access.js';
 import { loadInstanceDefinition } from '../../config/load.js';
+import { defaultReaderThreads } from '../../storage/sqlite/reader-pool.js';
 import { openServices, type DatabaseOptions, type Services } from '../../services.js';
 import type { ServerOptions } from '../server-options.js';
 
@@ -26,6 +27,8 @@ export interface ServeOptions {
   server?: ServerOptions;
   /** NATS servers for the stream consumers (none: consumers do not run). */
   nats?: string;
+  /** SQLite: threads answering the data API's entity queries (default: cores − 1, at least 1; 0: the main thread). */
+  readerThreads?: number;
 }
 
 /** The first start creates a server-wide Administrator key and shows it once; KINDRED_ADMIN_KEY, when set, is that key. */
@@ -82,7 +85,14 @@ export async function applyDemo(services: Services, log: (m: string) => void): P
 
 export async function serve(options: ServeOptions): Promise<void> {
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const services = await openServices({ dataDir: options.dataDir, database: options.database, log, refreshInWorker: true, realtimeInWorker: true });
+  const services = await openServices({
+    dataDir: options.dataDir,
+    database: options.database,
+    log,
+    refreshInWorker: true,
+    realtimeInWorker: true,
+    readerThreads: options.readerThreads ?? defaultReaderThreads(),
+  });
   services.sweeper.start();
   const interrupted = await services.store.failInterruptedRuns('interrupted: the server stopped while the run was active');
   if (interrupted) log(`${interrupted} interrupted refresh run(s) marked failed`);

@@ -14,6 +14,7 @@ import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
 import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
+import { ReaderPool } from './reader-pool.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import {
   cachedStatement,
@@ -56,6 +57,12 @@ export interface SqliteStoreOptions {
    * a thread of their own (the server: SQLite work and lock waits stay off the event loop).
    */
   realtimeWriter?: 'inline' | 'worker';
+  /**
+   * Threads that answer queryEntity (the data API's lists) on connections of their own, so that a
+   * filter reading every profile does not stop the event loop (reader-pool.ts). 0 (default): in
+   * this thread. Not for ':memory:'.
+   */
+  readerThreads?: number;
 }
 
 const now = () => new Date().toISOString();
@@ -68,10 +75,6 @@ const toInstance = (r: Row) => instanceFromRow(r, jsonText);
 const toRun = (r: Row) => runFromRow(r, jsonText);
 const toApiKey = apiKeyFromRow;
 
-
-
-
-
 export function openSqliteStore(options: SqliteStoreOptions): Store {
   if (options.file !== ':memory:') mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
   const db = new Database(options.file);
@@ -81,11 +84,23 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('busy_timeout = 5000');
   if (options.pageCacheMiB) db.pragma(`cache_size = ${-Math.round(options.pageCacheMiB * 1024)}`);
   migrate(db);
-  if (options.file === ':memory:') return new SqliteStore(db, null);
+  if (options.file === ':memory:') return new SqliteStore(db, null, null);
   // Real-time writes get a connection of their own (realtime-writer.ts), in this thread or in one
   // of their own.
   const file = path.resolve(options.file);
-  return new SqliteStore(db, options.realtimeWriter === 'worker' ? workerRealtimeWriter(file) : inlineRealtimeWriter(file));
+  return new SqliteStore(
+    db,
+    options.realtimeWriter === 'worker' ? workerRealtimeWriter(file) : inlineRealtimeWriter(file),
+    options.readerThreads ? new ReaderPool(file, options.readerThreads) : null,
+  );
+}
+
+/** The store as a reader thread uses it: an existing (migrated) database, a connection that may not write. */
+export function openSqliteReader(file: string): Pick<Store, 'queryEntity' | 'close'> {
+  const db = new Database(file);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('query_only = ON');
+  return new SqliteStore(db, null, null);
 }
 
 function migrate(db: Database.Database): void {
@@ -125,6 +140,8 @@ class SqliteStore implements Store {
     private readonly db: Database.Database,
     /** Where real-time writes run (null for an in-memory database: one connection, synced commits). */
     private readonly realtime: RealtimeWriter | null,
+    /** Where queryEntity runs, if not in this thread. */
+    private readonly readers: ReaderPool | null,
   ) {
     this.sameConnection = realtime ? null : new RealtimeApplier(db);
     this.tables = new GenerationTables(db);
@@ -145,6 +162,7 @@ class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.realtime?.close();
+    await this.readers?.close();
     this.db.close();
   }
 
@@ -520,6 +538,7 @@ class SqliteStore implements Store {
     query: EntityQuery,
     nowIso: string,
   ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
+    if (this.readers) return this.readers.queryEntity(instanceId, entity, query, nowIso);
     // One read transaction: the generation and its tables cannot be switched and dropped in between.
     return this.db.transaction(() => this.queryGeneration(instanceId, entity, query, nowIso))();
   }
