@@ -1,8 +1,9 @@
 /**
- * How long a Customer `$filter` takes on the SQLite store, with and without the filter index
+ * How long a Customer `$filter` takes on the store (SQLite, or PostgreSQL), with and without the filter index
  * (the instance definition's `filterIndex`), against a key lookup measured in the same run.
  *
  *   node --import tsx bench/filter.ts [--records 100000] [--index City,Email,LastName] [--repeat 20]
+ *        [--results-file FILE] [--database-url postgres://…] [--keep (leave the PostgreSQL schemas)]
  *
  * Generates (or reuses) bench/out/data-N-seed42, refreshes it into two fresh stores (one without,
  * one with the index), sets real-time overrides on 1 % of the profiles (the overlay must be read
@@ -19,6 +20,8 @@ import { unifiedSchema } from '../src/domain/unified-schema.js';
 import { parseFilter } from '../src/api/odata/filter.js';
 import { runRefresh, REFRESH_PAGE_CACHE_MIB } from '../src/refresh/pipeline.js';
 import { openSqliteStore } from '../src/storage/sqlite/store.js';
+import { openPostgresStore } from '../src/storage/postgres/store.js';
+import pg from 'pg';
 import type { Store } from '../src/storage/store.js';
 import type { RealtimeWrite } from '../src/domain/realtime.js';
 import { generateSyntheticSources } from '../src/synthetic/generate.js';
@@ -32,6 +35,8 @@ const option = (name: string) => {
 const records = Number(option('records') ?? 100_000);
 const indexed = (option('index') ?? 'City,Email,LastName').split(',').filter(Boolean);
 const repeat = Number(option('repeat') ?? 20);
+/** --database-url: the two stores are PostgreSQL schemas (kindred_bench_filter_*) instead of SQLite files. */
+const databaseUrl = option('database-url');
 const SEED = 42;
 const log = (msg: string) => console.log(`[${(performance.now() / 1000).toFixed(1).padStart(6)} s] ${msg}`);
 
@@ -43,8 +48,18 @@ if (!existsSync(path.join(dataDir, 'instance.yaml'))) {
 const loaded = loadInstanceDefinition(path.join(dataDir, 'instance.yaml'));
 const work = mkdtempSync(path.join(os.tmpdir(), 'kindred-filter-'));
 
+async function openStore(name: string): Promise<Store> {
+  if (!databaseUrl) return openSqliteStore({ file: path.join(work, `${name}.db`), pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+  const schema = `kindred_bench_filter_${name}`;
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+  return openPostgresStore({ connectionString: databaseUrl, schema, maxConnections: 4 });
+}
+
 async function refreshed(name: string, filterIndex: string[]): Promise<{ store: Store; ms: number; indexMs: number | null }> {
-  const store = openSqliteStore({ file: path.join(work, `${name}.db`), pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+  const store = await openStore(name);
   const definition = { ...loaded.definition, ...(filterIndex.length ? { filterIndex } : {}) };
   await store.putInstance({ id: definition.id, name: definition.id, definition, sourceFile: loaded.file, baseDir: loaded.baseDir });
   const { run } = await store.createRun(definition.id, 'cli');
@@ -136,9 +151,15 @@ for (const query of queries) {
 
 for (const s of [plain.store, withIndex.store]) await s.close();
 rmSync(work, { recursive: true, force: true });
+if (databaseUrl && !argv.includes('--keep')) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  for (const name of ['plain', 'indexed']) await client.query(`DROP SCHEMA IF EXISTS "kindred_bench_filter_${name}" CASCADE`);
+  await client.end();
+}
 
 const baseline = results[0].indexedMs;
-console.log(`\n${fmtInt(records)} customer records, ${fmtInt(customers.length)} profiles, ${fmtInt(overrides.length)} with a real-time override; filter index on ${indexed.join(', ')}; median of ${repeat}`);
+console.log(`\n${databaseUrl ? 'PostgreSQL' : 'SQLite'}: ${fmtInt(records)} customer records, ${fmtInt(customers.length)} profiles, ${fmtInt(overrides.length)} with a real-time override; filter index on ${indexed.join(', ')}; median of ${repeat}`);
 console.log(`refresh: ${(plain.ms / 1000).toFixed(1)} s without the index, ${(withIndex.ms / 1000).toFixed(1)} s with it${withIndex.indexMs !== null ? ` (building it: ${fmtInt(withIndex.indexMs)} ms)` : ''}\n`);
 console.log('| query | rows | no index ms | indexed ms | indexed / key lookup |');
 console.log('|:--|--:|--:|--:|--:|');
@@ -146,5 +167,5 @@ for (const r of results) {
   console.log(`| ${r.query} | ${fmtInt(r.rows)}${r.count !== undefined ? ` (count ${fmtInt(r.count)})` : ''} | ${r.plainMs.toFixed(2)} | ${r.indexedMs.toFixed(2)} | ${(r.indexedMs / baseline).toFixed(1)}× |`);
 }
 const out = option('results-file');
-if (out) writeFileSync(out, JSON.stringify({ records, profiles: customers.length, overrides: overrides.length, indexed, repeat, refreshMs: { plain: plain.ms, indexed: withIndex.ms, index: withIndex.indexMs }, results }, null, 2));
+if (out) writeFileSync(out, JSON.stringify({ store: databaseUrl ? 'postgres' : 'sqlite', records, profiles: customers.length, overrides: overrides.length, indexed, repeat, refreshMs: { plain: plain.ms, indexed: withIndex.ms, index: withIndex.indexMs }, results }, null, 2));
 

@@ -3,6 +3,7 @@
 import { fieldSourceLegendOf } from '../domain/field-sources.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
 import { searchSpecOf } from '../domain/search-terms.js';
+import { unifiedSchema } from '../domain/unified-schema.js';
 import type { GenerationWriter } from '../storage/store.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js';
 
@@ -70,8 +71,8 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
   const filterIndex = env.instance.definition.filterIndex ?? [];
   if (filterIndex.length) {
     throwIfCancelled(env.signal);
-    // The number built stays out of the run record: stores differ there, the answers do not.
-    await writer.indexCustomerAttributes(filterIndex);
+    const types = unifiedSchema(env.instance).customer.queryTypes;
+    await writer.indexCustomerAttributes(filterIndex.map((name) => ({ name, type: types[name] })));
     lap('filterIndex');
   }
   env.report.counts.customers = input.customers.length;

@@ -89,10 +89,10 @@ export interface GenerationWriter {
   buildSearchTerms(spec: SearchSpec): Promise<number>;
   /**
    * Indexes these Customer attributes for `$filter` (the instance's filterIndex); call after the
-   * last writeCustomers. Returns how many indexes were built: 0 where the store does without
-   * (PostgreSQL, for now). Results never depend on it, only the time a filter takes.
+   * last writeCustomers. Returns how many indexes there are for them. Results never depend on
+   * it, only the time a filter takes.
    */
-  indexCustomerAttributes(attributes: readonly string[]): Promise<number>;
+  indexCustomerAttributes(attributes: readonly { name: string; type: AttributeType }[]): Promise<number>;
   writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
   /**

@@ -2,9 +2,10 @@
 // statement: generations switched atomically at commit, the real-time overlay carried over in the
 // same transaction, reads through the overlay.
 import { apiKeyFromRow, instanceFromRow, jsonParsed, runFromRow } from '../rows.js';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { compileFilter, compileOrderBy, type AttributeMap, type AttributeType } from '../../api/odata/sql.js';
+import { filterAttributeNames, type FilterNode } from '../../api/odata/filter.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
@@ -319,9 +320,7 @@ export class PostgresStore implements Store {
         ]);
       },
       buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
-      // Customers share one table across instances and generations here; an expression index per
-      // instance and attribute would slow every generation's COPY. Not built yet.
-      indexCustomerAttributes: async () => (assertOpen(), 0),
+      indexCustomerAttributes: async (attributes) => (assertOpen(), this.indexCustomerAttributes(instanceId, attributes)),
       writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
       commit: async (runResult) => {
@@ -524,6 +523,9 @@ export class PostgresStore implements Store {
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const params = [...baseParams, ...where.params];
     const page = [query.top, query.skip];
+    if (entity === 'Customer' && query.filter && (await this.usesFilterIndex(instanceId, generation, query.filter))) {
+      return this.queryIndexedCustomers(query, where.where, order, params);
+    }
     const result = await this.pool.query({
       text: `${source.from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`}
         LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
@@ -536,6 +538,102 @@ export class PostgresStore implements Store {
       count = (await one(this.pool, `${source.from} SELECT COUNT(*)::int AS n FROM src WHERE ${where.where}`, params))?.n as number;
     }
     return { rows: out, count };
+  }
+
+  /**
+   * Customers through the overlay, filtered in two disjoint halves (as the SQLite adapter does): the
+   * profiles without a live override of a filtered attribute on their batch row, where the filter
+   * index can seek; the few with one patched first. Rows come back patched either way, in the order
+   * and with the count of the single overlay view (SOURCES.Customer).
+   */
+  private async queryIndexedCustomers(
+    query: EntityQuery,
+    where: string,
+    order: string,
+    params: unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
+    const live = 'o.instance_id = $1 AND o.customer_id = src.customer_id AND o.valid_until > $3::text';
+    const filtered = [...filterAttributeNames(query.filter!)].map(quoteLiteral).join(', ');
+    // OFFSET 0 keeps the NOT EXISTS a probe of the overrides' key per matching profile: overrides
+    // change all the time, and with statistics that lag behind (a few rows, says the planner) it
+    // otherwise joins every match against every override.
+    const patched = `CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live})
+      THEN src.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o WHERE ${live}), '{}'::jsonb) ELSE src.data END`;
+    const batchHalf = `SELECT ${patched} AS data, src.customer_id AS customer_id FROM customers src
+      WHERE src.instance_id = $1::text AND src.generation = $2::int AND ${where}
+        AND NOT EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live} AND o.attribute IN (${filtered}) OFFSET 0)`;
+    const overlayHalf = `SELECT data, customer_id FROM (
+        SELECT src.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o WHERE ${live}), '{}'::jsonb) AS data,
+          src.customer_id AS customer_id
+        FROM customers src WHERE src.instance_id = $1::text AND src.generation = $2::int AND src.customer_id IN (
+          SELECT o.customer_id FROM profile_overrides o WHERE o.instance_id = $1 AND o.valid_until > $3::text AND o.attribute IN (${filtered}))) src
+      WHERE ${where}`;
+    const result = await this.pool.query({
+      text: `SELECT data FROM (${batchHalf} UNION ALL ${overlayHalf}) src ${order || 'ORDER BY customer_id'} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      values: [...params, query.top, query.skip],
+      rowMode: 'array',
+    });
+    const out = (result.rows as unknown[][]).map((r) => everyAttribute(r, query.attributes));
+    const count = query.count
+      ? ((await one(this.pool, `SELECT (SELECT COUNT(*) FROM (${batchHalf}) b)::int + (SELECT COUNT(*) FROM (${overlayHalf}) o)::int AS n`, params))?.n as number)
+      : undefined;
+    return { rows: out, count };
+  }
+
+  /**
+   * Customers share one table across instances and generations here, so an instance's filter index
+   * is one partial expression index per attribute (WHERE instance_id = …), built once and kept up
+   * by each generation's COPY; indexes of attributes the definition no longer lists are dropped.
+   * Each is tagged with a comment naming instance and attribute, which is how queries find them.
+   */
+  private async indexCustomerAttributes(instanceId: string, attributes: readonly { name: string; type: AttributeType }[]): Promise<number> {
+    const tag = (name: string, type: AttributeType) => `${FILTER_INDEX_TAG}${JSON.stringify([instanceId, name, type])}`;
+    const wanted = new Map(attributes.map((a) => [tag(a.name, a.type), a]));
+    for (const r of await this.filterIndexRows(instanceId)) {
+      if (!wanted.has(r.tag)) await run(this.pool, `DROP INDEX IF EXISTS ${quoteIdentifier(r.name)}`);
+    }
+    for (const [comment, { name, type }] of wanted) {
+      const index = `customers_filter_${createHash('sha256').update(comment).digest('hex').slice(0, 24)}`;
+      await run(
+        this.pool,
+        `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(index)} ON customers (generation, (${jsonAttribute(name, type)}), customer_id) WHERE instance_id = ${quoteLiteral(instanceId)}`,
+      );
+      await run(this.pool, `COMMENT ON INDEX ${quoteIdentifier(index)} IS ${quoteLiteral(comment)}`);
+    }
+    // Statistics of the new rows (and of the index expressions): without them the planner takes a
+    // just-loaded generation for a few rows and reads it in key order instead of seeking.
+    if (wanted.size) await run(this.pool, 'ANALYZE customers');
+    this.filterIndexes.delete(instanceId);
+    return wanted.size;
+  }
+
+  /** The filter indexes of an instance's customers: index name and tag (FILTER_INDEX_TAG + JSON [instance, attribute, type]). */
+  private async filterIndexRows(instanceId: string): Promise<{ name: string; tag: string; attribute: string }[]> {
+    const found = await rows(
+      this.pool,
+      `SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS tag FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE i.indrelid = 'customers'::regclass AND obj_description(c.oid, 'pg_class') LIKE $1`,
+      [`${FILTER_INDEX_TAG}%`],
+    );
+    return found
+      .map((r) => ({ name: r.name as string, tag: r.tag as string, parsed: JSON.parse((r.tag as string).slice(FILTER_INDEX_TAG.length)) as [string, string, string] }))
+      .filter((r) => r.parsed[0] === instanceId)
+      .map((r) => ({ name: r.name, tag: r.tag, attribute: r.parsed[1] }));
+  }
+
+  /** Attributes with a filter index, per instance, as of the generation they were looked up for. */
+  private readonly filterIndexes = new Map<string, { generation: number; attributes: Set<string> }>();
+
+  private async usesFilterIndex(instanceId: string, generation: number, filter: FilterNode): Promise<boolean> {
+    let known = this.filterIndexes.get(instanceId);
+    if (!known || known.generation !== generation) {
+      // Indexes change only in a refresh's write stage, so once per generation is enough (another node's refresh included).
+      known = { generation, attributes: new Set((await this.filterIndexRows(instanceId)).map((r) => r.attribute)) };
+      this.filterIndexes.set(instanceId, known);
+    }
+    if (!known.attributes.size) return false;
+    for (const name of filterAttributeNames(filter)) if (known.attributes.has(name)) return true;
+    return false;
   }
 
   async sweepExpired(nowIso: string): Promise<{ overrides: number; activities: number }> {
@@ -678,7 +776,10 @@ export class PostgresStore implements Store {
   }
 }
 
-const jsonKey = (name: string) => `'${name.replace(/'/g, "''")}'`;
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
+const jsonKey = quoteLiteral;
+/** How the comment of a filter index starts (customers_filter_* indexes, see indexCustomerAttributes). */
+const FILTER_INDEX_TAG = 'kindred filterIndex ';
 
 /**
  * An attribute read from a jsonb record as SQLite's json_extract would give it for the attribute's

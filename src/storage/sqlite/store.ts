@@ -348,7 +348,7 @@ class SqliteStore implements Store {
         assertOpen();
         // Built now, in the write stage (its time shows there); the planner statistics that make
         // SQLite pick them follow at commit, once the key index exists too.
-        for (const name of attributes) {
+        for (const { name } of attributes) {
           db.exec(
             `CREATE INDEX ${ownIndexName('customers', instanceId, generation, `${FILTER_INDEX_PREFIX}${name}`)} ON ${own('customers')} (instance_id, generation, ${jsonAttribute(name)}, customer_id)`,
           );
