@@ -44,6 +44,41 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
     return s.schema;
   };
 
+  it('filter indexes: one partial index per instance and attribute, kept across generations, dropped when no longer listed', async () => {
+    const schema = await fresh();
+    const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
+    const client = await schemaClient(schema);
+    const indexes = async () =>
+      (
+        await client.query(
+          `SELECT obj_description(c.oid, 'pg_class') AS tag, pg_get_indexdef(c.oid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+           WHERE i.indrelid = 'customers'::regclass AND c.relname LIKE 'customers_filter_%' ORDER BY 1`,
+        )
+      ).rows.map((r) => [r.tag, /WHERE \(instance_id = 'shop'::text\)/.test(r.def)]);
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: '/' });
+      const generation = async (attributes: { name: string; type: 'string' | 'number' }[]) => {
+        const { run } = await store.createRun('shop', 'cli');
+        const w = await store.beginGeneration('shop', run.jobId);
+        await w.writeCustomers([{ CustomerId: 'c1', PreviousCustomerId: null, City: 'Oslo', Points: 3 }]);
+        assert.equal(await w.indexCustomerAttributes(attributes), attributes.length);
+        await w.commit(stages());
+      };
+      await generation([{ name: 'City', type: 'string' }, { name: 'Points', type: 'number' }]);
+      assert.deepEqual(await indexes(), [
+        ['kindred filterIndex ["shop","City","string"]', true],
+        ['kindred filterIndex ["shop","Points","number"]', true],
+      ]);
+      await generation([{ name: 'City', type: 'string' }, { name: 'Points', type: 'number' }]);
+      assert.equal((await indexes()).length, 2, 'the same list builds nothing new');
+      await generation([{ name: 'City', type: 'string' }]);
+      assert.deepEqual(await indexes(), [['kindred filterIndex ["shop","City","string"]', true]]);
+    } finally {
+      await client.end();
+      await store.close();
+    }
+  });
+
   it('stores opened at once on a new schema migrate it once, to the last version', async () => {
     const schema = await fresh();
     const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 })));
