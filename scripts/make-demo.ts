@@ -14,6 +14,8 @@ const result = await generateSyntheticSources({
   instanceId: 'demo',
   instanceName: 'Kindred demo',
   schedule: { cron: '0 3 * * *' },
+  // Customer attributes the demo's filters seek on (see README: filterIndex).
+  filterIndex: ['City', 'Email', 'LastName'],
 });
 
 console.log(

@@ -32,6 +32,8 @@ export interface GenerateOptions {
   instanceName?: string;
   /** Optional refresh schedule to put in instance.yaml. */
   schedule?: { cron: string; timezone?: string };
+  /** Optional filterIndex (Customer attributes indexed for $filter) to put in instance.yaml. */
+  filterIndex?: string[];
 }
 
 export interface GenerateResult {
@@ -1110,6 +1112,7 @@ export async function generateSyntheticSources(options: GenerateOptions): Promis
     name: options.instanceName ?? 'Synthetic customers',
     description: `Synthetic data from kindred generate: ${written} customer records of ${pop.size} people, ${activities} activities (seed ${seed}). Ground truth in ${L.truth}.`,
     schedule: options.schedule,
+    filterIndex: options.filterIndex,
   });
   const header =
     `# Kindred instance over synthetic sources (seed ${seed}, ${written} customer records).\n` +
@@ -1153,7 +1156,13 @@ function similar(field: string, otherField?: string): ConditionDef {
 }
 
 /** The instance definition written next to the generated files (paths relative to it). */
-export function buildSyntheticInstance(meta: { id: string; name?: string; description?: string; schedule?: { cron: string; timezone?: string } }): InstanceDefinition {
+export function buildSyntheticInstance(meta: {
+  id: string;
+  name?: string;
+  description?: string;
+  schedule?: { cron: string; timezone?: string };
+  filterIndex?: string[];
+}): InstanceDefinition {
   const L = SYNTHETIC_LAYOUT;
   const EC = `eCommerce.${L.eCommerce.contacts.entity}`;
   const LOY = `Loyalty.${L.Loyalty.customers.entity}`;
@@ -1166,6 +1175,7 @@ export function buildSyntheticInstance(meta: { id: string; name?: string; descri
     ...(meta.description !== undefined ? { description: meta.description } : {}),
     defaultPhoneRegion: 'US',
     ...(meta.schedule ? { schedule: { ...meta.schedule } } : {}),
+    ...(meta.filterIndex?.length ? { filterIndex: [...meta.filterIndex] } : {}),
     dataSources: [
       {
         name: 'eCommerce',

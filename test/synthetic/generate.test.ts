@@ -224,7 +224,7 @@ test('same seed gives identical bytes, different seed gives different data', asy
 });
 
 test('the instance id can be chosen and bad options are rejected', async () => {
-  const r = await generateSyntheticSources({ outDir: path.join(tmp, 'd'), records: 10, instanceId: 'my-test', schedule: { cron: '0 3 * * *' } });
+  const r = await generateSyntheticSources({ outDir: path.join(tmp, 'd'), records: 10, instanceId: 'my-test', schedule: { cron: '0 3 * * *' }, filterIndex: ['City', 'Email', 'LastName'] });
   assert.equal(r.customerRecords, 10);
   const doc = parseYaml(await readFile(r.instanceFile, 'utf8')) as { id: string; schedule: { cron: string } };
   assert.ok(Value.Check(InstanceSchema, doc));
@@ -246,7 +246,7 @@ test('the bundled demo set is present, valid and reproducible', async () => {
 
   // Same options as scripts/make-demo.ts: the committed files must be what the generator produces.
   const regenerated = path.join(tmp, 'demo');
-  await generateSyntheticSources({ outDir: regenerated, records: 600, seed: 7, instanceId: 'demo', instanceName: 'Kindred demo', schedule: { cron: '0 3 * * *' } });
+  await generateSyntheticSources({ outDir: regenerated, records: 600, seed: 7, instanceId: 'demo', instanceName: 'Kindred demo', schedule: { cron: '0 3 * * *' }, filterIndex: ['City', 'Email', 'LastName'] });
   for (const rel of DATA_FILES) {
     const committed = await readFile(path.join(demo, rel));
     const fresh = await readFile(path.join(regenerated, rel));
