@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { ReaderPool } from '../../src/storage/sqlite/reader-pool.js';
 import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
@@ -311,6 +312,40 @@ describe('SQLite adapter specifics', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('a reader thread that dies fails only its own queries; the next query gets a new thread', async () => {
+    const file = path.join(dir, 'readers-crash.db');
+    const store = openSqliteStore({ file });
+    await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+    const { run } = await store.createRun('shop', 'cli');
+    const w = await store.beginGeneration('shop', run.jobId);
+    const n = 40_000;
+    await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${String(i).padStart(6, '0')}`, PreviousCustomerId: null, FullName: `Name ${i}` })));
+    await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+    await store.close();
+    const pool = new ReaderPool(file, 1);
+    const thread = () => (pool as unknown as { readers: ({ worker: { terminate(): Promise<number> } } | null)[] }).readers[0];
+    try {
+      const query = (filter: string) =>
+        pool.queryEntity(
+          'shop',
+          'Customer',
+          { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true },
+          '2024-06-01T00:00:00.000Z',
+        );
+      const one = { rows: [{ CustomerId: 'c000007', FullName: 'Name 7' }], count: 1 };
+      assert.deepEqual(await query("CustomerId eq 'c000007'"), one);
+      // The thread goes away while a query that reads every profile is waiting for it.
+      const waiting = query("contains(FullName, 'nobody')");
+      await thread()!.worker.terminate();
+      await assert.rejects(waiting, /reader thread stopped/);
+      assert.equal(thread(), null, 'the dead thread is let go');
+      assert.deepEqual(await query("CustomerId eq 'c000007'"), one, 'the next query gets a new thread');
+    } finally {
+      await pool.close();
+    }
+    await assert.rejects(pool.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string' }, orderby: [], top: 1, skip: 0, count: false }, 'x'), /closed/);
   });
 
   it('abort and pruneGenerations really delete the rows', async () => {
