@@ -69,6 +69,15 @@ describe('SQLite adapter specifics', () => {
     unification: { matching: [{ entity: 'S.E' }] },
   } as InstanceDefinition;
 
+  /** Instance 'shop' with one generation of n customers c000000… named 'Name i'. */
+  async function refreshedWithCustomers(store: ReturnType<typeof openSqliteStore>, n: number): Promise<void> {
+    await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+    const { run } = await store.createRun('shop', 'cli');
+    const w = await store.beginGeneration('shop', run.jobId);
+    await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${String(i).padStart(6, '0')}`, PreviousCustomerId: null, FullName: `Name ${i}` })));
+    await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+  }
+
   it('creates the database directory, applies each migration once and keeps data across reopening', async () => {
     const file = path.join(dir, 'nested', 'deeper', 'kindred.db');
     const first = openSqliteStore({ file });
@@ -288,15 +297,9 @@ describe('SQLite adapter specifics', () => {
   });
 
   it('with reader threads, a query that reads every profile leaves the event loop free; a bad filter is still a 400', async () => {
-    const file = path.join(dir, 'readers.db');
-    const store = openSqliteStore({ file, readerThreads: 1 });
+    const store = openSqliteStore({ file: path.join(dir, 'readers.db'), readerThreads: 1 });
     try {
-      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
-      const { run } = await store.createRun('shop', 'cli');
-      const w = await store.beginGeneration('shop', run.jobId);
-      const n = 40_000;
-      await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${String(i).padStart(6, '0')}`, PreviousCustomerId: null, FullName: `Name ${i}` })));
-      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      await refreshedWithCustomers(store, 40_000);
       const query = (filter: string) =>
         store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
       await query("FullName eq 'Name 1'"); // starts the thread
@@ -317,12 +320,7 @@ describe('SQLite adapter specifics', () => {
   it('a reader thread that dies fails only its own queries; the next query gets a new thread', async () => {
     const file = path.join(dir, 'readers-crash.db');
     const store = openSqliteStore({ file });
-    await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
-    const { run } = await store.createRun('shop', 'cli');
-    const w = await store.beginGeneration('shop', run.jobId);
-    const n = 40_000;
-    await w.writeCustomers(Array.from({ length: n }, (_, i) => ({ CustomerId: `c${String(i).padStart(6, '0')}`, PreviousCustomerId: null, FullName: `Name ${i}` })));
-    await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+    await refreshedWithCustomers(store, 40_000);
     await store.close();
     const pool = new ReaderPool(file, 1);
     const thread = () => (pool as unknown as { readers: ({ worker: { terminate(): Promise<number> } } | null)[] }).readers[0];
