@@ -568,8 +568,17 @@ export class PostgresStore implements Store {
         FROM customers src WHERE src.instance_id = $1::text AND src.generation = $2::int AND src.customer_id IN (
           SELECT o.customer_id FROM profile_overrides o WHERE o.instance_id = $1 AND o.valid_until > $3::text AND o.attribute IN (${filtered}))) src
       WHERE ${where}`;
+    const limit = `$${params.length + 1}`;
+    const offset = `$${params.length + 2}`;
+    // In key order each half is cut at the end of the page first: the batch half then stops after
+    // that many index entries (the filter index lists a value's profiles in CustomerId order)
+    // instead of reading every match of a common value. Another order sorts patched rows, which
+    // only the outer query has.
+    const halves = query.orderby.length
+      ? `${batchHalf} UNION ALL ${overlayHalf}`
+      : `(${batchHalf} ORDER BY customer_id LIMIT ${limit}::int + ${offset}::int) UNION ALL (${overlayHalf} ORDER BY customer_id LIMIT ${limit}::int + ${offset}::int)`;
     const result = await this.pool.query({
-      text: `SELECT data FROM (${batchHalf} UNION ALL ${overlayHalf}) src ${order || 'ORDER BY customer_id'} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      text: `SELECT data FROM (${halves}) src ${order || 'ORDER BY customer_id'} LIMIT ${limit} OFFSET ${offset}`,
       values: [...params, query.top, query.skip],
       rowMode: 'array',
     });
