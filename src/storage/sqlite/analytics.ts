@@ -8,7 +8,7 @@ import type {
   MeasureHistoryEntry,
   SegmentHistoryEntry,
 } from '../analytics.js';
-import type { GenerationTables } from './statements.js';
+import { BulkInsert, type GenerationTables } from './statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -24,18 +24,28 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
 
   async writeCustomerMeasures(instanceId: string, generation: number, rows: CustomerMeasureRow[]): Promise<void> {
     const table = this.tables.table('customer_measures', instanceId, generation);
-    const insert = this.db.prepare(`INSERT INTO ${table} (instance_id, generation, customer_id, data) VALUES (?, ?, ?, ?)`);
-    this.db.transaction(() => {
-      for (const r of rows) insert.run(instanceId, generation, r.CustomerId, JSON.stringify(r));
-    })();
+    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'customer_id', 'data']);
+    this.db.transaction(() =>
+      insert.run(rows.length, (i, out, at) => {
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = rows[i].CustomerId;
+        out[at + 3] = JSON.stringify(rows[i]);
+      }),
+    )();
   }
 
   async writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void> {
     const table = this.tables.table('segment_members', instanceId, generation);
-    const insert = this.db.prepare(`INSERT INTO ${table} (instance_id, generation, segment, customer_id) VALUES (?, ?, ?, ?)`);
-    this.db.transaction(() => {
-      for (const id of customerIds) insert.run(instanceId, generation, segment, id);
-    })();
+    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'segment', 'customer_id']);
+    this.db.transaction(() =>
+      insert.run(customerIds.length, (i, out, at) => {
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = segment;
+        out[at + 3] = customerIds[i];
+      }),
+    )();
   }
 
   async writeRunSummary(instanceId: string, generation: number, jobId: string, computedAt: string, summary: AnalyticsRunSummary): Promise<void> {

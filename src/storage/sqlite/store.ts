@@ -17,6 +17,7 @@ import { RealtimeApplier } from './realtime-apply.js';
 import { ReaderPool } from './reader-pool.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import {
+  BulkInsert,
   cachedStatement,
   CURRENT,
   FILTER_INDEX_PREFIX,
@@ -298,15 +299,9 @@ class SqliteStore implements Store {
     // crash anyway. The switch itself (commit) is synced. WAL keeps the file consistent either way.
     db.pragma('synchronous = NORMAL');
 
-    const insertCustomer = db.prepare(
-      `INSERT INTO ${own('customers')} (instance_id, generation, customer_id, data, source_modified, field_sources) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    const insertKey = db.prepare(
-      `INSERT INTO ${own('alternate_keys')} (instance_id, generation, data_source, entity, alternate_value, customer_id) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    const insertActivity = db.prepare(
-      `INSERT INTO ${own('activities')} (instance_id, generation, activity_id, customer_id, activity_time, data) VALUES (?, ?, ?, ?, ?, ?)`,
-    );
+    const insertCustomers = new BulkInsert(db, own('customers'), ['instance_id', 'generation', 'customer_id', 'data', 'source_modified', 'field_sources']);
+    const insertKeys = new BulkInsert(db, own('alternate_keys'), ['instance_id', 'generation', 'data_source', 'entity', 'alternate_value', 'customer_id']);
+    const insertActivities = new BulkInsert(db, own('activities'), ['instance_id', 'generation', 'activity_id', 'customer_id', 'activity_time', 'data']);
     // Secondary indexes are built once the rows are in (one sorted pass each, a transaction of its own).
     let indexed = false;
     let filterIndexed = false;
@@ -320,18 +315,39 @@ class SqliteStore implements Store {
       }
       indexed = true;
     };
-    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) => {
-      for (let i = 0; i < rows.length; i++) {
+    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) =>
+      insertCustomers.run(rows.length, (i, out, at) => {
         const c = rows[i];
-        insertCustomer.run(instanceId, generation, c.CustomerId, JSON.stringify(c), modified?.[i] ?? null, sources?.[i] ?? null);
-      }
-    });
-    const writeKeys = db.transaction((rows: AlternateKeyRecord[]) => {
-      for (const k of rows) insertKey.run(instanceId, generation, k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId);
-    });
-    const writeActivities = db.transaction((rows: ActivityRecord[]) => {
-      for (const a of rows) insertActivity.run(instanceId, generation, a.ActivityId, a.CustomerId, a.ActivityTime, JSON.stringify(a));
-    });
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = c.CustomerId;
+        out[at + 3] = JSON.stringify(c);
+        out[at + 4] = modified?.[i] ?? null;
+        out[at + 5] = sources?.[i] ?? null;
+      }),
+    );
+    const writeKeys = db.transaction((rows: AlternateKeyRecord[]) =>
+      insertKeys.run(rows.length, (i, out, at) => {
+        const k = rows[i];
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = k.DataSourceName;
+        out[at + 3] = k.EntityName;
+        out[at + 4] = k.AlternateValue;
+        out[at + 5] = k.CustomerId;
+      }),
+    );
+    const writeActivities = db.transaction((rows: ActivityRecord[]) =>
+      insertActivities.run(rows.length, (i, out, at) => {
+        const a = rows[i];
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = a.ActivityId;
+        out[at + 3] = a.CustomerId;
+        out[at + 4] = a.ActivityTime;
+        out[at + 5] = JSON.stringify(a);
+      }),
+    );
     let finished = false;
     const assertOpen = () => {
       if (finished) throw new Error(`generation ${generation} of ${instanceId} is already committed or aborted`);
