@@ -1,10 +1,10 @@
 // SQLite adapter of the EnrichmentStore sub-port. A generation's rows live in its own table
 // (GENERATION_TABLES); generations written before that, in the shared customer_enrichments.
 import type Database from 'better-sqlite3';
-import type { EncodedEnrichments } from '../../domain/enrich-batch.js';
+import { encodedRowCount, type EncodedEnrichments } from '../../domain/enrich-batch.js';
 import type { EnrichmentRecord } from '../../domain/enrich.js';
 import type { EnrichmentStore } from '../enrichment.js';
-import { cachedStatement, CURRENT, type GenerationTables } from './statements.js';
+import { BulkInsert, cachedStatement, CURRENT, type GenerationTables } from './statements.js';
 
 export class SqliteEnrichmentStore implements EnrichmentStore {
   private readonly stmts = new Map<string, Database.Statement>();
@@ -21,14 +21,17 @@ export class SqliteEnrichmentStore implements EnrichmentStore {
     if (g?.status !== 'building') throw new Error(`generation ${generation} of ${instanceId} is not being built`);
     const table = this.tables.table('customer_enrichments', instanceId, generation);
     // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
-    const insert = this.stmt(`INSERT INTO ${table} (instance_id, generation, customer_id, data) VALUES (?, ?, CAST(? AS TEXT), CAST(? AS TEXT))`);
+    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'customer_id', 'data'], ['?', '?', 'CAST(? AS TEXT)', 'CAST(? AS TEXT)']);
     const { bytes, offsets } = rows;
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.db.transaction(() => {
-      for (let i = 0; i + 2 < offsets.length; i += 2) {
-        insert.run(instanceId, generation, buffer.subarray(offsets[i], offsets[i + 1]), buffer.subarray(offsets[i + 1], offsets[i + 2]));
-      }
-    })();
+    this.db.transaction(() =>
+      insert.run(encodedRowCount(rows), (i, out, at) => {
+        out[at] = instanceId;
+        out[at + 1] = generation;
+        out[at + 2] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
+        out[at + 3] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
+      }),
+    )();
   }
 
   async of(instanceId: string, customerId: string): Promise<EnrichmentRecord | undefined> {

@@ -116,8 +116,10 @@ export class BulkInsert {
     db: Database.Database,
     table: string,
     private readonly columns: readonly string[],
+    /** Per column, how its value is bound (default `?`), e.g. `CAST(? AS TEXT)`. */
+    placeholders: readonly string[] = columns.map(() => '?'),
   ) {
-    const row = `(${columns.map(() => '?').join(', ')})`;
+    const row = `(${placeholders.join(', ')})`;
     const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
     this.many = db.prepare(head + Array.from({ length: ROWS_PER_INSERT }, () => row).join(', '));
     this.one = db.prepare(head + row);
