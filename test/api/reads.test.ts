@@ -380,3 +380,20 @@ describe('$expand=UnifiedActivity beyond one page', () => {
     assert.equal(collection.value[0]['UnifiedActivity@odata.nextLink'], first['UnifiedActivity@odata.nextLink']);
   });
 });
+
+test('$expand over a page of 300 profiles lets other work run in between (a turn of the event loop every 25 rows)', async () => {
+  let turns = 0;
+  let stop = false;
+  const spin = () => {
+    if (stop) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  const page = await get('Customer', { $top: '300', $expand: 'UnifiedActivity,Customer_Measure' });
+  stop = true;
+  assert.equal(page.value.length, 300);
+  assert.ok(page.value.every((r) => Array.isArray(r.UnifiedActivity)));
+  // 300 rows: 11 turns given up inside the expansion, more than the request itself takes.
+  assert.ok(turns >= 11, `other work ran ${turns} times`);
+});

@@ -77,6 +77,10 @@ function target(entry: CatalogEntry, entityName: string): Target {
   throw new ApiError('NotFound', `entity '${entityName}' does not exist in this instance (entities: ${known.join(', ')})`, 'entityName');
 }
 
+/** Rows expanded between two turns of the event loop. */
+const EXPAND_TURN = 25;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Entities on Customer that $expand may add. */
 const CUSTOMER_EXPANSIONS = ['UnifiedActivity', 'Customer_Measure', 'CustomerEnrichment'];
 
@@ -274,14 +278,16 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const order = Object.keys(types);
       const value = rows.map((r) => project(r, options.select, order));
       const base = `${request.protocol}://${request.host}`;
-      if (options.expand.includes('UnifiedActivity')) {
-        for (let i = 0; i < rows.length; i++) Object.assign(value[i], await expandActivities(instanceId, rows[i].CustomerId as string, base, now));
-      }
-      if (options.expand.includes('Customer_Measure')) {
-        for (let i = 0; i < rows.length; i++) value[i].Customer_Measure = await measuresOf(entry, rows[i].CustomerId as string);
-      }
-      if (options.expand.includes('CustomerEnrichment')) {
-        for (let i = 0; i < rows.length; i++) value[i].CustomerEnrichment = await enrichmentOf(entry, rows[i].CustomerId as string);
+      if (options.expand.length) {
+        for (let i = 0; i < rows.length; i++) {
+          // A store call per row and expansion (synchronous on SQLite): up to 1,000 rows would hold
+          // the event loop for a long while, so other requests get a turn every EXPAND_TURN rows.
+          if (i && i % EXPAND_TURN === 0) await nextTurn();
+          const customerId = rows[i].CustomerId as string;
+          if (options.expand.includes('UnifiedActivity')) Object.assign(value[i], await expandActivities(instanceId, customerId, base, now));
+          if (options.expand.includes('Customer_Measure')) value[i].Customer_Measure = await measuresOf(entry, customerId);
+          if (options.expand.includes('CustomerEnrichment')) value[i].CustomerEnrichment = await enrichmentOf(entry, customerId);
+        }
       }
       const body: { '@odata.context': string; '@odata.count'?: number; value: object[]; '@odata.nextLink'?: string } = {
         '@odata.context': `${base}/api/instances/${instanceId}/data/$metadata#${t.name}`,
