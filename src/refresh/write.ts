@@ -68,13 +68,13 @@ export async function write(env: StageEnv, writer: GenerationWriter, input: Writ
   env.report.counts.searchTerms = await writer.buildSearchTerms(searchSpecOf(env.instance));
   lap('searchTerms');
   // Indexes for $filter on the attributes the definition lists (filterIndex).
+  // Called with an empty list too: a store that keeps indexes across generations (PostgreSQL) then
+  // drops those an earlier definition asked for.
   const filterIndex = env.instance.definition.filterIndex ?? [];
-  if (filterIndex.length) {
-    throwIfCancelled(env.signal);
-    const types = unifiedSchema(env.instance).customer.queryTypes;
-    await writer.indexCustomerAttributes(filterIndex.map((name) => ({ name, type: types[name] })));
-    lap('filterIndex');
-  }
+  throwIfCancelled(env.signal);
+  const types = unifiedSchema(env.instance).customer.queryTypes;
+  await writer.indexCustomerAttributes(filterIndex.map((name) => ({ name, type: types[name] })));
+  if (filterIndex.length) lap('filterIndex');
   env.report.counts.customers = input.customers.length;
   env.report.counts.alternateKeys = input.alternateKeys.length;
   env.report.counts.activities = input.activities.length;

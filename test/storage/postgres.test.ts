@@ -44,7 +44,7 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
     return s.schema;
   };
 
-  it('filter indexes: one partial index per instance and attribute, kept across generations, dropped when no longer listed', async () => {
+  it('filter indexes: one partial index per instance and attribute, kept across generations, dropped when no longer listed (all of them with an empty list)', async () => {
     const schema = await fresh();
     const store = await openPostgresStore({ connectionString: POSTGRES_URL, schema, maxConnections: 2 });
     const client = await schemaClient(schema);
@@ -73,6 +73,8 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
       assert.equal((await indexes()).length, 2, 'the same list builds nothing new');
       await generation([{ name: 'City', type: 'string' }]);
       assert.deepEqual(await indexes(), [['kindred filterIndex ["shop","City","string"]', true]]);
+      await generation([]);
+      assert.deepEqual(await indexes(), [], 'a definition without filterIndex drops the last one');
     } finally {
       await client.end();
       await store.close();
