@@ -73,6 +73,16 @@ describe('PostgreSQL adapter specifics', { skip: unavailable || false }, () => {
       assert.equal((await indexes()).length, 2, 'the same list builds nothing new');
       await generation([{ name: 'City', type: 'string' }]);
       assert.deepEqual(await indexes(), [['kindred filterIndex ["shop","City","string"]', true]]);
+      // A concurrent build that failed half-way leaves an invalid index: the next refresh builds it again.
+      await client.query(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = (SELECT c.oid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+           WHERE i.indrelid = 'customers'::regclass AND c.relname LIKE 'customers_filter_%')`,
+      );
+      const valid = async () => (await client.query(`SELECT i.indisvalid AS v FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'customers_filter_%'`)).rows.map((r) => r.v);
+      assert.deepEqual(await valid(), [false]);
+      await generation([{ name: 'City', type: 'string' }]);
+      assert.deepEqual(await valid(), [true]);
+      assert.deepEqual(await indexes(), [['kindred filterIndex ["shop","City","string"]', true]]);
       await generation([]);
       assert.deepEqual(await indexes(), [], 'a definition without filterIndex drops the last one');
     } finally {

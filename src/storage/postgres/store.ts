@@ -598,14 +598,17 @@ export class PostgresStore implements Store {
   private async indexCustomerAttributes(instanceId: string, attributes: readonly { name: string; type: AttributeType }[]): Promise<number> {
     const tag = (name: string, type: AttributeType) => `${FILTER_INDEX_TAG}${JSON.stringify([instanceId, name, type])}`;
     const wanted = new Map(attributes.map((a) => [tag(a.name, a.type), a]));
+    // CONCURRENTLY: the table is shared, and a plain CREATE INDEX would hold up every other
+    // instance's refresh (its COPY into customers) while it builds. A build that failed half-way
+    // leaves an invalid index of that name: it is dropped and built again.
     for (const r of await this.filterIndexRows(instanceId)) {
-      if (!wanted.has(r.tag)) await run(this.pool, `DROP INDEX IF EXISTS ${quoteIdentifier(r.name)}`);
+      if (!wanted.has(r.tag) || !r.valid) await run(this.pool, `DROP INDEX CONCURRENTLY IF EXISTS ${quoteIdentifier(r.name)}`);
     }
     for (const [comment, { name, type }] of wanted) {
       const index = `customers_filter_${createHash('sha256').update(comment).digest('hex').slice(0, 24)}`;
       await run(
         this.pool,
-        `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(index)} ON customers (generation, (${jsonAttribute(name, type)}), customer_id) WHERE instance_id = ${quoteLiteral(instanceId)}`,
+        `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdentifier(index)} ON customers (generation, (${jsonAttribute(name, type)}), customer_id) WHERE instance_id = ${quoteLiteral(instanceId)}`,
       );
       await run(this.pool, `COMMENT ON INDEX ${quoteIdentifier(index)} IS ${quoteLiteral(comment)}`);
     }
@@ -616,18 +619,21 @@ export class PostgresStore implements Store {
     return wanted.size;
   }
 
-  /** The filter indexes of an instance's customers: index name and tag (FILTER_INDEX_TAG + JSON [instance, attribute, type]). */
-  private async filterIndexRows(instanceId: string): Promise<{ name: string; tag: string; attribute: string }[]> {
+  /**
+   * The filter indexes of an instance's customers: index name, tag (FILTER_INDEX_TAG + JSON
+   * [instance, attribute, type]) and whether it is valid (a failed concurrent build is not).
+   */
+  private async filterIndexRows(instanceId: string): Promise<{ name: string; tag: string; attribute: string; valid: boolean }[]> {
     const found = await rows(
       this.pool,
-      `SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS tag FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      `SELECT c.relname AS name, obj_description(c.oid, 'pg_class') AS tag, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
        WHERE i.indrelid = 'customers'::regclass AND obj_description(c.oid, 'pg_class') LIKE $1`,
       [`${FILTER_INDEX_TAG}%`],
     );
     return found
-      .map((r) => ({ name: r.name as string, tag: r.tag as string, parsed: JSON.parse((r.tag as string).slice(FILTER_INDEX_TAG.length)) as [string, string, string] }))
+      .map((r) => ({ name: r.name as string, tag: r.tag as string, valid: r.valid as boolean, parsed: JSON.parse((r.tag as string).slice(FILTER_INDEX_TAG.length)) as [string, string, string] }))
       .filter((r) => r.parsed[0] === instanceId)
-      .map((r) => ({ name: r.name, tag: r.tag, attribute: r.parsed[1] }));
+      .map((r) => ({ name: r.name, tag: r.tag, attribute: r.parsed[1], valid: r.valid }));
   }
 
   /** Attributes with a filter index, per instance, as of the generation they were looked up for. */
@@ -637,7 +643,7 @@ export class PostgresStore implements Store {
     let known = this.filterIndexes.get(instanceId);
     if (!known || known.generation !== generation) {
       // Indexes change only in a refresh's write stage, so once per generation is enough (another node's refresh included).
-      known = { generation, attributes: new Set((await this.filterIndexRows(instanceId)).map((r) => r.attribute)) };
+      known = { generation, attributes: new Set((await this.filterIndexRows(instanceId)).filter((r) => r.valid).map((r) => r.attribute)) };
       this.filterIndexes.set(instanceId, known);
     }
     if (!known.attributes.size) return false;
