@@ -40,6 +40,11 @@ export interface AttributeMap {
   [name: string]: AttributeDefinition;
 }
 
+/** The whitelist of attributes and their types with each attribute's name as its SQL: for the checks, which make no SQL. */
+export function attributesByName(types: Record<string, AttributeType>): AttributeMap {
+  return Object.fromEntries(Object.entries(types).map(([name, type]) => [name, { sql: name, type }]));
+}
+
 export interface SegmentSqlContext {
   /** Adds a parameter and returns its placeholder (`?` or `$n`), in order with the rest of the fragment. */
   param(value: unknown): string;

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { FilterNode, StringFunctionNode } from '../odata/filter.js';
 import { parseQueryOptions, type QueryOptions } from '../odata/options.js';
-import { checkSelect, type AttributeMap } from '../odata/sql.js';
+import { attributesByName, checkSelect } from '../odata/sql.js';
 import { inAttributeOrder } from '../../domain/profile.js';
 import { applyOverrides, MAX_VALIDITY_MS, resolveValidUntil, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import type { EntityInfo } from '../../domain/unified-schema.js';
@@ -249,7 +249,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         throw new ApiError('NotFound', `'${entityName}' is a source entity; read its activities from UnifiedActivity`, 'entityName');
       const options: QueryOptions = parseQueryOptions(queryOf(request));
       const types = t.info.queryTypes;
-      const attributeMap: AttributeMap = Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }]));
+      const attributeMap = attributesByName(types);
       checkSelect(options.select, attributeMap);
       for (const e of options.expand) {
         if (t.name !== 'Customer' || !CUSTOMER_EXPANSIONS.includes(e))
@@ -328,7 +328,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       // Same checks as the collection read: an unknown attribute or expansion is an error, not null.
       if (t.kind === 'unified' && t.name !== 'AlternateKey') {
         const types = t.info.queryTypes;
-        checkSelect(options.select, Object.fromEntries(Object.entries(types).map(([n, type]) => [n, { sql: n, type }])));
+        checkSelect(options.select, attributesByName(types));
         for (const e of options.expand) {
           if (t.name !== 'Customer' || !CUSTOMER_EXPANSIONS.includes(e))
             throw new ApiError('InvalidParameter', `$expand: '${e}' cannot be expanded on ${t.name}${t.name === 'Customer' ? ` (only ${CUSTOMER_EXPANSIONS.map((x) => `'${x}'`).join(', ')})` : ''}`, '$expand');

@@ -557,14 +557,13 @@ export class PostgresStore implements Store {
     // OFFSET 0 keeps the NOT EXISTS a probe of the overrides' key per matching profile: overrides
     // change all the time, and with statistics that lag behind (a few rows, says the planner) it
     // otherwise joins every match against every override.
-    const patched = `CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live})
-      THEN src.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o WHERE ${live}), '{}'::jsonb) ELSE src.data END`;
+    const withOverrides = `src.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o WHERE ${live}), '{}'::jsonb)`;
+    const patched = `CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live}) THEN ${withOverrides} ELSE src.data END`;
     const batchHalf = `SELECT ${patched} AS data, src.customer_id AS customer_id FROM customers src
       WHERE src.instance_id = $1::text AND src.generation = $2::int AND ${where}
         AND NOT EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live} AND o.attribute IN (${filtered}) OFFSET 0)`;
     const overlayHalf = `SELECT data, customer_id FROM (
-        SELECT src.data || COALESCE((SELECT jsonb_object_agg(o.attribute, o.value) FROM profile_overrides o WHERE ${live}), '{}'::jsonb) AS data,
-          src.customer_id AS customer_id
+        SELECT ${withOverrides} AS data, src.customer_id AS customer_id
         FROM customers src WHERE src.instance_id = $1::text AND src.generation = $2::int AND src.customer_id IN (
           SELECT o.customer_id FROM profile_overrides o WHERE o.instance_id = $1 AND o.valid_until > $3::text AND o.attribute IN (${filtered}))) src
       WHERE ${where}`;

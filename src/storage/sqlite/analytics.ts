@@ -24,26 +24,22 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
 
   async writeCustomerMeasures(instanceId: string, generation: number, rows: CustomerMeasureRow[]): Promise<void> {
     const table = this.tables.table('customer_measures', instanceId, generation);
-    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'customer_id', 'data']);
+    const insert = new BulkInsert(this.db, table, instanceId, generation, ['customer_id', 'data']);
     this.db.transaction(() =>
       insert.run(rows.length, (i, out, at) => {
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = rows[i].CustomerId;
-        out[at + 3] = JSON.stringify(rows[i]);
+        out[at] = rows[i].CustomerId;
+        out[at + 1] = JSON.stringify(rows[i]);
       }),
     )();
   }
 
   async writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void> {
     const table = this.tables.table('segment_members', instanceId, generation);
-    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'segment', 'customer_id']);
+    const insert = new BulkInsert(this.db, table, instanceId, generation, ['segment', 'customer_id']);
     this.db.transaction(() =>
       insert.run(customerIds.length, (i, out, at) => {
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = segment;
-        out[at + 3] = customerIds[i];
+        out[at] = segment;
+        out[at + 1] = customerIds[i];
       }),
     )();
   }

@@ -21,15 +21,13 @@ export class SqliteEnrichmentStore implements EnrichmentStore {
     if (g?.status !== 'building') throw new Error(`generation ${generation} of ${instanceId} is not being built`);
     const table = this.tables.table('customer_enrichments', instanceId, generation);
     // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
-    const insert = new BulkInsert(this.db, table, ['instance_id', 'generation', 'customer_id', 'data'], ['?', '?', 'CAST(? AS TEXT)', 'CAST(? AS TEXT)']);
+    const insert = new BulkInsert(this.db, table, instanceId, generation, ['customer_id', 'data'], ['CAST(? AS TEXT)', 'CAST(? AS TEXT)']);
     const { bytes, offsets } = rows;
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.db.transaction(() =>
       insert.run(encodedRowCount(rows), (i, out, at) => {
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
-        out[at + 3] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
+        out[at] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
+        out[at + 1] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
       }),
     )();
   }

@@ -6,7 +6,7 @@
 // still sees that write.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { checkFilter, compileOrderBy, type AttributeMap } from '../../api/odata/sql.js';
+import { attributesByName, checkFilter, compileOrderBy } from '../../api/odata/sql.js';
 import { startModuleWorker } from '../../workers.js';
 import type { EntityQuery, UnifiedEntityName } from '../store.js';
 
@@ -47,7 +47,7 @@ export class ReaderPool {
    * cross to another thread as itself).
    */
   queryEntity(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): Promise<QueryResult> {
-    const attributes: AttributeMap = Object.fromEntries(Object.entries(query.attributes).map(([name, type]) => [name, { sql: name, type }]));
+    const attributes = attributesByName(query.attributes);
     if (query.filter) checkFilter(query.filter, attributes);
     compileOrderBy(query.orderby, attributes);
     if (this.closed) return Promise.reject(new Error('the store is closed'));

@@ -299,9 +299,9 @@ class SqliteStore implements Store {
     // crash anyway. The switch itself (commit) is synced. WAL keeps the file consistent either way.
     db.pragma('synchronous = NORMAL');
 
-    const insertCustomers = new BulkInsert(db, own('customers'), ['instance_id', 'generation', 'customer_id', 'data', 'source_modified', 'field_sources']);
-    const insertKeys = new BulkInsert(db, own('alternate_keys'), ['instance_id', 'generation', 'data_source', 'entity', 'alternate_value', 'customer_id']);
-    const insertActivities = new BulkInsert(db, own('activities'), ['instance_id', 'generation', 'activity_id', 'customer_id', 'activity_time', 'data']);
+    const insertCustomers = new BulkInsert(db, own('customers'), instanceId, generation, ['customer_id', 'data', 'source_modified', 'field_sources']);
+    const insertKeys = new BulkInsert(db, own('alternate_keys'), instanceId, generation, ['data_source', 'entity', 'alternate_value', 'customer_id']);
+    const insertActivities = new BulkInsert(db, own('activities'), instanceId, generation, ['activity_id', 'customer_id', 'activity_time', 'data']);
     // Secondary indexes are built once the rows are in (one sorted pass each, a transaction of its own).
     let indexed = false;
     let filterIndexed = false;
@@ -317,35 +317,28 @@ class SqliteStore implements Store {
     };
     const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) =>
       insertCustomers.run(rows.length, (i, out, at) => {
-        const c = rows[i];
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = c.CustomerId;
-        out[at + 3] = JSON.stringify(c);
-        out[at + 4] = modified?.[i] ?? null;
-        out[at + 5] = sources?.[i] ?? null;
+        out[at] = rows[i].CustomerId;
+        out[at + 1] = JSON.stringify(rows[i]);
+        out[at + 2] = modified?.[i] ?? null;
+        out[at + 3] = sources?.[i] ?? null;
       }),
     );
     const writeKeys = db.transaction((rows: AlternateKeyRecord[]) =>
       insertKeys.run(rows.length, (i, out, at) => {
         const k = rows[i];
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = k.DataSourceName;
-        out[at + 3] = k.EntityName;
-        out[at + 4] = k.AlternateValue;
-        out[at + 5] = k.CustomerId;
+        out[at] = k.DataSourceName;
+        out[at + 1] = k.EntityName;
+        out[at + 2] = k.AlternateValue;
+        out[at + 3] = k.CustomerId;
       }),
     );
     const writeActivities = db.transaction((rows: ActivityRecord[]) =>
       insertActivities.run(rows.length, (i, out, at) => {
         const a = rows[i];
-        out[at] = instanceId;
-        out[at + 1] = generation;
-        out[at + 2] = a.ActivityId;
-        out[at + 3] = a.CustomerId;
-        out[at + 4] = a.ActivityTime;
-        out[at + 5] = JSON.stringify(a);
+        out[at] = a.ActivityId;
+        out[at + 1] = a.CustomerId;
+        out[at + 2] = a.ActivityTime;
+        out[at + 3] = JSON.stringify(a);
       }),
     );
     let finished = false;
@@ -575,7 +568,7 @@ class SqliteStore implements Store {
     const order = compileOrderBy(query.orderby, attributes, { tiebreaker: source.key });
     const baseParams = source.params(instanceId, generation, nowIso);
     if (entity === 'Customer' && query.filter && this.usesFilterIndex(instanceId, generation, query.filter)) {
-      return this.queryIndexedCustomers(this.tables.table('customers', instanceId, generation), query.filter, where, query, order, baseParams);
+      return this.queryIndexedCustomers(this.tables.table('customers', instanceId, generation), where, query, order, baseParams);
     }
     const rows = this.stmt(`${from} SELECT ${source.select} FROM src WHERE ${where.where} ${order || `ORDER BY ${source.key}`} LIMIT ? OFFSET ?`)
       .raw()
@@ -615,21 +608,20 @@ class SqliteStore implements Store {
    */
   private queryIndexedCustomers(
     customers: string,
-    filter: FilterNode,
     where: { where: string; params: unknown[] },
     query: EntityQuery,
     order: string,
     baseParams: Record<string, unknown>,
   ): { rows: Record<string, unknown>[]; count?: number } {
     const live = 'o.instance_id = @i AND o.customer_id = src.customer_id AND o.valid_until > @now';
-    const filtered = [...filterAttributeNames(filter)].map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
-    const patched = `CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live})
-      THEN (SELECT json_patch(src.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o WHERE ${live}) ELSE src.data END`;
+    const filtered = [...filterAttributeNames(query.filter!)].map((n) => `'${n.replace(/'/g, "''")}'`).join(', ');
+    const withOverrides = `(SELECT json_patch(src.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o WHERE ${live})`;
+    const patched = `CASE WHEN EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live}) THEN ${withOverrides} ELSE src.data END`;
     const batchHalf = `SELECT ${patched} AS data, src.customer_id AS customer_id FROM ${customers} src
       WHERE src.instance_id = @i AND src.generation = @g AND ${where.where}
         AND NOT EXISTS (SELECT 1 FROM profile_overrides o WHERE ${live} AND o.attribute IN (${filtered}))`;
     const overlayHalf = `SELECT data, customer_id FROM (
-        SELECT (SELECT json_patch(src.data, json_group_object(o.attribute, json(o.value))) FROM profile_overrides o WHERE ${live}) AS data, src.customer_id AS customer_id
+        SELECT ${withOverrides} AS data, src.customer_id AS customer_id
         FROM ${customers} src WHERE src.instance_id = @i AND src.generation = @g AND src.customer_id IN (
           SELECT o.customer_id FROM profile_overrides o WHERE o.instance_id = @i AND o.valid_until > @now AND o.attribute IN (${filtered}))) src
       WHERE ${where.where}`;
