@@ -68,6 +68,10 @@ async function capture(): Promise<Captured> {
             setFieldSourceLegend: async () => {},
             buildSearchTerms: async () => 0,
             indexCustomerAttributes: async () => 0,
+            writeCustomerMeasures: (rows) => real.writeCustomerMeasures(rows),
+            writeSegmentMembers: (segment, ids) => real.writeSegmentMembers(segment, ids),
+            complete: (part) => real.complete(part),
+            flush: () => real.flush(),
             commit: (run) => real.commit(run),
             abort: () => real.abort(),
           };

@@ -47,8 +47,6 @@ async function capture(): Promise<void> {
     const loaded = loadInstanceDefinition(instanceFile);
     await store.putInstance({ id: loaded.definition.id, name: loaded.definition.id, definition: loaded.definition, sourceFile: loaded.file, baseDir: loaded.baseDir });
     const analytics = Object.create(store.analytics, {
-      writeCustomerMeasures: { value: record('writeCustomerMeasures') },
-      writeSegmentMembers: { value: record('writeSegmentMembers') },
       writeRunSummary: { value: record('writeRunSummary') },
     }) as AnalyticsStore;
     const capturing: Store = Object.create(store, {
@@ -65,6 +63,10 @@ async function capture(): Promise<void> {
           setFieldSourceLegend: record('setFieldSourceLegend'),
           buildSearchTerms: async (spec) => (calls.push(['buildSearchTerms', [spec]]), 0),
           indexCustomerAttributes: async (attributes) => (calls.push(['indexCustomerAttributes', [attributes]]), 0),
+          writeCustomerMeasures: record('writeCustomerMeasures'),
+          writeSegmentMembers: record('writeSegmentMembers'),
+          complete: record('complete'),
+          flush: async () => {},
           commit: () => real.abort(),
           abort: () => real.abort(),
           };

@@ -4,7 +4,9 @@
 import type { FieldValue, ActivityRecord, CustomerRecord } from '../domain/profile.js';
 import { compileFilter } from '../domain/conditions.js';
 import { ACTIVITY_ATTRIBUTE_TYPES, aggregate, customerAttributeTypes, planMeasures, timeKey, windowBounds, type MeasurePlan, type RowSet } from '../domain/measures.js';
-import type { AnalyticsStore, CustomerMeasureRow } from '../storage/analytics.js';
+import type { AnalyticsRunSummary, CustomerMeasureRow } from '../storage/analytics.js';
+import type { GenerationWrite } from './write.js';
+import { orderByString } from '../domain/string-order.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 import type { KeyRing } from './merge.js';
 
@@ -32,7 +34,7 @@ export interface MeasuresOutput {
 
 function sortedOrderOf(customers: CustomerRecord[]): () => number[] {
   let order: number[] | undefined;
-  return () => (order ??= customers.map((_, i) => i).sort((a, b) => (customers[a].CustomerId < customers[b].CustomerId ? -1 : 1)));
+  return () => (order ??= orderByString(customers.length, (i) => customers[i].CustomerId));
 }
 
 /** Everything the measures and segments stages share, built once. */
@@ -168,43 +170,36 @@ export async function measures(env: StageEnv, input: MeasuresInput): Promise<Mea
   return out;
 }
 
-const BATCH = 10_000;
 
-/** Customer_Measure rows (CustomerId order) and the run's measure values, into the generation being built. */
-export async function writeMeasures(
-  env: StageEnv,
-  analytics: AnalyticsStore,
-  target: { instanceId: string; generation: number; jobId: string; computedAt: string },
-  customers: CustomerRecord[],
-  result: MeasuresOutput,
-): Promise<void> {
-  const { instanceId, generation } = target;
-  if (result.customer.length) {
-    const order = result.sortedOrder();
-    for (let from = 0; from < order.length; from += BATCH) {
-      throwIfCancelled(env.signal);
-      const batch: CustomerMeasureRow[] = [];
-      for (let k = from; k < Math.min(order.length, from + BATCH); k++) {
-        const i = order[k];
-        const row: CustomerMeasureRow = { CustomerId: customers[i].CustomerId };
-        for (const m of result.customer) row[m.plan.name] = m.values[i];
-        batch.push(row);
-      }
-      await analytics.writeCustomerMeasures(instanceId, generation, batch);
-      await yieldToEventLoop();
+/** Customer_Measure rows, in CustomerId order, into the generation being built. */
+export async function writeMeasures(w: GenerationWrite, customers: CustomerRecord[], result: MeasuresOutput): Promise<void> {
+  if (!result.customer.length) return;
+  w.restartClock();
+  w.expect(customers.length);
+  const order = result.sortedOrder();
+  await w.inBatches(order, async (indexes) => {
+    const batch: CustomerMeasureRow[] = [];
+    for (const i of indexes) {
+      const row: CustomerMeasureRow = { CustomerId: customers[i].CustomerId };
+      for (const m of result.customer) row[m.plan.name] = m.values[i];
+      batch.push(row);
     }
-    env.report.counts.customerMeasureRows = customers.length;
-  }
-  await analytics.writeRunSummary(instanceId, generation, target.jobId, target.computedAt, {
-    measures: [
-      ...result.customer.map((m) => ({
-        name: m.plan.name,
-        kind: 'customer' as const,
-        value: null,
-        customersWithValue: m.values.reduce<number>((k, v) => k + (v === null ? 0 : 1), 0),
-      })),
-      ...result.business.map((m) => ({ name: m.plan.name, kind: 'business' as const, value: m.value, customersWithValue: null })),
-    ],
-    segments: [],
+    await w.writer.writeCustomerMeasures(batch);
   });
+  await w.writer.complete('measures');
+  w.lap('measures');
+  w.env.report.counts.customerMeasureRows = customers.length;
+}
+
+/** The run's measure values (business measures) and how many customers have each customer measure. */
+export function measuresSummary(result: MeasuresOutput): AnalyticsRunSummary['measures'] {
+  return [
+    ...result.customer.map((m) => ({
+      name: m.plan.name,
+      kind: 'customer' as const,
+      value: null,
+      customersWithValue: m.values.reduce<number>((k, v) => k + (v === null ? 0 : 1), 0),
+    })),
+    ...result.business.map((m) => ({ name: m.plan.name, kind: 'business' as const, value: m.value, customersWithValue: null })),
+  ];
 }

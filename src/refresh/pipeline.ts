@@ -7,12 +7,12 @@ import { activities } from './activities.js';
 import { IssueLog, RefreshCancelled, type StageEnv, type StageProgress } from './context.js';
 import { dedupe } from './dedupe.js';
 import { match } from './match.js';
-import { measures, writeMeasures } from './measures.js';
+import { measures, measuresSummary, writeMeasures } from './measures.js';
 import { merge, type KeyRing } from './merge.js';
 import { normalize } from './normalize.js';
 import { pull } from './pull.js';
-import { segments, writeSegments } from './segments.js';
-import { write } from './write.js';
+import { segments, segmentsSummary, writeSegments } from './segments.js';
+import { GenerationWrite, writeActivities, writeProfiles } from './write.js';
 import { enrich, ENRICH_WORKER_MIN_PROFILES, startEnrich, type PendingEnrichment } from './enrich.js';
 import { enrichmentPlan } from '../domain/enrich.js';
 import { exportAfterRefresh } from './export.js';
@@ -32,6 +32,12 @@ export interface RefreshOptions {
 
 const now = () => new Date().toISOString();
 
+interface StartedStage {
+  t0: number;
+  env: StageEnv;
+  issues: IssueLog;
+}
+
 /** Page cache for a connection that writes a generation (see SqliteStoreOptions.pageCacheMiB). */
 export const REFRESH_PAGE_CACHE_MIB = 64;
 
@@ -50,23 +56,23 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   let current: StageRecord | undefined;
   const summary: Record<string, number> = {};
 
-  /** Marks a stage running; returns when, for stage(). */
-  function markRunning(name: StageName): { t0: number } {
+  /** Marks a stage running; returns when, and the environment its work gets, for stage(). */
+  function markRunning(name: StageName, instance: ResolvedInstance): StartedStage {
     const rec = stageRecord(name);
     rec.status = 'running';
     rec.startedAt = now();
     options.onStage?.(rec);
-    return { t0: performance.now() };
+    const issues = new IssueLog();
+    const env: StageEnv = { instance, signal, progress: options.onProgress ?? (() => {}), report: { counts: rec.counts, issues } };
+    return { t0: performance.now(), env, issues };
   }
 
   /** `started`: the stage was marked running before (its work began earlier, overlapping others). */
-  async function stage<T>(name: StageName, instance: ResolvedInstance, body: (env: StageEnv) => Promise<T>, started?: { t0: number }): Promise<T> {
+  async function stage<T>(name: StageName, instance: ResolvedInstance, body: (env: StageEnv) => Promise<T>, started?: StartedStage): Promise<T> {
     const rec = stageRecord(name);
     current = rec;
-    const { t0 } = started ?? markRunning(name);
+    const { t0, env, issues } = started ?? markRunning(name, instance);
     await store.updateRun(run.instanceId, run.jobId, { stages });
-    const issues = new IssueLog();
-    const env: StageEnv = { instance, signal, progress: options.onProgress ?? (() => {}), report: { counts: rec.counts, issues } };
     try {
       const value = await body(env);
       rec.status = 'successful';
@@ -117,40 +123,61 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     // profiles) while the stages up to write run here, and written into the generation after them.
     // In a worker, enrich runs from here on, and its stage record says so.
     const enrichInWorker = options.enrichInWorker ?? merged.customers.length >= ENRICH_WORKER_MIN_PROFILES;
-    const enrichStarted = enrichInWorker ? markRunning('enrich') : undefined;
+    const enrichStarted = enrichInWorker ? markRunning('enrich', instance) : undefined;
     current = stageRecord('enrich');
     enrichment = startEnrich({ signal, plan: enrichmentPlan(instance), customers: merged.customers, worker: enrichInWorker });
+    // The write stage starts here too and overlaps the stages up to segments: each part hands its
+    // rows to the generation writer as soon as they exist, and a store that loads a large
+    // generation in a thread of its own writes them while the next stage computes.
+    const writeStarted = markRunning('write', instance);
+    const writeRecord = stageRecord('write');
+    writer = await store.beginGeneration(instance.id, run.jobId, { expectedRows: merged.customers.length + merged.alternateKeys.length });
+    const written = new GenerationWrite(writeStarted.env, writer);
+    /** A part of the write stage between other stages: a failure in it is the write stage's. */
+    const writePart = async (part: () => Promise<void>) => {
+      current = writeRecord;
+      await part();
+    };
+    await writePart(() =>
+      writeProfiles(written, {
+        customers: merged.customers,
+        sourceModified: merged.sourceModified,
+        fieldSources: merged.fieldSources,
+        alternateKeys: merged.alternateKeys,
+      }),
+    );
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
     await endStage('activities');
+    // Sorted in place: the stages below index the activities in their written order.
+    await writePart(() => writeActivities(written, acts));
     // Measures and segments see the batch only (never real-time data); windows end at the run's start.
     const refreshTime = Date.parse(startedAt);
     const measured = await stage('measures', instance, (env) =>
       measures(env, { customers: merged.customers, activities: acts, typed, keyRing: merged.keyRing, refreshTime }),
     );
     await endStage('measures');
+    await writePart(() => writeMeasures(written, merged.customers, measured));
     const segmented = await stage('segments', instance, (env) =>
       segments(env, { customers: merged.customers, activities: acts, measures: measured, refreshTime }),
     );
     await endStage('segments');
     typed.clear();
-    await stage('write', instance, async (env) => {
-      writer = await options.store.beginGeneration(instance.id, run.jobId);
-      const target = { instanceId: instance.id, generation: writer.generation, jobId: run.jobId, computedAt: startedAt };
-      // Measures and segments go in first: write() sorts the activities that the segments stage indexed.
-      let t0 = performance.now();
-      await writeMeasures(env, store.analytics, target, merged.customers, measured);
-      env.report.counts.measuresMs = Math.round(performance.now() - t0);
-      t0 = performance.now();
-      await writeSegments(env, store.analytics, target, segmented);
-      env.report.counts.segmentsMs = Math.round(performance.now() - t0);
-      await write(env, writer, {
-        customers: merged.customers,
-        sourceModified: merged.sourceModified,
-        fieldSources: merged.fieldSources,
-        alternateKeys: merged.alternateKeys,
-        activities: acts,
-      });
-    });
+    await stage(
+      'write',
+      instance,
+      async () => {
+        await writeSegments(written, segmented);
+        // Until here this thread only handed rows over; now it waits for the last to be stored.
+        const w0 = performance.now();
+        await written.finish();
+        writeRecord.counts.waitMs = Math.round(performance.now() - w0);
+        await store.analytics.writeRunSummary(instance.id, writer!.generation, run.jobId, startedAt, {
+          measures: measuresSummary(measured),
+          segments: segmentsSummary(segmented),
+        });
+      },
+      writeStarted,
+    );
     await endStage('write');
     summary.profiles = merged.customers.length;
     summary.alternateKeys = merged.alternateKeys.length;

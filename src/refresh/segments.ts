@@ -4,7 +4,8 @@
 import { windowBounds } from '../domain/measures.js';
 import type { ActivityRecord, CustomerRecord, FieldValue } from '../domain/profile.js';
 import { countActivities, evaluateSegment, planSegments, type SegmentPlan } from '../domain/segments.js';
-import type { AnalyticsStore } from '../storage/analytics.js';
+import type { AnalyticsRunSummary } from '../storage/analytics.js';
+import type { GenerationWrite } from './write.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js';
 import type { MeasuresOutput } from './measures.js';
 
@@ -62,27 +63,22 @@ export async function segments(env: StageEnv, input: SegmentsInput): Promise<Seg
   return out;
 }
 
-const BATCH = 10_000;
 
-/** Members of each segment and the run's segment sizes, into the generation being built. */
-export async function writeSegments(
-  env: StageEnv,
-  analytics: AnalyticsStore,
-  target: { instanceId: string; generation: number; jobId: string; computedAt: string },
-  result: SegmentsOutput,
-): Promise<void> {
+/** Members of each segment, into the generation being built. */
+export async function writeSegments(w: GenerationWrite, result: SegmentsOutput): Promise<void> {
+  w.restartClock();
   let rows = 0;
   for (const s of result.segments) {
-    for (let from = 0; from < s.members.length; from += BATCH) {
-      throwIfCancelled(env.signal);
-      await analytics.writeSegmentMembers(target.instanceId, target.generation, s.plan.name, s.members.slice(from, from + BATCH));
-      await yieldToEventLoop();
-    }
+    w.expect(s.members.length);
+    await w.inBatches(s.members, (batch) => w.writer.writeSegmentMembers(s.plan.name, batch));
     rows += s.members.length;
   }
-  if (result.segments.length) env.report.counts.segmentMembers = rows;
-  await analytics.writeRunSummary(target.instanceId, target.generation, target.jobId, target.computedAt, {
-    measures: [],
-    segments: result.segments.map((s) => ({ name: s.plan.name, size: s.members.length })),
-  });
+  if (result.segments.length) w.env.report.counts.segmentMembers = rows;
+  await w.writer.complete('segments');
+  w.lap('segments');
+}
+
+/** The run's segment sizes. */
+export function segmentsSummary(result: SegmentsOutput): AnalyticsRunSummary['segments'] {
+  return result.segments.map((s) => ({ name: s.plan.name, size: s.members.length }));
 }

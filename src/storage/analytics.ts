@@ -33,10 +33,7 @@ export interface SegmentHistoryEntry {
 }
 
 export interface AnalyticsStore {
-  /** Rows of Customer_Measure for a generation being built. */
-  writeCustomerMeasures(instanceId: string, generation: number, rows: CustomerMeasureRow[]): Promise<void>;
-  /** Members of one segment for a generation being built. */
-  writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void>;
+  // A generation's rows of Customer_Measure and segment members go through its GenerationWriter.
   /** Business measure values and segment sizes of the run building this generation. */
   writeRunSummary(instanceId: string, generation: number, jobId: string, computedAt: string, summary: AnalyticsRunSummary): Promise<void>;
 

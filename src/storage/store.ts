@@ -12,7 +12,7 @@ import type { SearchSpec } from '../domain/search-terms.js';
 import type { CardStore } from './card.js';
 import type { SearchStore } from './search.js';
 import type { TelemetryStore } from './telemetry.js';
-import type { AnalyticsStore } from './analytics.js';
+import type { AnalyticsStore, CustomerMeasureRow } from './analytics.js';
 import type { EnrichmentStore } from './enrichment.js';
 import type { ExportRunStore } from './exports.js';
 import type { NotificationStore } from './notifications.js';
@@ -78,6 +78,14 @@ export interface ProfileView {
 }
 
 /** Writes one generation of unified data; nothing is visible to readers until commit(). */
+/** What a GenerationWriter writes, part by part. */
+export type GenerationPart = 'customers' | 'alternateKeys' | 'activities' | 'measures' | 'segments';
+
+/**
+ * Loads one new generation. The writes happen in the order they are called, but an adapter may do
+ * them behind the caller (a thread of its own): a write's promise can resolve before its rows are
+ * stored, and a write that failed then makes a later call, flush() or commit() reject.
+ */
 export interface GenerationWriter {
   readonly generation: number;
   /** sourceModified[i]: newest last-modified time among rows[i]'s source records (ISO), or null. */
@@ -95,6 +103,16 @@ export interface GenerationWriter {
   indexCustomerAttributes(attributes: readonly { name: string; type: AttributeType }[]): Promise<number>;
   writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
+  /** Per-customer measure values (one row per customer: CustomerId and the measures). */
+  writeCustomerMeasures(rows: CustomerMeasureRow[]): Promise<void>;
+  writeSegmentMembers(segment: string, customerIds: string[]): Promise<void>;
+  /**
+   * No more rows of this part will be written: a store may build its indexes now, behind the
+   * caller, instead of at commit.
+   */
+  complete(part: GenerationPart): Promise<void>;
+  /** Resolves once everything written so far is stored; rejects with the first failed write. */
+  flush(): Promise<void>;
   /**
    * In one transaction: makes this generation the one readers see and records the run as
    * successful with its final stages, so a crash can never leave one without the other.
@@ -165,7 +183,8 @@ export interface Store {
   claimRefresh(instanceId: string): Promise<RefreshClaim | null>;
   activeRun(instanceId: string): Promise<RunRecord | undefined>;
 
-  beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter>;
+  /** `expectedRows`: about how many rows the caller will write (an adapter may load a large generation differently). */
+  beginGeneration(instanceId: string, jobId: string, options?: { expectedRows?: number }): Promise<GenerationWriter>;
   /** Removes generations that are neither current nor being built (and leftovers of crashed builds). */
   pruneGenerations(instanceId: string): Promise<number>;
 

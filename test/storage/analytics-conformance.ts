@@ -50,12 +50,9 @@ export function analyticsConformance(name: string, open: () => Promise<OpenedSto
   async function generation(store: Store, spend: Record<string, number | null>, members: Record<string, string[]>, revenue: number) {
     return build(store, async (w, jobId) => {
       await customers(w, Object.keys(spend));
-      await store.analytics.writeCustomerMeasures(
-        'shop',
-        w.generation,
-        Object.entries(spend).map(([CustomerId, TotalSpend]) => ({ CustomerId, TotalSpend })),
+      await w.writeCustomerMeasures(Object.entries(spend).map(([CustomerId, TotalSpend]) => ({ CustomerId, TotalSpend })),
       );
-      for (const [s, ids] of Object.entries(members)) await store.analytics.writeSegmentMembers('shop', w.generation, s, ids);
+      for (const [s, ids] of Object.entries(members)) await w.writeSegmentMembers(s, ids);
       await store.analytics.writeRunSummary('shop', w.generation, jobId, `2026-11-0${w.generation}T00:00:00.000Z`, {
         measures: [
           { name: 'Revenue', kind: 'business', value: revenue, customersWithValue: null },
@@ -81,13 +78,13 @@ export function analyticsConformance(name: string, open: () => Promise<OpenedSto
       const { run } = await store.createRun('shop', 'cli');
       const w = await store.beginGeneration('shop', run.jobId);
       await customers(w, ['c1', 'c2', 'c3']);
-      await store.analytics.writeCustomerMeasures('shop', w.generation, [
+      await w.writeCustomerMeasures([
         { CustomerId: 'c1', TotalSpend: 10 },
         { CustomerId: 'c2', TotalSpend: null },
         { CustomerId: 'c3', TotalSpend: 99.5 },
       ]);
-      await store.analytics.writeSegmentMembers('shop', w.generation, 'Big', ['c3']);
-      await store.analytics.writeSegmentMembers('shop', w.generation, 'Any', ['c1', 'c3']);
+      await w.writeSegmentMembers('Big', ['c3']);
+      await w.writeSegmentMembers('Any', ['c1', 'c3']);
       assert.equal(await store.analytics.measuresOf('shop', 'c1'), undefined);
       assert.deepEqual(await store.analytics.segmentsOf('shop', 'c3'), []);
       await w.commit({ stages: newStages(), summary: {}, endedAt: new Date().toISOString() });
@@ -123,8 +120,8 @@ export function analyticsConformance(name: string, open: () => Promise<OpenedSto
       // A run that fails after writing its measures: nothing of it shows.
       await build(store, async (w, jobId) => {
         await customers(w, ['c1']);
-        await store.analytics.writeCustomerMeasures('shop', w.generation, [{ CustomerId: 'c1', TotalSpend: 1e6 }]);
-        await store.analytics.writeSegmentMembers('shop', w.generation, 'Big', ['c1']);
+        await w.writeCustomerMeasures([{ CustomerId: 'c1', TotalSpend: 1e6 }]);
+        await w.writeSegmentMembers('Big', ['c1']);
         await store.analytics.writeRunSummary('shop', w.generation, jobId, '2026-11-09T00:00:00.000Z', {
           measures: [{ name: 'Revenue', kind: 'business', value: 1e6, customersWithValue: null }],
           segments: [{ name: 'Big', size: 1 }],

@@ -45,8 +45,8 @@ describe('PostgreSQL analytics specifics', { skip: unavailable || false }, () =>
         const { run } = await store.createRun('shop', 'cli');
         const w = await store.beginGeneration('shop', run.jobId);
         await w.writeCustomers(ids.map((id) => ({ CustomerId: id })));
-        await store.analytics.writeCustomerMeasures('shop', w.generation, ids.map((id, i) => ({ CustomerId: id, Spend: i / 4, Tier: i % 2 ? 'odd' : "o'even" })));
-        await store.analytics.writeSegmentMembers('shop', w.generation, 'All', ids);
+        await w.writeCustomerMeasures(ids.map((id, i) => ({ CustomerId: id, Spend: i / 4, Tier: i % 2 ? 'odd' : "o'even" })));
+        await w.writeSegmentMembers('All', ids);
         await store.analytics.writeRunSummary('shop', w.generation, run.jobId, new Date().toISOString(), {
           measures: [{ name: 'Revenue', kind: 'business', value: revenue, customersWithValue: null }],
           segments: [{ name: 'All', size: n }],
@@ -101,8 +101,8 @@ describe('PostgreSQL analytics specifics', { skip: unavailable || false }, () =>
         { CustomerId: 'c2', City: 'Paris' },
         { CustomerId: 'c3', City: 'Rome' },
       ]);
-      await store.analytics.writeSegmentMembers('shop', w.generation, 'Gold', ['c2', 'c3']);
-      await store.analytics.writeSegmentMembers('shop', w.generation, 'Silver', ['c1']);
+      await w.writeSegmentMembers('Gold', ['c2', 'c3']);
+      await w.writeSegmentMembers('Silver', ['c1']);
       await w.commit({ stages: newStages(), summary: {}, endedAt: new Date().toISOString() });
       const read = await store.queryEntity(
         'shop',

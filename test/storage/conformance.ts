@@ -568,6 +568,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const crashed = (await store.createRun('shop', 'cli')).run;
         const leftover = await store.beginGeneration('shop', crashed.jobId);
         await leftover.writeCustomers([customer('c4')]);
+        await leftover.flush();
         assert.equal(await store.failInterruptedRuns('crashed'), 1);
         assert.equal(await store.pruneGenerations('shop'), 1);
         assert.equal((await store.getInstance('shop'))?.currentGeneration, building.generation);

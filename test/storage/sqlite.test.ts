@@ -13,6 +13,11 @@ import type { InstanceDefinition } from '../../src/config/schema.js';
 import { parseFilter } from '../../src/api/odata/filter.js';
 import type { RealtimeWrite } from '../../src/domain/realtime.js';
 import { storeConformance } from './conformance.js';
+import { loadInstanceDefinition } from '../../src/config/load.js';
+import { runRefresh } from '../../src/refresh/pipeline.js';
+import { resolveInstance } from '../../src/config/resolve.js';
+import { unifiedSchema } from '../../src/domain/unified-schema.js';
+import type { Store } from '../../src/storage/store.js';
 import { overlayConformance } from './overlay-conformance.js';
 import { coordinationConformance } from './coordination-conformance.js';
 
@@ -51,11 +56,18 @@ storeConformance('sqlite', async () => {
   };
 });
 
+// A large generation is loaded by a thread of its own (generationLoading 'auto'): the same suite
+// with every generation loaded so.
+storeConformance('sqlite, generations loaded in a thread', () => openSqliteOnTempDir('kindred-sqlite-', { generationLoading: 'thread' }));
+
 coordinationConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
 
 overlayConformance('sqlite', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false }));
 // The server answers queryEntity in reader threads: the same answers, read-your-writes included.
-overlayConformance('sqlite, queries in reader threads', () => openSqliteOnTempDir('kindred-sqlite-', { reopen: false, readerThreads: 2 }));
+// Generations loaded in a thread as well (filter indexes included).
+overlayConformance('sqlite, queries in reader threads, generations loaded in a thread', () =>
+  openSqliteOnTempDir('kindred-sqlite-', { reopen: false, readerThreads: 2, generationLoading: 'thread' }),
+);
 
 describe('SQLite adapter specifics', () => {
   let dir: string;
@@ -166,8 +178,8 @@ describe('SQLite adapter specifics', () => {
       const w1 = await store.beginGeneration('shop', run.jobId);
       // While loading: the tables, no secondary index yet.
       assert.deepEqual(schema(), tablesOf(1));
-      await store.analytics.writeCustomerMeasures('shop', 1, [{ CustomerId: 'c1', Spend: 5 }]);
-      await store.analytics.writeSegmentMembers('shop', 1, 'Big', ['c1']);
+      await w1.writeCustomerMeasures([{ CustomerId: 'c1', Spend: 5 }]);
+      await w1.writeSegmentMembers('Big', ['c1']);
       await w1.writeCustomers([{ CustomerId: 'c1' }]);
       await w1.writeAlternateKeys([{ DataSourceName: 'S', EntityName: 'E', AlternateValue: 'k1', CustomerId: 'c1' }]);
       await w1.writeActivities([activity('a1', 'c1')]);
@@ -402,6 +414,122 @@ describe('SQLite adapter specifics', () => {
       await w4.abort();
       assert.deepEqual(rows(), { generations: 1, customers: 4, keys: 4, activities: 4 });
     } finally {
+      await store.close();
+    }
+  });
+  it('a generation loaded in a thread: a failed write fails flush and commit with its error; abort leaves no lock behind', async () => {
+    const file = path.join(tempDir(), 'thread.db');
+    const store = openSqliteStore({ file, generationLoading: 'thread' });
+    const stages = { stages: [], summary: {}, endedAt: new Date().toISOString() };
+    const tables = () => store.count('shop', 'Customer');
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const good = await store.beginGeneration('shop', run.jobId);
+      await good.writeCustomers([{ CustomerId: 'c1', City: 'Paris' }]);
+      await good.commit(stages);
+      assert.equal(await tables(), 1);
+
+      // A row the table refuses (NOT NULL activity_time): the write was handed over, its failure shows at flush.
+      const bad = await store.beginGeneration('shop', run.jobId);
+      await bad.writeCustomers([{ CustomerId: 'c2' }]);
+      await bad.writeActivities([{ ActivityId: 'a1', CustomerId: 'c2', ActivityTime: null } as never]);
+      await assert.rejects(bad.flush(), /NOT NULL constraint failed/);
+      await assert.rejects(bad.commit(stages), /NOT NULL constraint failed/);
+      await bad.abort();
+      // The same CustomerId twice: the key index built at commit refuses it; readers keep generation 1.
+      const twice = await store.beginGeneration('shop', run.jobId);
+      await twice.writeCustomers([{ CustomerId: 'c3' }, { CustomerId: 'c3' }]);
+      await assert.rejects(twice.commit(stages), /UNIQUE constraint failed/);
+      await twice.abort();
+      assert.deepEqual(await store.getCustomer('shop', 'c1'), { CustomerId: 'c1', City: 'Paris' });
+      const db = new Database(file, { readonly: true });
+      try {
+        const left = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '%/shop/%' AND name NOT LIKE '%/shop/1'`).all();
+        assert.deepEqual(left, [], 'the failed generations are gone');
+        assert.deepEqual(db.prepare('SELECT generation FROM generations ORDER BY generation').pluck().all(), [1]);
+        // Values packed as bytes for the thread are stored as text, nulls as nulls.
+        assert.deepEqual(db.prepare('SELECT typeof(customer_id), typeof(data), typeof(source_modified) FROM "customers/shop/1"').raw().all(), [['text', 'text', 'null']]);
+      } finally {
+        db.close();
+      }
+      // No thread kept a lock or a transaction: real-time writes and the next generation go through.
+      assert.equal((await store.applyRealtime([profileWrite('c1')]))[0].status, 'updated');
+      const next = await store.beginGeneration('shop', run.jobId);
+      await next.writeCustomers([{ CustomerId: 'c1', City: 'Lyon' }]);
+      await next.commit(stages);
+      assert.equal(await tables(), 1);
+    } finally {
+      await store.close();
+    }
+  });
+  it('a refresh of the demo stores the same generation whether it is loaded in a thread or on the store\'s connection', async () => {
+    const demo = loadInstanceDefinition(path.resolve(import.meta.dirname, '../../examples/demo/instance.yaml'));
+    const refreshed = async (generationLoading: 'thread' | 'inline') => {
+      const store = openSqliteStore({ file: path.join(tempDir(), 'demo.db'), generationLoading });
+      await store.putInstance({ id: 'demo', name: 'Demo', definition: demo.definition, sourceFile: demo.file, baseDir: demo.baseDir });
+      const run = await runRefresh({ store, run: (await store.createRun('demo', 'cli')).run });
+      assert.equal(run.status, 'successful', run.error ?? '');
+      return { store, run };
+    };
+    const inline = await refreshed('inline');
+    const thread = await refreshed('thread');
+    try {
+      const dump = async (store: Store) => {
+        const out: Record<string, unknown[]> = {};
+        for (const entity of ['Customer', 'UnifiedActivity', 'AlternateKey', 'CustomerEnrichment', 'Customer_Measure'] as const) {
+          out[entity] = [];
+          for await (const batch of store.scan('demo', entity)) out[entity].push(...batch);
+        }
+        for (const segment of demo.definition.segments ?? []) out[`segment ${segment.name}`] = await store.analytics.segmentMembers('demo', segment.name, { top: 100_000 });
+        out.search = await store.search.find('demo', { namePrefix: 'a' }, 1000);
+        const attributes = unifiedSchema(resolveInstance(demo.definition, demo.baseDir)).customer.queryTypes;
+        const query = { attributes, filter: parseFilter("City eq 'Berlin'"), orderby: [], top: 1000, skip: 0, count: false };
+        out.filtered = (await store.queryEntity('demo', 'Customer', query, new Date().toISOString())).rows;
+        return out;
+      };
+      const expected = await dump(inline.store);
+      assert.ok(expected.Customer.length > 300 && expected.UnifiedActivity.length > 0 && expected.Customer_Measure.length > 0);
+      assert.ok((expected.search as unknown[]).length > 0 && (expected.filtered as unknown[]).length > 0);
+      assert.deepEqual(await dump(thread.store), expected);
+      // The write stage overlaps the stages after merge: it starts before activities and ends after segments.
+      const stage = (name: string) => thread.run.stages.find((s) => s.name === name)!;
+      assert.ok(stage('write').startedAt! <= stage('activities').startedAt! && stage('write').endedAt! >= stage('segments').endedAt!);
+      assert.equal(stage('write').counts.customers, expected.Customer.length);
+      assert.ok(stage('write').counts.searchTerms > 0);
+    } finally {
+      await inline.store.close();
+      await thread.store.close();
+    }
+  });
+  it('while a thread loads a generation, a run update that finds the database locked is kept and written once the lock is free', async () => {
+    const file = path.join(tempDir(), 'deferred.db');
+    const store = openSqliteStore({ file, generationLoading: 'thread' });
+    const other = new Database(file);
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const w = await store.beginGeneration('shop', run.jobId);
+      const status = () => other.prepare('SELECT status FROM runs WHERE job_id = ?').pluck().get(run.jobId);
+      other.exec('BEGIN IMMEDIATE');
+      const t0 = performance.now();
+      await store.updateRun('shop', run.jobId, { status: 'running' });
+      assert.ok(performance.now() - t0 < 1000, 'did not wait for the lock');
+      assert.equal(status(), 'queued');
+      other.exec('COMMIT');
+      const until = Date.now() + 5000;
+      while (status() !== 'running' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(status(), 'running', 'written once the lock was free');
+      // Kept updates are written at the latest when the generation ends.
+      other.exec('BEGIN IMMEDIATE');
+      await store.updateRun('shop', run.jobId, { error: 'kept' });
+      other.exec('COMMIT');
+      await w.writeCustomers([{ CustomerId: 'c1' }]);
+      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      assert.equal(other.prepare('SELECT status FROM runs WHERE job_id = ?').pluck().get(run.jobId), 'successful');
+      assert.equal((await store.getRun('shop', run.jobId))?.error, 'kept');
+    } finally {
+      other.close();
       await store.close();
     }
   });

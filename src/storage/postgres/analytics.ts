@@ -21,7 +21,8 @@ const generationColumns = (instanceId: string, generation: number) => [
 export class PostgresAnalyticsStore implements AnalyticsStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  // Rows of a generation being built are invisible to readers, so each batch commits on its own (COPY for the bulk).
+  // For the GenerationWriter. Rows of a generation being built are invisible to readers, so each
+  // batch commits on its own (COPY for the bulk).
   async writeCustomerMeasures(instanceId: string, generation: number, list: CustomerMeasureRow[]): Promise<void> {
     await copyRows(
       this.pool,

@@ -323,6 +323,12 @@ export class PostgresStore implements Store {
       indexCustomerAttributes: async (attributes) => (assertOpen(), this.indexCustomerAttributes(instanceId, attributes)),
       writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
+      writeCustomerMeasures: async (list) => (assertOpen(), this.analytics.writeCustomerMeasures(instanceId, generation, list)),
+      writeSegmentMembers: async (segment, ids) => (assertOpen(), this.analytics.writeSegmentMembers(instanceId, generation, segment, ids)),
+      // Indexes are the shared tables' own, kept up by every insert.
+      complete: async () => assertOpen(),
+      // Every write above is done when its promise resolves.
+      flush: async () => assertOpen(),
       commit: async (runResult) => {
         assertOpen();
         await transaction(pool, async (client) => {

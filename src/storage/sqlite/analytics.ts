@@ -4,11 +4,10 @@ import type { FieldValue } from '../../domain/profile.js';
 import type {
   AnalyticsRunSummary,
   AnalyticsStore,
-  CustomerMeasureRow,
   MeasureHistoryEntry,
   SegmentHistoryEntry,
 } from '../analytics.js';
-import { BulkInsert, type GenerationTables } from './statements.js';
+import type { GenerationTables } from './statements.js';
 
 type Row = Record<string, unknown>;
 
@@ -21,28 +20,6 @@ export class SqliteAnalyticsStore implements AnalyticsStore {
     private readonly db: Database.Database,
     private readonly tables: GenerationTables,
   ) {}
-
-  async writeCustomerMeasures(instanceId: string, generation: number, rows: CustomerMeasureRow[]): Promise<void> {
-    const table = this.tables.table('customer_measures', instanceId, generation);
-    const insert = new BulkInsert(this.db, table, instanceId, generation, ['customer_id', 'data']);
-    this.db.transaction(() =>
-      insert.run(rows.length, (i, out, at) => {
-        out[at] = rows[i].CustomerId;
-        out[at + 1] = JSON.stringify(rows[i]);
-      }),
-    )();
-  }
-
-  async writeSegmentMembers(instanceId: string, generation: number, segment: string, customerIds: string[]): Promise<void> {
-    const table = this.tables.table('segment_members', instanceId, generation);
-    const insert = new BulkInsert(this.db, table, instanceId, generation, ['segment', 'customer_id']);
-    this.db.transaction(() =>
-      insert.run(customerIds.length, (i, out, at) => {
-        out[at] = segment;
-        out[at + 1] = customerIds[i];
-      }),
-    )();
-  }
 
   async writeRunSummary(instanceId: string, generation: number, jobId: string, computedAt: string, summary: AnalyticsRunSummary): Promise<void> {
     const insert = this.db.prepare(

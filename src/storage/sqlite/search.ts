@@ -8,6 +8,10 @@ import type { SearchHit, SearchQuery, SearchStore } from '../search.js';
 import type { GenerationTables } from './statements.js';
 
 const CURRENT = '(SELECT current_generation FROM instances WHERE id = @instanceId)';
+/** The temporary table a generation's search terms are sorted into (buildTerms). */
+const BUILD_TABLE = 'kindred_search_terms_build';
+/** Search terms copied per transaction from there: about 0.1 s of holding the write lock. */
+const TERMS_PER_TRANSACTION = 100_000;
 
 
 /** Letters, digits and single inner spaces only: lower() folds it as foldText would. */
@@ -67,9 +71,28 @@ export class SqliteSearchStore implements SearchStore {
     if (spec.emailFields.length) parts.push(`SELECT 'email', lower(trim(v)) AS term, customer_id FROM vals WHERE ${keyIn(spec.emailFields)} AND term != ''`);
     if (spec.phoneFields.length) parts.push(`SELECT 'phone', ${digits('v')} AS term, customer_id FROM vals WHERE ${keyIn(spec.phoneFields)} AND ${isPhoneDigits('term')}`);
     const terms = this.tables.table('search_terms', instanceId, generation);
-    const sql = `WITH RECURSIVE ${ctes.join(',\n')} INSERT OR IGNORE INTO ${terms} (instance_id, generation, kind, term, customer_id)
-      SELECT @instanceId, @generation, kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`;
-    return this.db.transaction(() => this.db.prepare(sql).run({ instanceId, generation }).changes)();
+    // Computed and sorted into a temporary table first (it belongs to this connection: only a
+    // read of the database, no write lock), then copied over in chunks of a short transaction
+    // each, so that other connections' writes (the run's progress, real-time writes) wait for a
+    // chunk at most, not for the whole build (some 10 s at a million profiles).
+    this.db.exec(`DROP TABLE IF EXISTS temp.${BUILD_TABLE}`);
+    this.db
+      .prepare(`CREATE TEMP TABLE ${BUILD_TABLE} AS WITH RECURSIVE ${ctes.join(',\n')} SELECT kind, term, customer_id FROM (${parts.join(' UNION ALL ')}) ORDER BY kind, term, customer_id`)
+      .run({ instanceId, generation });
+    try {
+      const last = this.db.prepare(`SELECT COALESCE(MAX(rowid), 0) FROM temp.${BUILD_TABLE}`).pluck().get() as number;
+      const copy = this.db.prepare(
+        `INSERT OR IGNORE INTO ${terms} (instance_id, generation, kind, term, customer_id)
+         SELECT @instanceId, @generation, kind, term, customer_id FROM temp.${BUILD_TABLE} WHERE rowid > @after AND rowid <= @until ORDER BY rowid`,
+      );
+      let inserted = 0;
+      for (let after = 0; after < last; after += TERMS_PER_TRANSACTION) {
+        inserted += this.db.transaction(() => copy.run({ instanceId, generation, after, until: after + TERMS_PER_TRANSACTION }).changes)();
+      }
+      return inserted;
+    } finally {
+      this.db.exec(`DROP TABLE temp.${BUILD_TABLE}`);
+    }
   }
 
   async find(instanceId: string, query: SearchQuery, top: number): Promise<SearchHit[]> {

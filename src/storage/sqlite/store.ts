@@ -11,10 +11,12 @@ import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } f
 import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
-import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
+import type { ApiKeyRecord, EntityQuery, GenerationPart, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
 import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
 import { ReaderPool } from './reader-pool.js';
+import { GenerationLoad, LOADED_COLUMNS, RowPacker, type LoadedTable } from './generation-load.js';
+import { GenerationThread, LoadQueue, type RunLoadStep } from './generation-thread.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import {
   BulkInsert,
@@ -64,7 +66,32 @@ export interface SqliteStoreOptions {
    * this thread. Not for ':memory:'.
    */
   readerThreads?: number;
+  /**
+   * Where a refresh loads a new generation's tables: in a thread of its own with its own connection
+   * ('thread': the refresh computes its next stage meanwhile), on this connection ('inline'), or
+   * 'auto' (default): in a thread from GENERATION_THREAD_MIN_ROWS expected rows on. Always inline
+   * for ':memory:'.
+   */
+  generationLoading?: 'auto' | 'thread' | 'inline';
 }
+
+const BUSY_TIMEOUT_MS = 5000;
+/** How soon a run update deferred by a busy generation thread is tried again. */
+const DEFERRED_RUN_RETRY_MS = 100;
+/** The table that holds each part of a generation. */
+const PART_TABLES: Record<GenerationPart, GenerationTableName> = {
+  customers: 'customers',
+  alternateKeys: 'alternate_keys',
+  activities: 'activities',
+  measures: 'customer_measures',
+  segments: 'segment_members',
+};
+/** The store connection's busy timeout while a thread loads a generation (see beginGeneration). */
+const GENERATION_BUSY_TIMEOUT_MS = 120_000;
+/** Below this many rows a generation thread's start-up (~0.1–0.3 s from source) costs more than the overlap saves. */
+export const GENERATION_THREAD_MIN_ROWS = 50_000;
+/** Batches handed to a generation thread and not yet written, at most: bounds the memory they hold. */
+const GENERATION_QUEUE_WINDOW = 3;
 
 const now = () => new Date().toISOString();
 /** Rows deleted per transaction when a generation goes (deleteGeneration). */
@@ -82,10 +109,10 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
   db.pragma('journal_mode = WAL');
   // FULL: every commit of this connection is synced to disk before it returns.
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (options.pageCacheMiB) db.pragma(`cache_size = ${-Math.round(options.pageCacheMiB * 1024)}`);
   migrate(db);
-  if (options.file === ':memory:') return new SqliteStore(db, null, null);
+  if (options.file === ':memory:') return new SqliteStore(db, null, null, null);
   // Real-time writes get a connection of their own (realtime-writer.ts), in this thread or in one
   // of their own.
   const file = path.resolve(options.file);
@@ -93,6 +120,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     db,
     options.realtimeWriter === 'worker' ? workerRealtimeWriter(file) : inlineRealtimeWriter(file),
     options.readerThreads ? new ReaderPool(file, options.readerThreads) : null,
+    { file, pageCacheMiB: options.pageCacheMiB, mode: options.generationLoading ?? 'auto' },
   );
 }
 
@@ -101,7 +129,7 @@ export function openSqliteReader(file: string): Pick<Store, 'queryEntity' | 'clo
   const db = new Database(file);
   db.pragma('busy_timeout = 5000');
   db.pragma('query_only = ON');
-  return new SqliteStore(db, null, null);
+  return new SqliteStore(db, null, null, null);
 }
 
 function migrate(db: Database.Database): void {
@@ -136,6 +164,10 @@ class SqliteStore implements Store {
 
   readonly access: SqliteAccessStore;
   private readonly refreshClaims = new RefreshClaims();
+  /** Generation threads loading now (beginGeneration), and the run updates deferred meanwhile (updateRun). */
+  private generationThreads = 0;
+  private readonly deferredRunUpdates = new Map<string, { instanceId: string; jobId: string; patch: Partial<RunRecord> }>();
+  private deferredRunRetry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly db: Database.Database,
@@ -143,6 +175,8 @@ class SqliteStore implements Store {
     private readonly realtime: RealtimeWriter | null,
     /** Where queryEntity runs, if not in this thread. */
     private readonly readers: ReaderPool | null,
+    /** Where new generations are loaded (null: on this connection). */
+    private readonly generationLoading: { file: string; pageCacheMiB: number | undefined; mode: 'auto' | 'thread' | 'inline' } | null,
   ) {
     this.sameConnection = realtime ? null : new RealtimeApplier(db);
     this.tables = new GenerationTables(db);
@@ -162,6 +196,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.deferredRunRetry) clearTimeout(this.deferredRunRetry);
     await this.realtime?.close();
     await this.readers?.close();
     this.db.close();
@@ -226,7 +261,46 @@ class SqliteStore implements Store {
     jobId: string,
     patch: Partial<Pick<RunRecord, 'status' | 'startedAt' | 'endedAt' | 'error' | 'generation' | 'summary'>> & { stages?: StageRecord[] },
   ): Promise<void> {
-    this.runUpdate(instanceId, jobId, patch);
+    if (!this.generationThreads) {
+      this.writeDeferredRunUpdates();
+      this.runUpdate(instanceId, jobId, patch);
+      return;
+    }
+    // While a thread loads a generation it may hold the write lock for seconds (an index over a
+    // million rows): the run's progress must not stop the refresh that reports it. It is kept,
+    // merged with later updates of the same run, and written as soon as the lock is free.
+    const key = `${instanceId}\u0000${jobId}`;
+    const earlier = this.deferredRunUpdates.get(key);
+    this.deferredRunUpdates.set(key, { instanceId, jobId, patch: { ...earlier?.patch, ...patch } });
+    this.tryDeferredRunUpdates();
+  }
+
+  /** Writes the deferred run updates if the write lock is free now; else tries again shortly. */
+  private tryDeferredRunUpdates(): void {
+    if (!this.deferredRunUpdates.size) return;
+    const timeout = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.writeDeferredRunUpdates();
+    } catch {
+      // Busy (or failing): kept and tried again; the generation's end writes them with waiting,
+      // and an error that persists shows there.
+      this.deferredRunRetry ??= setTimeout(() => {
+        this.deferredRunRetry = null;
+        this.tryDeferredRunUpdates();
+      }, DEFERRED_RUN_RETRY_MS);
+      this.deferredRunRetry.unref();
+    } finally {
+      this.db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
+  /** Writes the deferred run updates, in the order they came, waiting for the lock as any write does. */
+  private writeDeferredRunUpdates(): void {
+    for (const [key, u] of this.deferredRunUpdates) {
+      this.runUpdate(u.instanceId, u.jobId, u.patch);
+      this.deferredRunUpdates.delete(key);
+    }
   }
 
   private runUpdate(instanceId: string, jobId: string, patch: Partial<RunRecord>): void {
@@ -277,7 +351,7 @@ class SqliteStore implements Store {
     return this.refreshClaims.claim(instanceId);
   }
 
-  async beginGeneration(instanceId: string, jobId: string): Promise<GenerationWriter> {
+  async beginGeneration(instanceId: string, jobId: string, options: { expectedRows?: number } = {}): Promise<GenerationWriter> {
     const db = this.db;
     const generation = db.transaction(() => {
       const r = this.stmt('SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM generations WHERE instance_id = ?').get(instanceId) as Row;
@@ -294,86 +368,105 @@ class SqliteStore implements Store {
       }
       return g;
     }).immediate();
-    const own = (base: GenerationTableName) => ownTableName(base, instanceId, generation);
     // Rows written before commit need no sync: an unfinished generation is thrown away after a
     // crash anyway. The switch itself (commit) is synced. WAL keeps the file consistent either way.
     db.pragma('synchronous = NORMAL');
-
-    const insertCustomers = new BulkInsert(db, own('customers'), instanceId, generation, ['customer_id', 'data', 'source_modified', 'field_sources']);
-    const insertKeys = new BulkInsert(db, own('alternate_keys'), instanceId, generation, ['data_source', 'entity', 'alternate_value', 'customer_id']);
-    const insertActivities = new BulkInsert(db, own('activities'), instanceId, generation, ['activity_id', 'customer_id', 'activity_time', 'data']);
-    // Secondary indexes are built once the rows are in (one sorted pass each, a transaction of its own).
-    let indexed = false;
-    let filterIndexed = false;
-    const createIndexes = () => {
-      if (indexed) return;
-      for (const [base, spec] of Object.entries(GENERATION_TABLES)) {
-        const b = base as GenerationTableName;
-        for (const [name, index] of Object.entries(spec.indexes)) {
-          db.exec(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ownIndexName(b, instanceId, generation, name)} ON ${own(b)} ${index.columns}`);
-        }
-      }
-      indexed = true;
+    // A large generation is loaded by a thread of its own, a batch at a time behind the caller.
+    const loading = this.generationLoading;
+    const inThread =
+      loading !== null && (loading.mode === 'thread' || (loading.mode === 'auto' && (options.expectedRows ?? 0) >= GENERATION_THREAD_MIN_ROWS));
+    const thread = inThread ? new GenerationThread({ file: loading.file, instanceId, generation, pageCacheMiB: loading.pageCacheMiB }) : null;
+    // This connection's own writes meanwhile (the run's progress) may wait for a step of the
+    // thread that holds the write lock for seconds (a filter index over millions of profiles).
+    if (thread) {
+      db.pragma(`busy_timeout = ${GENERATION_BUSY_TIMEOUT_MS}`);
+      this.generationThreads++;
+    }
+    let threadOpen = thread !== null;
+    const threadDone = async () => {
+      if (!threadOpen) return;
+      threadOpen = false;
+      await thread?.close();
+      if (--this.generationThreads === 0) db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.writeDeferredRunUpdates();
     };
-    const writeCustomers = db.transaction((rows: CustomerRecord[], modified?: (string | null)[], sources?: (string | null)[]) =>
-      insertCustomers.run(rows.length, (i, out, at) => {
-        out[at] = rows[i].CustomerId;
-        out[at + 1] = JSON.stringify(rows[i]);
-        out[at + 2] = modified?.[i] ?? null;
-        out[at + 3] = sources?.[i] ?? null;
-      }),
-    );
-    const writeKeys = db.transaction((rows: AlternateKeyRecord[]) =>
-      insertKeys.run(rows.length, (i, out, at) => {
-        const k = rows[i];
-        out[at] = k.DataSourceName;
-        out[at + 1] = k.EntityName;
-        out[at + 2] = k.AlternateValue;
-        out[at + 3] = k.CustomerId;
-      }),
-    );
-    const writeActivities = db.transaction((rows: ActivityRecord[]) =>
-      insertActivities.run(rows.length, (i, out, at) => {
-        const a = rows[i];
-        out[at] = a.ActivityId;
-        out[at + 1] = a.CustomerId;
-        out[at + 2] = a.ActivityTime;
-        out[at + 3] = JSON.stringify(a);
-      }),
-    );
+    let load: GenerationLoad | null = null;
+    const run: RunLoadStep = thread ? thread.run : async (step) => (load ??= new GenerationLoad(db, instanceId, generation)).apply(step);
+    const queue = new LoadQueue(run, GENERATION_QUEUE_WINDOW);
+    // The last batch's size per table, to size the next one's buffer.
+    const batchBytes = new Map<LoadedTable, number>();
+    const rows = (table: LoadedTable, count: number, pack: (i: number, add: (value: string | null | undefined) => void) => void) => {
+      const packer = new RowPacker(count * LOADED_COLUMNS[table].length, Math.ceil((batchBytes.get(table) ?? 0) * 1.25));
+      const add = (value: string | null | undefined) => packer.add(value);
+      for (let i = 0; i < count; i++) pack(i, add);
+      const packed = packer.packed();
+      batchBytes.set(table, packed.bytes.byteLength);
+      return queue.push({ kind: 'rows', table, rows: packed });
+    };
     let finished = false;
     const assertOpen = () => {
       if (finished) throw new Error(`generation ${generation} of ${instanceId} is already committed or aborted`);
     };
     return {
       generation,
-      writeCustomers: async (rows, modified, sources) => (assertOpen(), writeCustomers(rows, modified, sources)),
+      writeCustomers: async (list, modified, sources) => {
+        assertOpen();
+        await rows('customers', list.length, (i, add) => {
+          add(list[i].CustomerId);
+          add(JSON.stringify(list[i]));
+          add(modified?.[i]);
+          add(sources?.[i]);
+        });
+      },
       setFieldSourceLegend: async (legend) => {
         assertOpen();
         this.stmt('UPDATE generations SET field_source_legend = ? WHERE instance_id = ? AND generation = ?').run(JSON.stringify(legend), instanceId, generation);
       },
-      buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
-      indexCustomerAttributes: async (attributes) => {
+      buildSearchTerms: async (spec) => (assertOpen(), queue.result({ kind: 'searchTerms', spec })),
+      indexCustomerAttributes: async (attributes) => (assertOpen(), queue.result({ kind: 'filterIndex', attributes: attributes.map((a) => a.name) })),
+      writeAlternateKeys: async (list) => {
         assertOpen();
-        // Built now, in the write stage (its time shows there); the planner statistics that make
-        // SQLite pick them follow at commit, once the key index exists too.
-        for (const { name } of attributes) {
-          db.exec(
-            `CREATE INDEX ${ownIndexName('customers', instanceId, generation, `${FILTER_INDEX_PREFIX}${name}`)} ON ${own('customers')} (instance_id, generation, ${jsonAttribute(name)}, customer_id)`,
-          );
-        }
-        filterIndexed = attributes.length > 0;
-        return attributes.length;
+        await rows('alternate_keys', list.length, (i, add) => {
+          const k = list[i];
+          add(k.DataSourceName);
+          add(k.EntityName);
+          add(k.AlternateValue);
+          add(k.CustomerId);
+        });
       },
-      writeAlternateKeys: async (rows) => (assertOpen(), writeKeys(rows)),
-      writeActivities: async (rows) => (assertOpen(), writeActivities(rows)),
+      writeActivities: async (list) => {
+        assertOpen();
+        await rows('activities', list.length, (i, add) => {
+          const a = list[i];
+          add(a.ActivityId);
+          add(a.CustomerId);
+          add(a.ActivityTime);
+          add(JSON.stringify(a));
+        });
+      },
+      writeCustomerMeasures: async (list) => {
+        assertOpen();
+        await rows('customer_measures', list.length, (i, add) => {
+          add(list[i].CustomerId);
+          add(JSON.stringify(list[i]));
+        });
+      },
+      writeSegmentMembers: async (segment, customerIds) => {
+        assertOpen();
+        await rows('segment_members', customerIds.length, (i, add) => {
+          add(segment);
+          add(customerIds[i]);
+        });
+      },
+      complete: async (part) => (assertOpen(), queue.push({ kind: 'indexes', tables: [PART_TABLES[part]] })),
+      flush: async () => (assertOpen(), queue.drain()),
       commit: async (run) => {
         assertOpen();
-        createIndexes();
-        // Without statistics SQLite prefers reading customers in key order (no sort) over a
-        // filter index. Sampled ones (analysis_limit) say nothing: every prefix looks alike. A
-        // full ANALYZE of the table reads each index once: about 1 ms per 1,000 profiles.
-        if (filterIndexed) db.exec(`ANALYZE ${own('customers')}`);
+        // The secondary indexes, in one sorted pass each, where the rows were loaded; then that
+        // connection goes, before this one switches readers to the generation.
+        await queue.drain();
+        await queue.result({ kind: 'indexes' });
+        await threadDone();
         db.pragma('synchronous = FULL');
         db.transaction(() => {
           const previous = (this.stmt('SELECT current_generation AS g FROM instances WHERE id = ?').get(instanceId) as Row | undefined)?.g as
@@ -390,6 +483,9 @@ class SqliteStore implements Store {
       abort: async () => {
         if (finished) return;
         finished = true;
+        // The thread finishes the step it is in and closes its connection (it holds no lock after).
+        await queue.drain().catch(() => {});
+        await threadDone();
         db.pragma('synchronous = FULL');
         await this.deleteGeneration(instanceId, generation);
       },
