@@ -13,7 +13,7 @@
  *   1. generates the sources once into bench/out/data-<size>-seed42/ (reused when its marker file exists);
  *   2. baseline: reads every source file with the project's readers, no processing (best of 2 rounds,
  *      in a child process): the irreducible I/O + parse cost;
- *   3. refresh #1 in a child process (bench/refresh-child.ts, --max-old-space-size=6144) on a fresh
+ *   3. refresh #1 in a child process (bench/refresh-child.ts, CHILD_FLAGS) on a fresh
  *      SQLite store in a temp dir: stage times, wall time, peak RSS, GC time;
  *   4. pairwise precision / recall / F1 of AlternateKey against truth.csv;
  *   5. refresh #2 on the same store with unchanged data: time, and how many CustomerIds changed (must be 0).
@@ -29,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSyntheticSources, SYNTHETIC_LAYOUT, type GenerateResult } from '../src/synthetic/generate.js';
 import { machine, updateBenchmarksMd } from './report.js';
+import { REFRESH_YOUNG_GENERATION_MIB } from '../src/refresh/pipeline.js';
 import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +38,10 @@ const RESULTS = path.join(ROOT, 'bench', 'results');
 const CHILD = path.join(ROOT, 'bench', 'refresh-child.ts');
 const SEED = 42;
 const MARKER = '.kindred-bench-complete.json';
-const CHILD_FLAGS = ['--max-old-space-size=6144'];
+// The child runs the refresh in its main thread; `kindred refresh` and the server run it in a worker
+// thread whose young generation is REFRESH_YOUNG_GENERATION_MIB (two semi-spaces and as much again
+// for large new objects): the same semi-space size here.
+const CHILD_FLAGS = ['--max-old-space-size=6144', `--max-semi-space-size=${REFRESH_YOUNG_GENERATION_MIB / 3}`];
 const SQLITE_SECTION = '## Refresh (batch unification)';
 
 // --- arguments ----------------------------------------------------------------------------------
@@ -295,7 +299,7 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
     '```',
     '',
     'Synthetic data from `generateSyntheticSources` (seed 42; three systems, ~8 % duplicates, noisy copies), reused from `bench/out/`. ' +
-      `Each refresh runs in its own child process (\`--max-old-space-size=6144\`) on a fresh ${databaseUrl ? 'PostgreSQL schema (local PostgreSQL 15, synchronous_commit on, same machine)' : 'SQLite store in a temp dir'}; peak RSS${databaseUrl ? " (of the Kindred process; PostgreSQL's own memory is not counted)" : ''} is ` +
+      `Each refresh runs in its own child process (\`${CHILD_FLAGS.join(' ')}\`; the semi-space size is that of the worker thread \`kindred refresh\` and the server run a refresh in) on a fresh ${databaseUrl ? 'PostgreSQL schema (local PostgreSQL 15, synchronous_commit on, same machine)' : 'SQLite store in a temp dir'}; peak RSS${databaseUrl ? " (of the Kindred process; PostgreSQL's own memory is not counted)" : ''} is ` +
       '`process.resourceUsage().maxRSS` read as soon as `runRefresh` returns. The baseline reads every source file with the project\'s ' +
       'readers (`openDelimited` / `readJsonl`) and does nothing else (best of 2, own child process). F1 is pairwise, AlternateKey vs. `truth.csv`. ' +
       'Refresh #2 runs again on the same store with unchanged data; every CustomerId must stay the same. ' +

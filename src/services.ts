@@ -12,7 +12,7 @@ import { PostgresChangeFeed } from './realtime/postgres-change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
 import { WriteQueue } from './realtime/write-queue.js';
-import { workerExecutor } from './refresh/executors.js';
+import { inlineExecutor, workerExecutor, type RefreshExecutor } from './refresh/executors.js';
 import type { RefreshWorkerData } from './refresh/worker.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openPostgresStore } from './storage/postgres/store.js';
@@ -34,6 +34,8 @@ export interface Services {
   storeLocation: string;
   store: Store;
   runner: RefreshRunner;
+  /** Runs one refresh where this process runs them (a worker thread with refreshInWorker). */
+  executeRefresh: RefreshExecutor;
   catalog: InstanceCatalog;
   /** API edits of an instance definition (measures, segments), one at a time per instance. */
   definitions: DefinitionEditor;
@@ -94,12 +96,8 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const cluster = new ClusterEvents();
   const opened = options.database ? await openPostgres(options.database, cluster, options.log) : await openSqlite(dataDir, options);
   const { store, feed } = opened;
-  const runner = new RefreshRunner({
-    store,
-    onProgress: options.onProgress,
-    log: options.log,
-    execute: options.refreshInWorker ? workerExecutor(store, opened.workerStore) : undefined,
-  });
+  const executeRefresh = options.refreshInWorker ? workerExecutor(store, opened.workerStore) : inlineExecutor(store);
+  const runner = new RefreshRunner({ store, onProgress: options.onProgress, log: options.log, execute: executeRefresh });
   const writes = new WriteQueue(store, feed, undefined, opened.groupsInFlight);
   const catalog = new InstanceCatalog(store);
   const sweeper = new ExpirySweeper(store, options.sweepIntervalMs ?? 60_000, options.log);
@@ -139,6 +137,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
     auth,
     access: new AccessManager(store, auth),
     runner,
+    executeRefresh,
     catalog,
     definitions: new DefinitionEditor(store, catalog),
     feed,

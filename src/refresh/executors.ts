@@ -4,22 +4,22 @@ import type { RunRecord } from '../domain/run.js';
 import type { Store } from '../storage/store.js';
 import type { StageProgress } from './context.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
-import { runRefresh } from './pipeline.js';
+import { REFRESH_YOUNG_GENERATION_MIB, runRefresh, type StageListener } from './pipeline.js';
 import type { RefreshWorkerData, RefreshWorkerMessage } from './worker.js';
 import { startModuleWorker } from '../workers.js';
 
-export type RefreshExecutor = (run: RunRecord, signal: AbortSignal, onProgress?: StageProgress) => Promise<RunRecord>;
+export type RefreshExecutor = (run: RunRecord, signal: AbortSignal, onProgress?: StageProgress, onStage?: StageListener) => Promise<RunRecord>;
 
 export function inlineExecutor(store: Store): RefreshExecutor {
-  return (run, signal, onProgress) => runRefresh({ store, run, signal, onProgress });
+  return (run, signal, onProgress, onStage) => runRefresh({ store, run, signal, onProgress, onStage });
 }
 
 function startWorker(workerData: RefreshWorkerData): Worker {
-  return startModuleWorker(new URL('./worker.js', import.meta.url), workerData);
+  return startModuleWorker(new URL('./worker.js', import.meta.url), workerData, { maxYoungGenerationSizeMb: REFRESH_YOUNG_GENERATION_MIB });
 }
 
 export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['store']): RefreshExecutor {
-  return (run, signal, onProgress) =>
+  return (run, signal, onProgress, onStage) =>
     new Promise<RunRecord>((resolve) => {
       const worker = startWorker({ store: storeConfig, run });
       let settled = false;
@@ -39,6 +39,7 @@ export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['sto
       };
       worker.on('message', (m: RefreshWorkerMessage) => {
         if (m.type === 'progress') onProgress?.(m.stage as never, m.done, m.total);
+        else if (m.type === 'stage') onStage?.(m.stage);
         else if (m.type === 'done') {
           settled = true;
           resolve(m.run);

@@ -18,6 +18,8 @@ import { enrichmentPlan } from '../domain/enrich.js';
 import { exportAfterRefresh } from './export.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
 
+export type StageListener = (stage: StageRecord) => void;
+
 export interface RefreshOptions {
   store: Store;
   run: RunRecord;
@@ -25,7 +27,7 @@ export interface RefreshOptions {
   /** Called often during a stage (done, total; total 0 = unknown). */
   onProgress?: StageProgress;
   /** Called when a stage starts or ends. */
-  onStage?: (stage: StageRecord) => void;
+  onStage?: StageListener;
   /** Enrich in a worker thread (default: for many profiles, see ENRICH_WORKER_MIN_PROFILES). */
   enrichInWorker?: boolean;
 }
@@ -40,6 +42,14 @@ interface StartedStage {
 
 /** Page cache for a connection that writes a generation (see SqliteStoreOptions.pageCacheMiB). */
 export const REFRESH_PAGE_CACHE_MIB = 64;
+
+/**
+ * Young generation of the thread a refresh runs in (executors.ts): semi-spaces of 64 MiB instead
+ * of V8's 16. The stages make millions of short-lived objects that a small young generation
+ * promotes before they die; at 1M records the refresh spent 15 s in GC with the default and 9 s
+ * with this, and peaked lower (BENCHMARKS.md).
+ */
+export const REFRESH_YOUNG_GENERATION_MIB = 192;
 
 /** Alternate keys of the previous generation read per page when merge loads them. */
 const PREVIOUS_KEYS_PAGE = 50_000;

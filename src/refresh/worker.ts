@@ -2,7 +2,7 @@
 // requests while unification works through millions of records. The worker opens its own
 // connection to the same store; progress and the final run go back as messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RunRecord } from '../domain/run.js';
+import type { RunRecord, StageRecord } from '../domain/run.js';
 import { openPostgresStore } from '../storage/postgres/store.js';
 import { openSqliteStore } from '../storage/sqlite/store.js';
 import type { Store } from '../storage/store.js';
@@ -15,6 +15,7 @@ export interface RefreshWorkerData {
 
 export type RefreshWorkerMessage =
   | { type: 'progress'; stage: string; done: number; total: number }
+  | { type: 'stage'; stage: StageRecord }
   | { type: 'done'; run: RunRecord }
   | { type: 'error'; message: string };
 
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
         last = now;
         port.postMessage({ type: 'progress', stage, done, total } satisfies RefreshWorkerMessage);
       },
+      onStage: (stage) => port.postMessage({ type: 'stage', stage } satisfies RefreshWorkerMessage),
     });
     port.postMessage({ type: 'done', run } satisfies RefreshWorkerMessage);
   } catch (err) {

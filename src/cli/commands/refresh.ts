@@ -1,12 +1,13 @@
 import { openServices, type DatabaseOptions } from '../../services.js';
 import type { RefreshClaim } from '../../storage/store.js';
-import { REFRESH_PAGE_CACHE_MIB, runRefresh } from '../../refresh/pipeline.js';
 import { CliError } from '../errors.js';
 import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
 export async function refresh(instanceId: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
-  const services = await openServices({ dataDir, database, pageCacheMiB: REFRESH_PAGE_CACHE_MIB });
+  // In a worker thread, as the server runs refreshes: with its own connection and the young
+  // generation a refresh wants (REFRESH_YOUNG_GENERATION_MIB), which this thread cannot change.
+  const services = await openServices({ dataDir, database, refreshInWorker: true });
   const bars = stageBars();
   const controller = new AbortController();
   const onSignal = () => {
@@ -27,13 +28,12 @@ export async function refresh(instanceId: string, dataDir: string, database?: Da
     if (!created) throw new CliError(`refresh ${run.jobId} is already ${run.status} for '${instanceId}'`);
     process.stderr.write(`refresh ${run.jobId} of '${instanceId}'\n`);
     await services.access.audit({ instanceId, principalId: cliActor(), action: 'refresh.start', target: run.jobId, outcome: 'success', detail: { via: 'cli' } });
-    const result = await runRefresh({
-      store: services.store,
+    const result = await services.executeRefresh(
       run,
-      signal: controller.signal,
-      onProgress: (stage, done, total) => bars.progress(stage, done, total),
-      onStage: (s) => bars.stage(s),
-    });
+      controller.signal,
+      (stage, done, total) => bars.progress(stage, done, total),
+      (s) => bars.stage(s),
+    );
     bars.stop();
     const issues = result.stages.flatMap((s) => s.issues.map((i) => `  ${s.name}: ${i.message} (${i.count})${i.samples.length ? `\n      e.g. ${i.samples.slice(0, 3).join('\n      e.g. ')}` : ''}`));
     if (issues.length) process.stderr.write(`issues:\n${issues.join('\n')}\n`);

@@ -395,10 +395,9 @@ class SqliteStore implements Store {
     const queue = new LoadQueue(run, GENERATION_QUEUE_WINDOW);
     // The last batch's size per table, to size the next one's buffer.
     const batchBytes = new Map<LoadedTable, number>();
-    const rows = (table: LoadedTable, count: number, pack: (i: number, add: (value: string | null | undefined) => void) => void) => {
+    const rows = (table: LoadedTable, count: number, pack: (i: number, packer: RowPacker) => void) => {
       const packer = new RowPacker(count * LOADED_COLUMNS[table].length, Math.ceil((batchBytes.get(table) ?? 0) * 1.25));
-      const add = (value: string | null | undefined) => packer.add(value);
-      for (let i = 0; i < count; i++) pack(i, add);
+      for (let i = 0; i < count; i++) pack(i, packer);
       const packed = packer.packed();
       batchBytes.set(table, packed.bytes.byteLength);
       return queue.push({ kind: 'rows', table, rows: packed });
@@ -411,11 +410,11 @@ class SqliteStore implements Store {
       generation,
       writeCustomers: async (list, modified, sources) => {
         assertOpen();
-        await rows('customers', list.length, (i, add) => {
-          add(list[i].CustomerId);
-          add(JSON.stringify(list[i]));
-          add(modified?.[i]);
-          add(sources?.[i]);
+        await rows('customers', list.length, (i, packer) => {
+          packer.add(list[i].CustomerId);
+          packer.add(JSON.stringify(list[i]));
+          packer.add(modified?.[i]);
+          packer.add(sources?.[i]);
         });
       },
       setFieldSourceLegend: async (legend) => {
@@ -426,36 +425,36 @@ class SqliteStore implements Store {
       indexCustomerAttributes: async (attributes) => (assertOpen(), queue.result({ kind: 'filterIndex', attributes: attributes.map((a) => a.name) })),
       writeAlternateKeys: async (list) => {
         assertOpen();
-        await rows('alternate_keys', list.length, (i, add) => {
+        await rows('alternate_keys', list.length, (i, packer) => {
           const k = list[i];
-          add(k.DataSourceName);
-          add(k.EntityName);
-          add(k.AlternateValue);
-          add(k.CustomerId);
+          packer.add(k.DataSourceName);
+          packer.add(k.EntityName);
+          packer.add(k.AlternateValue);
+          packer.add(k.CustomerId);
         });
       },
       writeActivities: async (list) => {
         assertOpen();
-        await rows('activities', list.length, (i, add) => {
+        await rows('activities', list.length, (i, packer) => {
           const a = list[i];
-          add(a.ActivityId);
-          add(a.CustomerId);
-          add(a.ActivityTime);
-          add(JSON.stringify(a));
+          packer.add(a.ActivityId);
+          packer.add(a.CustomerId);
+          packer.add(a.ActivityTime);
+          packer.add(JSON.stringify(a));
         });
       },
       writeCustomerMeasures: async (list) => {
         assertOpen();
-        await rows('customer_measures', list.length, (i, add) => {
-          add(list[i].CustomerId);
-          add(JSON.stringify(list[i]));
+        await rows('customer_measures', list.length, (i, packer) => {
+          packer.add(list[i].CustomerId);
+          packer.add(JSON.stringify(list[i]));
         });
       },
       writeSegmentMembers: async (segment, customerIds) => {
         assertOpen();
-        await rows('segment_members', customerIds.length, (i, add) => {
-          add(segment);
-          add(customerIds[i]);
+        await rows('segment_members', customerIds.length, (i, packer) => {
+          packer.add(segment);
+          packer.add(customerIds[i]);
         });
       },
       complete: async (part) => (assertOpen(), queue.push({ kind: 'indexes', tables: [PART_TABLES[part]] })),
