@@ -56,6 +56,52 @@ export function phoneCandidates(phone: string, region?: string): { e164: string 
   return { e164: parsed?.number ?? null, digits: [...out] };
 }
 
+/** The kinds of stored terms. */
+export type SearchTermKind = 'name' | 'email' | 'phone';
+
+/** The searched fields of a spec with the kind of term each gives, in a fixed order. */
+export function searchedFields(spec: SearchSpec): [SearchTermKind, string][] {
+  return [
+    ...spec.nameFields.map((f): [SearchTermKind, string] => ['name', f]),
+    ...spec.emailFields.map((f): [SearchTermKind, string] => ['email', f]),
+    ...spec.phoneFields.map((f): [SearchTermKind, string] => ['phone', f]),
+  ];
+}
+
+/** The digits of a phone written with the usual separators (see phoneCandidates). */
+const PHONE_SEPARATORS = /[ \-().+/\u00a0]/g;
+const PHONE_DIGITS = /^[0-9]{6,}$/;
+
+/**
+ * The stored terms of one customer: `values[i]` is its value of searched field i (see
+ * searchedFields); strings and numbers give terms, anything else none. Each (kind, term) is given
+ * once, though two fields may share a word.
+ */
+export function customerTerms(fields: [SearchTermKind, string][], values: ArrayLike<unknown>, emit: (kind: SearchTermKind, term: string) => void): void {
+  let seen: Set<string> | undefined;
+  const once = (kind: SearchTermKind, term: string) => {
+    const key = `${kind} ${term}`;
+    if ((seen ??= new Set()).has(key)) return;
+    seen.add(key);
+    emit(kind, term);
+  };
+  for (let i = 0; i < fields.length; i++) {
+    const v = values[i];
+    const text = typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
+    if (text === null) continue;
+    const kind = fields[i][0];
+    if (kind === 'name') {
+      for (const term of nameTerms(text)) once(kind, term);
+    } else if (kind === 'email') {
+      const email = emailTerm(text);
+      if (email) once(kind, email);
+    } else {
+      const digits = text.replace(PHONE_SEPARATORS, '');
+      if (PHONE_DIGITS.test(digits)) once(kind, digits);
+    }
+  }
+}
+
 /** Which merged Customer fields are searched as what (from their semantic types). */
 export interface SearchSpec {
   nameFields: string[];

@@ -3,19 +3,12 @@
 // time in primary-key order, and bulk inserted; PostgreSQL has no built-in equivalent of foldText
 // (unaccent is an extension, and its rules differ).
 import type pg from 'pg';
-import { emailTerm, nameTerms, PREFIX_END, type SearchSpec } from '../../domain/search-terms.js';
+import { customerTerms, PREFIX_END, searchedFields, type SearchSpec } from '../../domain/search-terms.js';
 import type { MatchedOn, SearchHit, SearchQuery, SearchStore } from '../search.js';
 import { copyRows, current, rows, transaction } from './statements.js';
 
 /** Customers read per page while building terms. */
 export const BUILD_PAGE = 5000;
-
-/** The digits of a phone written with the usual separators (domain/search-terms phoneCandidates). */
-const SEPARATORS = /[ \-().+/\u00a0]/g;
-const PHONE_DIGITS = /^[0-9]{6,}$/;
-
-/** A JSON value as the text a term is made of (strings and numbers; anything else has no term). */
-const textOf = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
 
 export class PostgresSearchStore implements SearchStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -25,21 +18,8 @@ export class PostgresSearchStore implements SearchStore {
    * digits of the generation's customers, in one transaction. Cost is in the refresh's write stage.
    */
   async buildTerms(instanceId: string, generation: number, spec: SearchSpec): Promise<number> {
-    const kinds: [MatchedOn, string][] = [
-      ...spec.nameFields.map((f): [MatchedOn, string] => ['name', f]),
-      ...spec.emailFields.map((f): [MatchedOn, string] => ['email', f]),
-      ...spec.phoneFields.map((f): [MatchedOn, string] => ['phone', f]),
-    ];
+    const kinds = searchedFields(spec);
     if (!kinds.length) return 0;
-    const termsOf = (kind: MatchedOn, text: string): string[] => {
-      if (kind === 'name') return nameTerms(text);
-      if (kind === 'email') {
-        const email = emailTerm(text);
-        return email ? [email] : [];
-      }
-      const digits = text.replace(SEPARATORS, '');
-      return PHONE_DIGITS.test(digits) ? [digits] : [];
-    };
     const fields = kinds.map(([, f], i) => `data->($${i + 4}::text)`).join(', ');
     return transaction(this.pool, async (client) => {
       let after: string | null = null;
@@ -55,18 +35,7 @@ export class PostgresSearchStore implements SearchStore {
         const terms: string[][] = [];
         for (const r of page) {
           const customerId = r[0] as string;
-          // The primary key has no room for a term twice (two name fields may share a word).
-          const seen = new Set<string>();
-          kinds.forEach(([kind], i) => {
-            const text = textOf(r[i + 1]);
-            if (text === null) return;
-            for (const term of termsOf(kind, text)) {
-              const k = `${kind} ${term}`;
-              if (seen.has(k)) continue;
-              seen.add(k);
-              terms.push([kind, term, customerId]);
-            }
-          });
+          customerTerms(kinds, r.slice(1), (kind, term) => terms.push([kind, term, customerId]));
         }
         await copyRows(
           client,
