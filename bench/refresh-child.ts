@@ -2,7 +2,7 @@
  * One measured refresh, in its own process (started by bench/refresh.ts, so that peak RSS and
  * heap belong to the refresh alone):
  *
- *   node --max-old-space-size=6144 --max-semi-space-size=64 --import tsx bench/refresh-child.ts \
+ *   node --max-old-space-size=6144 --max-semi-space-size=32 --import tsx bench/refresh-child.ts \
  *     --phase first|second --store <dir> --instance <instance.yaml> --truth <truth.csv> --ids <file>
  *
  * first:  opens a fresh SQLite store in <dir>, applies the instance, runs the refresh, then scores

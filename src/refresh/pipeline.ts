@@ -44,12 +44,13 @@ interface StartedStage {
 export const REFRESH_PAGE_CACHE_MIB = 64;
 
 /**
- * Young generation of the thread a refresh runs in (executors.ts): semi-spaces of 64 MiB instead
+ * Young generation of the thread a refresh runs in (executors.ts): semi-spaces of 32 MiB instead
  * of V8's 16. The stages make millions of short-lived objects that a small young generation
- * promotes before they die; at 1M records the refresh spent 15 s in GC with the default and 9 s
- * with this, and peaked lower (BENCHMARKS.md).
+ * promotes before they die; at 1M records GC took 15 s with the default, about 10 s with this.
+ * 64 MiB saved no more and raised the peak by up to 250 MiB, close to the 4 GiB the issue allows
+ * (BENCHMARKS.md).
  */
-export const REFRESH_YOUNG_GENERATION_MIB = 192;
+export const REFRESH_YOUNG_GENERATION_MIB = 96;
 
 /** Alternate keys of the previous generation read per page when merge loads them. */
 const PREVIOUS_KEYS_PAGE = 50_000;
