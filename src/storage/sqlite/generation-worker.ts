@@ -18,7 +18,9 @@ export type GenerationWorkerReply = { id: number; result: number } | { id: numbe
 const data = workerData as GenerationWorkerData;
 const port = parentPort!;
 const db = new Database(data.file);
-db.pragma('busy_timeout = 5000');
+// Waits as long as the store's connection does while a thread loads (store.ts): another refresh's
+// index build may hold the write lock for seconds, and failing this one for it would be worse.
+db.pragma('busy_timeout = 120000');
 // As on the store's connection while a generation is built: an unfinished generation is thrown
 // away after a crash anyway, and the commit (on the store's connection) syncs the WAL.
 db.pragma('synchronous = NORMAL');
