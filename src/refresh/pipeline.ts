@@ -142,6 +142,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     // generation in a thread of its own writes them while the next stage computes.
     const writeStarted = markRunning('write', instance);
     const writeRecord = stageRecord('write');
+    current = writeRecord;
     writer = await store.beginGeneration(instance.id, run.jobId, { expectedRows: merged.customers.length + merged.alternateKeys.length });
     const written = new GenerationWrite(writeStarted.env, writer);
     /** A part of the write stage between other stages: a failure in it is the write stage's. */
