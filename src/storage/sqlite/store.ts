@@ -88,8 +88,15 @@ const PART_TABLES: Record<GenerationPart, GenerationTableName> = {
 };
 /** The store connection's busy timeout while a thread loads a generation (see beginGeneration). */
 const GENERATION_BUSY_TIMEOUT_MS = 120_000;
-/** Below this many rows a generation thread's start-up (~0.1–0.3 s from source) costs more than the overlap saves. */
-export const GENERATION_THREAD_MIN_ROWS = 50_000;
+/**
+ * From this many rows (customers and alternate keys) on, a generation is loaded by a thread of its
+ * own. Below, the overlap saves little and costs the server more than it gives: at 100k records
+ * (163k rows) the refresh took 6.7 instead of 7.4 s on an idle machine, but under real-time load
+ * (the soak) it took as long either way, while real-time writes during refreshes went from p50 9 /
+ * p99 322 ms to 31 / 520 ms and the server's RSS from about 1.2 to 2.1 GiB (BENCHMARKS.md). At 1M
+ * records (1.6M rows) the thread is what brings the refresh from about 112 to 77–80 s.
+ */
+export const GENERATION_THREAD_MIN_ROWS = 500_000;
 /** Batches handed to a generation thread and not yet written, at most: bounds the memory they hold. */
 const GENERATION_QUEUE_WINDOW = 3;
 
