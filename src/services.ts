@@ -77,8 +77,6 @@ export interface ServiceOptions {
   log?: (message: string) => void;
   /** Run refreshes in a worker thread (the server does, so requests are answered meanwhile). */
   refreshInWorker?: boolean;
-  /** Page cache of the store connection in MiB (the CLI's refresh writes through it). */
-  pageCacheMiB?: number;
   /** Run real-time writes in a thread of their own (the server does on SQLite; see storage/sqlite/realtime-writer.ts). */
   realtimeInWorker?: boolean;
   /** SQLite: threads answering the data API's entity queries (the server runs some; see storage/sqlite/reader-pool.ts). */
@@ -178,7 +176,6 @@ async function openSqlite(dataDir: string, options: ServiceOptions): Promise<Ope
   const file = path.join(dataDir, 'kindred.db');
   const store = openSqliteStore({
     file,
-    pageCacheMiB: options.pageCacheMiB,
     realtimeWriter: options.realtimeInWorker ? 'worker' : 'inline',
     readerThreads: options.readerThreads,
   });

@@ -93,7 +93,7 @@ function sortAlternateKeys(keys: AlternateKeyRecord[]): void {
   const order: number[] = [];
   for (const group of [...groups.keys()].sort(byString)) {
     const members = groups.get(group)!;
-    for (const k of orderByString(members.length, (m) => keys[members[m]].AlternateValue as string)) order.push(members[k]);
+    for (const k of orderByString(members.length, (m) => keys[members[m]].AlternateValue)) order.push(members[k]);
   }
   permuteInPlace(keys, order);
 }
