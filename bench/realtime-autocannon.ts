@@ -26,6 +26,8 @@ export interface AcOptions {
   body?: string | Buffer;
   requests?: AcRequest[];
   title?: string;
+  /** Requests per second over all connections (none: as fast as they go). */
+  overallRate?: number;
 }
 
 /** Statistics of one histogram (latency in ms, requests per second, bytes per second). */

@@ -4,7 +4,7 @@
  *   node --import tsx bench/realtime.ts [--quick] [--connections 50] [--duration 10]
  *        [--batch-connections 10] [--batch-size 1000] [--probe-iterations 500] [--rounds 3]
  *        [--scenarios baseline,activity,patch,batch,get,filter,w2r] [--cpu-prof-dir DIR] [--no-report]
- *        [--quiet-wait S] [--results-file FILE]
+ *        [--quiet-wait S] [--rate R] [--results-file FILE]
  *
  * Starts two child processes on loopback: the real server (`kindred serve --demo --port 0` on a
  * fresh temp data dir, KINDRED_ADMIN_KEY set here) and bench/realtime-baseline.ts (bare Fastify 5,
@@ -28,6 +28,10 @@
  * and writes DIR/windows.json with each scenario's measured window on the profile's clock, for
  *   node --import tsx bench/cpuprofile-summary.ts DIR/<file>.cpuprofile DIR/windows.json
  * Profiled runs slow the server down; they never write BENCHMARKS.md.
+ *
+ * --rate R offers a fixed R requests per second instead of as many as the connections take: with
+ * --cpu-prof-dir, a profile of the server's CPU per request without contention for the cores.
+ * Such runs never write BENCHMARKS.md either.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -70,6 +74,8 @@ const batchSize = intOption('batch-size', 1000);
 const probeIterations = intOption('probe-iterations', quick ? 200 : 500);
 /** Rounds of echo → activity → PATCH: each write is compared with the echo run just before it. */
 const rounds = intOption('rounds', quick ? 1 : 3);
+/** A fixed offered rate (requests/s over all connections); undefined: as fast as they go. */
+const rate = option('rate') === undefined ? undefined : intOption('rate', 0);
 const cpuProfDir = option('cpu-prof-dir') ? path.resolve(option('cpu-prof-dir') as string) : undefined;
 const selected = new Set<ScenarioKey>(
   (option('scenarios') ?? ALL_SCENARIOS.join(',')).split(',').map((s) => {
@@ -77,7 +83,7 @@ const selected = new Set<ScenarioKey>(
     return s as ScenarioKey;
   }),
 );
-const writeReport = !flag('no-report') && !quick && !cpuProfDir && selected.size === ALL_SCENARIOS.length;
+const writeReport = !flag('no-report') && !quick && !cpuProfDir && !rate && selected.size === ALL_SCENARIOS.length;
 const command = `node --import tsx bench/realtime.ts${argv.length ? ' ' + argv.join(' ') : ''}`;
 const started = Date.now();
 const log = (msg: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
@@ -163,7 +169,7 @@ const pids = () => trackedPids;
 
 async function runLoad(spec: LoadSpec, seconds: number, record: boolean): Promise<Measured | undefined> {
   const { requests, batchStats } = spec.make();
-  const options: AcOptions = { url: spec.url, connections: spec.connections, duration: seconds, timeout: 60, requests, title: spec.key };
+  const options: AcOptions = { url: spec.url, connections: spec.connections, duration: seconds, timeout: 60, requests, title: spec.key, ...(rate ? { overallRate: rate } : {}) };
   const startUs = monotonicUs();
   const endCpu = cpuWindow(pids);
   const result = await autocannon(options);

@@ -12,6 +12,8 @@ export function stageBars(stream: NodeJS.WriteStream = process.stderr): StageBar
   const tty = Boolean(stream.isTTY);
   let bar: cliProgress.SingleBar | null = null;
   let barStage = '';
+  /** The outcome printed for each stage: the pipeline reports write's again once the generation is committed. */
+  const printed = new Map<string, string>();
   const stopBar = () => {
     bar?.stop();
     bar = null;
@@ -38,6 +40,8 @@ export function stageBars(stream: NodeJS.WriteStream = process.stderr): StageBar
         return;
       }
       stopBar();
+      if (printed.get(record.name) === record.status) return;
+      printed.set(record.name, record.status);
       const counts = Object.entries(record.counts)
         .filter(([k]) => !k.includes(':') && !k.includes('.'))
         .map(([k, v]) => `${k}=${v}`)

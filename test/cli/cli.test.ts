@@ -145,6 +145,9 @@ describe('kindred instance, refresh and export', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /refresh successful: 11 records → 5 profiles, 3 activities/);
     assert.match(r.stderr, /merge\s+successful/);
+    // One line per stage: the pipeline reports write a second time once the generation is committed.
+    const stageLines = r.stderr.split('\n').filter((l) => /^\w+\s+(successful|failed|cancelled|skipped)\s/.test(l)).map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(stageLines, ['pull', 'normalize', 'dedupe', 'match', 'merge', 'activities', 'measures', 'segments', 'write', 'enrich', 'export']);
     const out = path.join(dataDir, 'ak.csv');
     assert.equal(kindred(['export', 'AlternateKey', '--instance', 'tiny', '--out', out, '--data-dir', dataDir]).code, 0);
     const lines = readFileSync(out, 'utf8').trim().split('\n');
