@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
-import { ReaderPool } from '../../src/storage/sqlite/reader-pool.js';
+import { isKeyLookup, ReaderPool } from '../../src/storage/sqlite/reader-pool.js';
 import { encodeEnrichments } from '../../src/domain/enrich-batch.js';
 import { openSqliteOnTempDir } from './sqlite-helpers.js';
 import { sqliteMigrations } from '../../src/storage/sqlite/migrations.js';
@@ -327,6 +327,50 @@ describe('SQLite adapter specifics', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('with reader threads, a lookup by key is answered at once, not after the scans queued in the reader', async () => {
+    const store = openSqliteStore({ file: path.join(dir, 'readers-keys.db'), readerThreads: 1 });
+    try {
+      await refreshedWithCustomers(store, 40_000);
+      const query = (filter: string) =>
+        store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
+      await query("FullName eq 'Name 1'"); // starts the thread
+      const answered: string[] = [];
+      // Each contains() reads every profile in the one reader thread, one after the other.
+      const scans = ['1', '2', '3'].map((d) => query(`contains(FullName, 'me 3999${d}')`).then((r) => (answered.push('scan'), r)));
+      const lookup = query("CustomerId eq 'c012345'").then((r) => (answered.push('lookup'), r));
+      const andLookup = query("FullName ne 'x' and CustomerId eq 'c000042'").then((r) => (answered.push('lookup'), r));
+      const [one, two, ...scanned] = await Promise.all([lookup, andLookup, ...scans]);
+      assert.deepEqual(answered, ['lookup', 'lookup', 'scan', 'scan', 'scan']);
+      assert.deepEqual(one, { rows: [{ CustomerId: 'c012345', FullName: 'Name 12345' }], count: 1 });
+      assert.deepEqual(two, { rows: [{ CustomerId: 'c000042', FullName: 'Name 42' }], count: 1 });
+      assert.deepEqual(scanned.map((r) => r.count), [1, 1, 1]);
+      // A bad filter that pins the key is still the reader path's 400.
+      await assert.rejects(query("CustomerId eq 'c1' and FullName eq 3"), (err: Error) => err.name === 'ODataError' && /\$filter/.test(err.message));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('isKeyLookup: an indexed key compared with eq to one string, alone or in an AND', () => {
+    const lookup = (entity: Parameters<typeof isKeyLookup>[0], filter: string) => isKeyLookup(entity, parseFilter(filter));
+    assert.equal(lookup('Customer', "CustomerId eq 'c1'"), true);
+    assert.equal(lookup('Customer', "City eq 'Oslo' and (CustomerId eq 'c1')"), true);
+    assert.equal(lookup('Customer_Measure', "CustomerId eq 'c1'"), true);
+    assert.equal(lookup('CustomerEnrichment', "CustomerId eq 'c1'"), true);
+    assert.equal(lookup('UnifiedActivity', "ActivityId eq 'a1'"), true);
+    assert.equal(lookup('UnifiedActivity', "CustomerId eq 'c1' and ActivityType eq 'Purchase'"), true);
+    assert.equal(lookup('AlternateKey', "CustomerId eq 'c1'"), true);
+    assert.equal(isKeyLookup('Customer', undefined), false, 'no filter: every profile');
+    assert.equal(lookup('Customer', "CustomerId ne 'c1'"), false);
+    assert.equal(lookup('Customer', "CustomerId gt 'c1'"), false);
+    assert.equal(lookup('Customer', "CustomerId eq 'c1' or City eq 'Oslo'"), false, 'an OR may read every profile');
+    assert.equal(lookup('Customer', "not (CustomerId eq 'c1')"), false);
+    assert.equal(lookup('Customer', "tolower(CustomerId) eq 'c1'"), false, 'a function of the key uses no index');
+    assert.equal(lookup('Customer', "City eq 'Oslo'"), false);
+    assert.equal(lookup('Customer', "CustomerId in ('c1', 'c2')"), false);
+    assert.equal(lookup('AlternateKey', "AlternateValue eq 'x'"), false, 'the key ring is indexed by source and value together');
   });
 
   it('a reader thread that dies fails only its own queries; the next query gets a new thread', async () => {

@@ -6,6 +6,7 @@
 // still sees that write.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import type { FilterNode } from '../../api/odata/filter.js';
 import { attributesByName, checkFilter, compileOrderBy } from '../../api/odata/sql.js';
 import { startModuleWorker } from '../../workers.js';
 import type { EntityQuery, UnifiedEntityName } from '../store.js';
@@ -22,6 +23,36 @@ type QueryResult = { rows: Record<string, unknown>[]; count?: number };
 interface Reader {
   worker: Worker;
   pending: Map<number, { resolve: (r: QueryResult) => void; reject: (e: Error) => void }>;
+}
+
+/**
+ * Attributes whose value alone finds a few rows through an index of the generation's tables (and of
+ * the real-time overlay): a filter that compares one of them with `eq` reads only those rows.
+ */
+const INDEXED_KEYS: Record<UnifiedEntityName, readonly string[]> = {
+  Customer: ['CustomerId'],
+  Customer_Measure: ['CustomerId'],
+  CustomerEnrichment: ['CustomerId'],
+  UnifiedActivity: ['ActivityId', 'CustomerId'],
+  AlternateKey: ['CustomerId'],
+};
+
+/**
+ * Whether the filter pins an indexed key to one value (`CustomerId eq '…'`, alone or AND-ed with
+ * anything else). Such a query costs an index seek and the rows of one customer at most, so it can
+ * run on the caller's thread: in a reader thread it would wait behind any scan queued there, which
+ * takes a second at a million profiles.
+ */
+export function isKeyLookup(entity: UnifiedEntityName, filter: FilterNode | undefined): boolean {
+  if (!filter) return false;
+  if (filter.kind === 'and') return filter.operands.some((o) => isKeyLookup(entity, o));
+  return (
+    filter.kind === 'comparison' &&
+    filter.operator === 'eq' &&
+    filter.left.kind === 'attribute' &&
+    filter.right.type === 'string' &&
+    INDEXED_KEYS[entity].includes(filter.left.name)
+  );
 }
 
 /** One reader per core but one (the main thread and the real-time writer need the rest), at least one. */
