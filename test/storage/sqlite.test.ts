@@ -380,6 +380,10 @@ describe('SQLite adapter specifics', () => {
     await store.close();
     const pool = new ReaderPool(file, 1);
     const thread = () => (pool as unknown as { readers: ({ worker: { terminate(): Promise<number> } } | null)[] }).readers[0];
+    // With no scan waiting, lookups by key go to the thread too, never to the caller.
+    const notHere = (): never => {
+      throw new Error('answered outside the reader threads');
+    };
     try {
       const query = (filter: string) =>
         pool.queryEntity(
@@ -387,6 +391,7 @@ describe('SQLite adapter specifics', () => {
           'Customer',
           { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true },
           '2024-06-01T00:00:00.000Z',
+          notHere,
         );
       const one = { rows: [{ CustomerId: 'c000007', FullName: 'Name 7' }], count: 1 };
       assert.deepEqual(await query("CustomerId eq 'c000007'"), one);
@@ -399,7 +404,7 @@ describe('SQLite adapter specifics', () => {
     } finally {
       await pool.close();
     }
-    await assert.rejects(pool.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string' }, orderby: [], top: 1, skip: 0, count: false }, 'x'), /closed/);
+    await assert.rejects(pool.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string' }, orderby: [], top: 1, skip: 0, count: false }, 'x', notHere), /closed/);
   });
 
   it('abort and pruneGenerations really delete the rows', async () => {

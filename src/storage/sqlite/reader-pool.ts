@@ -22,7 +22,9 @@ type QueryResult = { rows: Record<string, unknown>[]; count?: number };
 
 interface Reader {
   worker: Worker;
-  pending: Map<number, { resolve: (r: QueryResult) => void; reject: (e: Error) => void }>;
+  pending: Map<number, { resolve: (r: QueryResult) => void; reject: (e: Error) => void; scan: boolean }>;
+  /** Pending queries that are not lookups by key: any of them may read every profile. */
+  scans: number;
 }
 
 /**
@@ -76,23 +78,39 @@ export class ReaderPool {
    * What Store.queryEntity answers, read in a reader thread. The query is checked here first, so
    * that a bad $filter or $orderby is the same 400 as on the main thread (an ODataError cannot
    * cross to another thread as itself).
+   *
+   * A lookup by key (isKeyLookup) goes to a reader with no other kind of query waiting; when every
+   * reader has one, which may be a scan of a second or more, `answerHere` answers it on this thread
+   * at once instead. Lookups alone still use the readers' cores.
    */
-  queryEntity(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): Promise<QueryResult> {
+  queryEntity(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string, answerHere: () => QueryResult): Promise<QueryResult> {
     const attributes = attributesByName(query.attributes);
     if (query.filter) checkFilter(query.filter, attributes);
     compileOrderBy(query.orderby, attributes);
     if (this.closed) return Promise.reject(new Error('the store is closed'));
-    const reader = this.leastBusy();
+    const scan = !isKeyLookup(entity, query.filter);
+    const reader = this.leastBusy(scan);
+    if (!reader) {
+      try {
+        return Promise.resolve(answerHere());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const id = this.nextId++;
+    if (scan) reader.scans++;
     return new Promise((resolve, reject) => {
-      reader.pending.set(id, { resolve, reject });
+      reader.pending.set(id, { resolve, reject, scan });
       reader.worker.ref();
       reader.worker.postMessage({ id, instanceId, entity, query, nowIso } satisfies ReaderRequest);
     });
   }
 
-  /** The reader with the fewest queries waiting (started on first use; a dead one is replaced). */
-  private leastBusy(): Reader {
+  /**
+   * The reader with the fewest queries waiting (started on first use; a dead one is replaced); for
+   * a lookup, only among readers with no scan waiting, and null if there is none.
+   */
+  private leastBusy(scan: boolean): Reader | null {
     let best = -1;
     for (let i = 0; i < this.readers.length; i++) {
       const r = this.readers[i];
@@ -100,23 +118,27 @@ export class ReaderPool {
         best = i;
         break;
       }
+      if (!scan && r.scans > 0) continue;
       if (best < 0 || r.pending.size < this.readers[best]!.pending.size) best = i;
     }
+    if (best < 0) return null;
     return (this.readers[best] ??= this.start(best));
   }
 
   private start(slot: number): Reader {
     const worker = startModuleWorker(new URL('./reader-worker.js', import.meta.url), { file: this.file } satisfies ReaderWorkerData);
-    const reader: Reader = { worker, pending: new Map() };
+    const reader: Reader = { worker, pending: new Map(), scans: 0 };
     const fail = (message: string) => {
       if (this.readers[slot] === reader) this.readers[slot] = null;
       for (const p of reader.pending.values()) p.reject(new Error(message));
       reader.pending.clear();
+      reader.scans = 0;
     };
     worker.on('message', (m: ReaderReply) => {
       const p = reader.pending.get(m.id);
       if (!p) return;
       reader.pending.delete(m.id);
+      if (p.scan) reader.scans--;
       // An idle reader must not keep the process alive.
       if (!reader.pending.size) worker.unref();
       if ('error' in m) p.reject(new Error(m.error));

@@ -14,7 +14,7 @@ import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationPart, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
 import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
-import { isKeyLookup, ReaderPool } from './reader-pool.js';
+import { ReaderPool } from './reader-pool.js';
 import { GenerationLoad, LOADED_COLUMNS, RowPacker, type LoadedTable } from './generation-load.js';
 import { GenerationThread, LoadQueue, type RunLoadStep } from './generation-thread.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
@@ -649,10 +649,10 @@ class SqliteStore implements Store {
     query: EntityQuery,
     nowIso: string,
   ): Promise<{ rows: Record<string, unknown>[]; count?: number }> {
-    // A lookup by key is answered here at once, never queued behind scans in the reader threads.
-    if (this.readers && !isKeyLookup(entity, query.filter)) return this.readers.queryEntity(instanceId, entity, query, nowIso);
     // One read transaction: the generation and its tables cannot be switched and dropped in between.
-    return this.db.transaction(() => this.queryGeneration(instanceId, entity, query, nowIso))();
+    const here = () => this.db.transaction(() => this.queryGeneration(instanceId, entity, query, nowIso))();
+    // In reader threads; a lookup by key that would wait behind a scan there is answered here.
+    return this.readers ? this.readers.queryEntity(instanceId, entity, query, nowIso, here) : here();
   }
 
   private queryGeneration(instanceId: string, entity: UnifiedEntityName, query: EntityQuery, nowIso: string): { rows: Record<string, unknown>[]; count?: number } {
