@@ -41,9 +41,9 @@ const INDEXED_KEYS: Record<UnifiedEntityName, readonly string[]> = {
 
 /**
  * Whether the filter pins an indexed key to one value (`CustomerId eq '…'`, alone or AND-ed with
- * anything else). Such a query costs an index seek and the rows of one customer at most, so it can
- * run on the caller's thread: in a reader thread it would wait behind any scan queued there, which
- * takes a second at a million profiles.
+ * anything else). Such a query costs an index seek and the rows of one customer at most, so it may
+ * run on the caller's thread rather than wait behind a scan queued in a reader, which takes a second
+ * at a million profiles.
  */
 export function isKeyLookup(entity: UnifiedEntityName, filter: FilterNode | undefined): boolean {
   if (!filter) return false;
