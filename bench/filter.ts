@@ -11,10 +11,9 @@
  * the median of --repeat runs. Without an index, a filter reads every profile (a scan); with
  * it, an index seek. Query results must be the same in both stores, or the run fails.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadInstanceDefinition } from '../src/config/load.js';
 import { resolveInstance } from '../src/config/resolve.js';
 import { unifiedSchema } from '../src/domain/unified-schema.js';
 import { parseFilter } from '../src/api/odata/filter.js';
@@ -24,8 +23,8 @@ import { openPostgresStore } from '../src/storage/postgres/store.js';
 import pg from 'pg';
 import type { Store } from '../src/storage/store.js';
 import type { RealtimeWrite } from '../src/domain/realtime.js';
-import { generateSyntheticSources } from '../src/synthetic/generate.js';
-import { fmtInt, ROOT } from './children.js';
+import { fmtInt } from './children.js';
+import { generatedInstance } from './data.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string) => {
@@ -37,15 +36,9 @@ const indexed = (option('index') ?? 'City,Email,LastName').split(',').filter(Boo
 const repeat = Number(option('repeat') ?? 20);
 /** --database-url: the two stores are PostgreSQL schemas (kindred_bench_filter_*) instead of SQLite files. */
 const databaseUrl = option('database-url');
-const SEED = 42;
 const log = (msg: string) => console.log(`[${(performance.now() / 1000).toFixed(1).padStart(6)} s] ${msg}`);
 
-const dataDir = path.join(ROOT, 'bench', 'out', `data-${records}-seed${SEED}`);
-if (!existsSync(path.join(dataDir, 'instance.yaml'))) {
-  log(`generating ${fmtInt(records)} records into ${path.relative(ROOT, dataDir)} …`);
-  await generateSyntheticSources({ outDir: dataDir, records, seed: SEED, instanceId: 'bench' });
-}
-const loaded = loadInstanceDefinition(path.join(dataDir, 'instance.yaml'));
+const loaded = await generatedInstance(records, log);
 const work = mkdtempSync(path.join(os.tmpdir(), 'kindred-filter-'));
 
 async function openStore(name: string): Promise<Store> {

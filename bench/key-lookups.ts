@@ -12,18 +12,17 @@
  *      serve it: every profile is read) back to back.
  * Prints the lookups' rate and p50/p99/max for both, and how many scans completed meanwhile.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseFilter } from '../src/api/odata/filter.js';
-import { loadInstanceDefinition } from '../src/config/load.js';
 import { resolveInstance } from '../src/config/resolve.js';
 import { unifiedSchema } from '../src/domain/unified-schema.js';
 import { runRefresh } from '../src/refresh/pipeline.js';
 import { defaultReaderThreads } from '../src/storage/sqlite/reader-pool.js';
 import { openSqliteStore } from '../src/storage/sqlite/store.js';
-import { generateSyntheticSources } from '../src/synthetic/generate.js';
-import { codeVersion, fmtInt, fmtMs, percentile, ROOT } from './children.js';
+import { codeVersion, fmtInt, fmtMs, percentile } from './children.js';
+import { generatedInstance } from './data.js';
 import { machine } from './report.js';
 
 const argv = process.argv.slice(2);
@@ -41,15 +40,9 @@ const records = intOption('records', 100_000, 1);
 const seconds = intOption('seconds', 5, 1);
 const scanners = intOption('scanners', 2, 1);
 const readerThreads = intOption('reader-threads', defaultReaderThreads(), 1);
-const SEED = 42;
 const log = (msg: string) => console.log(`[${(performance.now() / 1000).toFixed(1).padStart(6)} s] ${msg}`);
 
-const dataDir = path.join(ROOT, 'bench', 'out', `data-${records}-seed${SEED}`);
-if (!existsSync(path.join(dataDir, 'instance.yaml'))) {
-  log(`generating ${fmtInt(records)} records into ${path.relative(ROOT, dataDir)} …`);
-  await generateSyntheticSources({ outDir: dataDir, records, seed: SEED, instanceId: 'bench' });
-}
-const loaded = loadInstanceDefinition(path.join(dataDir, 'instance.yaml'));
+const loaded = await generatedInstance(records, log);
 const work = mkdtempSync(path.join(os.tmpdir(), 'kindred-key-lookups-'));
 const store = openSqliteStore({ file: path.join(work, 'kindred.db'), readerThreads });
 try {
