@@ -10,6 +10,7 @@ import type { ActivityRecord } from '../../src/domain/profile.js';
 import { prepareProfileUpdate, prepareUnifiedActivity } from '../../src/realtime/ingest.js';
 import { unifiedSchema } from '../../src/domain/unified-schema.js';
 import { resolveInstance } from '../../src/config/resolve.js';
+import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import type { RealtimeWrite } from '../../src/domain/realtime.js';
 
@@ -122,6 +123,31 @@ describe('real-time writer thread', () => {
       assert.equal(await store.getActivity('shop', 'm3', now), undefined);
       assert.equal((await store.getActivity('shop', 'm4', now))?.ActivityId, 'm4');
     } finally {
+      await store.close();
+    }
+  });
+
+  it('waits out a write lock held longer than 5 s, as a large refresh holds it to build an index, instead of failing', async () => {
+    const file = path.join(dir, 'k5.db');
+    const store = openSqliteStore({ file, realtimeWriter: 'worker' });
+    const holder = new Database(file);
+    try {
+      await withCustomerC1(store);
+      holder.exec('BEGIN IMMEDIATE');
+      // Settled either way, so an early failure is reported below rather than as an unhandled rejection.
+      const outcome = store.applyRealtime([activity('during-lock', 'c1')]).then(
+        (results) => ({ results }),
+        (error: Error) => ({ error }),
+      );
+      await new Promise((r) => setTimeout(r, 6_000));
+      holder.exec('COMMIT');
+      const settled = await outcome;
+      assert.ok('results' in settled, `the write failed: ${'error' in settled ? settled.error.message : ''}`);
+      assert.equal(settled.results[0].status, 'created');
+      const stored = await store.queryEntity('shop', 'UnifiedActivity', { attributes: { ActivityId: 'string' }, orderby: [], top: 10, skip: 0, count: false }, new Date().toISOString());
+      assert.deepEqual(stored.rows.map((r) => r.ActivityId), ['during-lock']);
+    } finally {
+      holder.close();
       await store.close();
     }
   });

@@ -5,14 +5,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { WalSync } from './durability.js';
 import { RealtimeApplier, type AppliedGroup } from './realtime-apply.js';
-import { openRealtimeConnection, type RealtimeWorkerData, type RealtimeWorkerReply, type RealtimeWorkerRequest } from './realtime-writer.js';
+import { openRealtimeConnection, WORKER_BUSY_TIMEOUT_MS, type RealtimeWorkerData, type RealtimeWorkerReply, type RealtimeWorkerRequest } from './realtime-writer.js';
 
 /** 40 MiB of 4 KiB pages. */
 const BACKSTOP_CHECKPOINT_PAGES = 10_000;
 
 const port = parentPort!;
 const { file } = workerData as RealtimeWorkerData;
-const db = openRealtimeConnection(file);
+const db = openRealtimeConnection(file, WORKER_BUSY_TIMEOUT_MS);
 // Checkpoints are the checkpointer thread's job (realtime-checkpointer.ts); this connection runs
 // one only if the WAL grows this far all the same (the checkpointer lagging or gone).
 db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);

@@ -19,10 +19,19 @@ export interface RealtimeWriter {
   close(): Promise<void>;
 }
 
+/** How long a write waits for the write lock in this thread (inline: it stops everything else here). */
+const INLINE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a write waits for the write lock in the writer thread, where waiting stops nothing else. A
+ * refresh of a million records holds the lock for 4 s or more while it builds an index (BENCHMARKS.md,
+ * "Where the remaining gaps are"); the writes of that moment wait it out instead of failing with 503.
+ */
+export const WORKER_BUSY_TIMEOUT_MS = 30_000;
+
 /** The real-time connection: its commits do not wait for the disk; callers await WalSync instead. */
-export function openRealtimeConnection(file: string): Database.Database {
+export function openRealtimeConnection(file: string, busyTimeoutMs = INLINE_BUSY_TIMEOUT_MS): Database.Database {
   const db = new Database(file);
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('synchronous = NORMAL');
   return db;
 }
