@@ -170,7 +170,6 @@ export async function measures(env: StageEnv, input: MeasuresInput): Promise<Mea
   return out;
 }
 
-
 /** Customer_Measure rows, in CustomerId order, into the generation being built. */
 export async function writeMeasures(w: GenerationWrite, customers: CustomerRecord[], result: MeasuresOutput): Promise<void> {
   if (!result.customer.length) return;

@@ -63,7 +63,6 @@ export async function segments(env: StageEnv, input: SegmentsInput): Promise<Seg
   return out;
 }
 
-
 /** Members of each segment, into the generation being built. */
 export async function writeSegments(w: GenerationWrite, result: SegmentsOutput): Promise<void> {
   w.restartClock();

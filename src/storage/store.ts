@@ -77,14 +77,14 @@ export interface ProfileView {
   overrides: ProfileOverride[];
 }
 
-/** Writes one generation of unified data; nothing is visible to readers until commit(). */
 /** What a GenerationWriter writes, part by part. */
 export type GenerationPart = 'customers' | 'alternateKeys' | 'activities' | 'measures' | 'segments';
 
 /**
- * Loads one new generation. The writes happen in the order they are called, but an adapter may do
- * them behind the caller (a thread of its own): a write's promise can resolve before its rows are
- * stored, and a write that failed then makes a later call, flush() or commit() reject.
+ * Writes one generation of unified data; nothing is visible to readers until commit(). The writes
+ * happen in the order they are called, but an adapter may do them behind the caller (a thread of its
+ * own): a write's promise can resolve before its rows are stored, and a write that failed then makes
+ * a later call, flush() or commit() reject.
  */
 export interface GenerationWriter {
   readonly generation: number;

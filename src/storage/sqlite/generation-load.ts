@@ -79,6 +79,13 @@ export class RowPacker {
   }
 }
 
+/**
+ * How long the store's connection, and a generation thread's, wait for the write lock while a thread
+ * loads a generation: another refresh's index build may hold it for seconds, and failing for that
+ * would be worse than waiting.
+ */
+export const GENERATION_BUSY_TIMEOUT_MS = 120_000;
+
 /** One step of loading a generation. Plain data: it may cross to another thread. */
 export type LoadStep =
   /** The rows one after another, LOADED_COLUMNS[table].length values each; one transaction. */

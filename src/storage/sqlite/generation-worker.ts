@@ -3,7 +3,7 @@
 // connection after the steps before it, so the thread never leaves a lock or a transaction behind.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { GenerationLoad, type LoadStep } from './generation-load.js';
+import { GENERATION_BUSY_TIMEOUT_MS, GenerationLoad, type LoadStep } from './generation-load.js';
 
 export interface GenerationWorkerData {
   file: string;
@@ -18,9 +18,7 @@ export type GenerationWorkerReply = { id: number; result: number } | { id: numbe
 const data = workerData as GenerationWorkerData;
 const port = parentPort!;
 const db = new Database(data.file);
-// Waits as long as the store's connection does while a thread loads (store.ts): another refresh's
-// index build may hold the write lock for seconds, and failing this one for it would be worse.
-db.pragma('busy_timeout = 120000');
+db.pragma(`busy_timeout = ${GENERATION_BUSY_TIMEOUT_MS}`);
 // As on the store's connection while a generation is built: an unfinished generation is thrown
 // away after a crash anyway, and the commit (on the store's connection) syncs the WAL.
 db.pragma('synchronous = NORMAL');

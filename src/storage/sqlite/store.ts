@@ -15,11 +15,10 @@ import type { ApiKeyRecord, EntityQuery, GenerationPart, GenerationWriter, Insta
 import { RefreshClaims } from './coordination.js';
 import { RealtimeApplier } from './realtime-apply.js';
 import { ReaderPool } from './reader-pool.js';
-import { GenerationLoad, LOADED_COLUMNS, RowPacker, type LoadedTable } from './generation-load.js';
+import { GENERATION_BUSY_TIMEOUT_MS, GenerationLoad, LOADED_COLUMNS, RowPacker, type LoadedTable } from './generation-load.js';
 import { GenerationThread, LoadQueue, type RunLoadStep } from './generation-thread.js';
 import { inlineRealtimeWriter, workerRealtimeWriter, type RealtimeWriter } from './realtime-writer.js';
 import {
-  BulkInsert,
   cachedStatement,
   CURRENT,
   FILTER_INDEX_PREFIX,
@@ -27,7 +26,6 @@ import {
   GenerationTables,
   isGenerationTable,
   jsonAttribute,
-  ownIndexName,
   ownTableName,
   type GenerationTableName,
   type Row,
@@ -86,8 +84,6 @@ const PART_TABLES: Record<GenerationPart, GenerationTableName> = {
   measures: 'customer_measures',
   segments: 'segment_members',
 };
-/** The store connection's busy timeout while a thread loads a generation (see beginGeneration). */
-const GENERATION_BUSY_TIMEOUT_MS = 120_000;
 /**
  * From this many rows (customers and alternate keys) on, a generation is loaded by a thread of its
  * own. Below, the overlap saves little and costs the server more than it gives: at 100k records
@@ -134,7 +130,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
 /** The store as a reader thread uses it: an existing (migrated) database, a connection that may not write. */
 export function openSqliteReader(file: string): Pick<Store, 'queryEntity' | 'close'> {
   const db = new Database(file);
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('query_only = ON');
   return new SqliteStore(db, null, null, null);
 }
