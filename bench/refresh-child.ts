@@ -2,7 +2,8 @@
  * One measured refresh, in its own process (started by bench/refresh.ts, so that peak RSS and
  * heap belong to the refresh alone):
  *
- *   node --max-old-space-size=6144 --max-semi-space-size=32 --import tsx bench/refresh-child.ts \
+ *   node --max-old-space-size=6144 --min-semi-space-size=64 --max-semi-space-size=64 --initial-old-space-size=2560 \
+ *     --import tsx bench/refresh-child.ts \
  *     --phase first|second --store <dir> --instance <instance.yaml> --truth <truth.csv> --ids <file>
  *
  * first:  opens a fresh SQLite store in <dir>, applies the instance, runs the refresh, then scores
@@ -17,6 +18,7 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
@@ -33,8 +35,14 @@ import { resolveInstance } from '../src/config/resolve.js';
 import { recordKey } from '../src/domain/profile.js';
 import type { StageRecord } from '../src/domain/run.js';
 import type { Store } from '../src/storage/store.js';
+import { useDefaultHeapFlags } from '../src/workers.js';
 
 const MiB = 1024 * 1024;
+// The heap flags this process gets (bench/refresh.ts, CHILD_FLAGS) are, in the product, those of the
+// refresh's own thread only: the threads the refresh starts (generation writer, enrich) get V8's
+// defaults there, and so they do here.
+useDefaultHeapFlags();
+setFlagsFromString('--max-semi-space-size=0');
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);

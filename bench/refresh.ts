@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSyntheticSources, SYNTHETIC_LAYOUT, type GenerateResult } from '../src/synthetic/generate.js';
 import { machine, updateBenchmarksMd } from './report.js';
-import { REFRESH_YOUNG_GENERATION_MIB } from '../src/refresh/pipeline.js';
+import { REFRESH_INITIAL_OLD_GENERATION_MIB, REFRESH_SEMI_SPACE_MIB } from '../src/refresh/pipeline.js';
 import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,9 +39,14 @@ const CHILD = path.join(ROOT, 'bench', 'refresh-child.ts');
 const SEED = 42;
 const MARKER = '.kindred-bench-complete.json';
 // The child runs the refresh in its main thread; `kindred refresh` and the server run it in a worker
-// thread whose young generation is REFRESH_YOUNG_GENERATION_MIB (two semi-spaces and as much again
-// for large new objects): the same semi-space size here.
-const CHILD_FLAGS = ['--max-old-space-size=6144', `--max-semi-space-size=${REFRESH_YOUNG_GENERATION_MIB / 3}`];
+// thread whose heap is set up as pipeline.ts says (REFRESH_*): semi-spaces of a fixed size, and no
+// full collection before the old generation holds REFRESH_INITIAL_OLD_GENERATION_MIB. The same here.
+const CHILD_FLAGS = [
+  '--max-old-space-size=6144',
+  `--min-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
+  `--max-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
+  `--initial-old-space-size=${REFRESH_INITIAL_OLD_GENERATION_MIB}`,
+];
 const SQLITE_SECTION = '## Refresh (batch unification)';
 
 // --- arguments ----------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ import type { RunRecord } from '../domain/run.js';
 import type { Store } from '../storage/store.js';
 import type { StageProgress } from './context.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
-import { REFRESH_YOUNG_GENERATION_MIB, runRefresh, type StageListener } from './pipeline.js';
+import { REFRESH_INITIAL_OLD_GENERATION_MIB, REFRESH_SEMI_SPACE_MIB, REFRESH_YOUNG_GENERATION_MIB, runRefresh, type StageListener } from './pipeline.js';
 import type { RefreshWorkerData, RefreshWorkerMessage } from './worker.js';
-import { startModuleWorker } from '../workers.js';
+import { startModuleWorkerWithHeap } from '../workers.js';
 
 export type RefreshExecutor = (run: RunRecord, signal: AbortSignal, onProgress?: StageProgress, onStage?: StageListener) => Promise<RunRecord>;
 
@@ -15,7 +15,12 @@ export function inlineExecutor(store: Store): RefreshExecutor {
 }
 
 function startWorker(workerData: RefreshWorkerData): Worker {
-  return startModuleWorker(new URL('./worker.js', import.meta.url), workerData, { maxYoungGenerationSizeMb: REFRESH_YOUNG_GENERATION_MIB });
+  return startModuleWorkerWithHeap(
+    new URL('./worker.js', import.meta.url),
+    workerData,
+    { maxYoungGenerationSizeMb: REFRESH_YOUNG_GENERATION_MIB },
+    { initialOldSpaceMiB: REFRESH_INITIAL_OLD_GENERATION_MIB, minSemiSpaceMiB: REFRESH_SEMI_SPACE_MIB },
+  );
 }
 
 export function workerExecutor(store: Store, storeConfig: RefreshWorkerData['store']): RefreshExecutor {

@@ -5,8 +5,8 @@ import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
 export async function refresh(instanceId: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
-  // In a worker thread, as the server runs refreshes: with its own connection and the young
-  // generation a refresh wants (REFRESH_YOUNG_GENERATION_MIB), which this thread cannot change.
+  // In a worker thread, as the server runs refreshes: with its own connection and the heap a
+  // refresh wants (REFRESH_* in pipeline.ts), which this thread cannot change.
   const services = await openServices({ dataDir, database, refreshInWorker: true });
   const bars = stageBars();
   const controller = new AbortController();
