@@ -50,9 +50,10 @@ export const REFRESH_PAGE_CACHE_MIB = 64;
  *   them past 32, so it scavenged twice as often and promoted objects that were about to die;
  * - no full collection before the old generation holds 2.5 GiB: V8 otherwise marks the growing
  *   heap again and again in its helper threads, which share the 2 cores with the refresh.
- * Together: the thread's GC pauses 2 s shorter; a refresh on unchanged data 4 s faster and its
- * peak 300 MiB lower (it had come within 40 MiB of the 4 GiB the issue allows). With 96 MiB
- * semi-spaces the first refresh came within 50 MiB of it.
+ * Together: the thread's GC pauses 2 s shorter, and peaks lower (by 30–90 MiB through
+ * `kindred refresh`; by 300 MiB for the benchmark's second refresh, which had come within 40 MiB of
+ * the 4 GiB the issue allows). The time moved within the runs' spread, except the benchmark's
+ * second refresh (4 s faster). With 96 MiB semi-spaces the peak came within 50 MiB of 4 GiB.
  */
 export const REFRESH_YOUNG_GENERATION_MIB = 192;
 export const REFRESH_SEMI_SPACE_MIB = REFRESH_YOUNG_GENERATION_MIB / 3;
