@@ -28,8 +28,7 @@ export interface WorkerHeapFlags {
 }
 
 function setHeapFlags(flags: WorkerHeapFlags): void {
-  setFlagsFromString(`--initial-old-space-size=${flags.initialOldSpaceMiB}`);
-  setFlagsFromString(`--min-semi-space-size=${flags.minSemiSpaceMiB}`);
+  setFlagsFromString(`--initial-old-space-size=${flags.initialOldSpaceMiB} --min-semi-space-size=${flags.minSemiSpaceMiB}`);
 }
 
 /** Isolates created from here on get V8's defaults for the flags above. */

@@ -90,6 +90,10 @@ describe('SQLite adapter specifics', () => {
     await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
   }
 
+  /** `$filter` on the Customers of 'shop': the first 10 by key (CustomerId and FullName), and the count. */
+  const customerQuery = (store: ReturnType<typeof openSqliteStore>) => (filter: string) =>
+    store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
+
   it('creates the database directory, applies each migration once and keeps data across reopening', async () => {
     const file = path.join(dir, 'nested', 'deeper', 'kindred.db');
     const first = openSqliteStore({ file });
@@ -312,8 +316,7 @@ describe('SQLite adapter specifics', () => {
     const store = openSqliteStore({ file: path.join(dir, 'readers.db'), readerThreads: 1 });
     try {
       await refreshedWithCustomers(store, 40_000);
-      const query = (filter: string) =>
-        store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
+      const query = customerQuery(store);
       await query("FullName eq 'Name 1'"); // starts the thread
       let ticks = 0;
       const timer = setInterval(() => ticks++, 1);
@@ -333,8 +336,7 @@ describe('SQLite adapter specifics', () => {
     const store = openSqliteStore({ file: path.join(dir, 'readers-keys.db'), readerThreads: 1 });
     try {
       await refreshedWithCustomers(store, 40_000);
-      const query = (filter: string) =>
-        store.queryEntity('shop', 'Customer', { attributes: { CustomerId: 'string', FullName: 'string' }, filter: parseFilter(filter), orderby: [], top: 10, skip: 0, count: true }, '2024-06-01T00:00:00.000Z');
+      const query = customerQuery(store);
       await query("FullName eq 'Name 1'"); // starts the thread
       const answered: string[] = [];
       // Each contains() reads every profile in the one reader thread, one after the other.
