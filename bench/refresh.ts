@@ -289,7 +289,7 @@ function table(r: SizeResult): string {
   ].join('\n');
 }
 
-function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, date: string, code: ReturnType<typeof codeVersion>, load: number[][]): string {
+function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, date: string, code: ReturnType<typeof codeVersion>, load: number[][], rawFile: string): string {
   const dirty = code.dirtySrc.length ? ` plus uncommitted changes to ${code.dirtySrc.map((f) => `\`${f}\``).join(', ')}` : '';
   const parts = [
     SECTION,
@@ -325,7 +325,7 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
       '',
     );
   }
-  parts.push(`Raw figures: \`bench/results/${resultsName(date)}\`.`, '');
+  parts.push(`Raw figures: \`${rawFile}\`.`, '');
   return parts.join('\n');
 }
 
@@ -349,18 +349,17 @@ for (const size of sizes) {
 }
 const now = new Date();
 const date = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
-// --results-file FILE: the raw figures go (also) there, even with --no-report (bench/run-all.ts reads them).
+// --results-file FILE: the raw figures go there, even with --no-report (bench/run-all.ts reads them);
+// a report without it writes them to bench/results/refresh-<date>.json.
 const resultsFileOption = option('results-file');
-if (resultsFileOption && !writeReport) {
-  writeFileSync(resultsFileOption, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
-  log(`raw figures: ${resultsFileOption}`);
-}
-if (writeReport) {
-  mkdirSync(RESULTS, { recursive: true });
-  const resultsFile = resultsFileOption ? path.resolve(resultsFileOption) : path.join(RESULTS, resultsName(date));
+const resultsFile = resultsFileOption ? path.resolve(resultsFileOption) : writeReport ? path.join(RESULTS, resultsName(date)) : undefined;
+if (resultsFile) {
+  mkdirSync(path.dirname(resultsFile), { recursive: true });
   writeFileSync(resultsFile, JSON.stringify({ date: now.toISOString(), command, machine: m, code, loadAverage: load, layout: SYNTHETIC_LAYOUT, results }, null, 2) + '\n');
   log(`raw figures: ${path.relative(ROOT, resultsFile)}`);
-  updateBenchmarksMd(SECTION, markdownSection(results, m, date, code, load));
+}
+if (writeReport) {
+  updateBenchmarksMd(SECTION, markdownSection(results, m, date, code, load, path.relative(ROOT, resultsFile!)));
   log(`BENCHMARKS.md: section "${SECTION.slice(3)}" written`);
 }
 let failed = false;
