@@ -2,7 +2,7 @@
  * One measured refresh, in its own process (started by bench/refresh.ts, so that peak RSS and
  * heap belong to the refresh alone):
  *
- *   node --max-old-space-size=6144 --min-semi-space-size=64 --max-semi-space-size=64 --initial-old-space-size=2560 \
+ *   node --max-old-space-size=6144 --single-threaded-gc --min-semi-space-size=64 --max-semi-space-size=64 --initial-old-space-size=2560 \
  *     --import tsx bench/refresh-child.ts \
  *     --phase first|second --store <dir> --instance <instance.yaml> --truth <truth.csv> --ids <file>
  *
@@ -35,14 +35,13 @@ import { resolveInstance } from '../src/config/resolve.js';
 import { recordKey } from '../src/domain/profile.js';
 import type { StageRecord } from '../src/domain/run.js';
 import type { Store } from '../src/storage/store.js';
-import { useDefaultHeapFlags } from '../src/workers.js';
+import { useDefaultHeapFlagsForNewThreads } from '../src/workers.js';
 
 const MiB = 1024 * 1024;
-// The heap flags this process gets (bench/refresh.ts, CHILD_FLAGS) are, in the product, those of the
-// refresh's own thread only: the threads the refresh starts (generation writer, enrich) get V8's
-// defaults there, and so they do here.
-useDefaultHeapFlags();
-setFlagsFromString('--max-semi-space-size=0');
+// This process gets the refresh's process flags (bench/refresh.ts, CHILD_FLAGS), as the product's
+// refresh process does; there, the threads the refresh starts (generation writer, enrich) get V8's
+// default heap, and so they do here.
+useDefaultHeapFlagsForNewThreads();
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);

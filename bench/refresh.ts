@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSyntheticSources, SYNTHETIC_LAYOUT, type GenerateResult } from '../src/synthetic/generate.js';
 import { machine, updateBenchmarksMd } from './report.js';
-import { REFRESH_INITIAL_OLD_GENERATION_MIB, REFRESH_SEMI_SPACE_MIB } from '../src/refresh/pipeline.js';
+import { REFRESH_PROCESS_FLAGS } from '../src/refresh/pipeline.js';
 import pg from 'pg';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,15 +38,10 @@ const RESULTS = path.join(ROOT, 'bench', 'results');
 const CHILD = path.join(ROOT, 'bench', 'refresh-child.ts');
 const SEED = 42;
 const MARKER = '.kindred-bench-complete.json';
-// The child runs the refresh in its main thread; `kindred refresh` and the server run it in a worker
-// thread whose heap is set up as pipeline.ts says (REFRESH_*): semi-spaces of a fixed size, and no
-// full collection before the old generation holds REFRESH_INITIAL_OLD_GENERATION_MIB. The same here.
-const CHILD_FLAGS = [
-  '--max-old-space-size=6144',
-  `--min-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
-  `--max-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
-  `--initial-old-space-size=${REFRESH_INITIAL_OLD_GENERATION_MIB}`,
-];
+// The child runs the refresh in its main thread with the flags of the product's refresh process
+// (REFRESH_PROCESS_FLAGS in pipeline.ts: garbage collection on that thread only, semi-spaces of a
+// fixed size, no full collection before the old generation holds REFRESH_INITIAL_OLD_GENERATION_MIB).
+const CHILD_FLAGS = ['--max-old-space-size=6144', ...REFRESH_PROCESS_FLAGS];
 const SQLITE_SECTION = '## Refresh (batch unification)';
 
 // --- arguments ----------------------------------------------------------------------------------
@@ -304,7 +299,7 @@ function markdownSection(results: SizeResult[], m: ReturnType<typeof machine>, d
     '```',
     '',
     'Synthetic data from `generateSyntheticSources` (seed 42; three systems, ~8 % duplicates, noisy copies), reused from `bench/out/`. ' +
-      `Each refresh runs in its own child process (\`${CHILD_FLAGS.join(' ')}\`; the semi-space size is that of the worker thread \`kindred refresh\` and the server run a refresh in) on a fresh ${databaseUrl ? 'PostgreSQL schema (local PostgreSQL 15, synchronous_commit on, same machine)' : 'SQLite store in a temp dir'}; peak RSS${databaseUrl ? " (of the Kindred process; PostgreSQL's own memory is not counted)" : ''} is ` +
+      `Each refresh runs in its own child process (\`${CHILD_FLAGS.join(' ')}\`; the flags of the process \`kindred refresh\` and the server run a refresh in) on a fresh ${databaseUrl ? 'PostgreSQL schema (local PostgreSQL 15, synchronous_commit on, same machine)' : 'SQLite store in a temp dir'}; peak RSS${databaseUrl ? " (of the Kindred process; PostgreSQL's own memory is not counted)" : ''} is ` +
       '`process.resourceUsage().maxRSS` read as soon as `runRefresh` returns. The baseline reads every source file with the project\'s ' +
       'readers (`openDelimited` / `readJsonl`) and does nothing else (best of 2, own child process). F1 is pairwise, AlternateKey vs. `truth.csv`. ' +
       'Refresh #2 runs again on the same store with unchanged data; every CustomerId must stay the same. ' +

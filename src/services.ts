@@ -12,7 +12,7 @@ import { PostgresChangeFeed } from './realtime/postgres-change-feed.js';
 import { ExpirySweeper } from './realtime/sweeper.js';
 import { TelemetryRecorder } from './realtime/telemetry.js';
 import { WriteQueue } from './realtime/write-queue.js';
-import { inlineExecutor, workerExecutor, type RefreshExecutor } from './refresh/executors.js';
+import { inlineExecutor, processExecutor, type RefreshExecutor } from './refresh/executors.js';
 import type { RefreshWorkerData } from './refresh/worker.js';
 import { RefreshRunner, type RefreshRunnerOptions } from './refresh/runner.js';
 import { openPostgresStore } from './storage/postgres/store.js';
@@ -34,7 +34,7 @@ export interface Services {
   storeLocation: string;
   store: Store;
   runner: RefreshRunner;
-  /** Runs one refresh where this process runs them (a worker thread with refreshInWorker). */
+  /** Runs one refresh where this process runs them (in a process of its own with refreshInOwnProcess). */
   executeRefresh: RefreshExecutor;
   catalog: InstanceCatalog;
   /** API edits of an instance definition (measures, segments), one at a time per instance. */
@@ -75,8 +75,8 @@ export interface ServiceOptions {
   database?: DatabaseOptions;
   onProgress?: RefreshRunnerOptions['onProgress'];
   log?: (message: string) => void;
-  /** Run refreshes in a worker thread (the server does, so requests are answered meanwhile). */
-  refreshInWorker?: boolean;
+  /** Run each refresh in a process of its own (the server does, so requests are answered meanwhile). */
+  refreshInOwnProcess?: boolean;
   /** Run real-time writes in a thread of their own (the server does on SQLite; see storage/sqlite/realtime-writer.ts). */
   realtimeInWorker?: boolean;
   /** SQLite: threads answering the data API's entity queries (the server runs some; see storage/sqlite/reader-pool.ts). */
@@ -94,7 +94,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
   const cluster = new ClusterEvents();
   const opened = options.database ? await openPostgres(options.database, cluster, options.log) : await openSqlite(dataDir, options);
   const { store, feed } = opened;
-  const executeRefresh = options.refreshInWorker ? workerExecutor(store, opened.workerStore) : inlineExecutor(store);
+  const executeRefresh = options.refreshInOwnProcess ? processExecutor(store, opened.workerStore) : inlineExecutor(store);
   const runner = new RefreshRunner({ store, onProgress: options.onProgress, log: options.log, execute: executeRefresh });
   const writes = new WriteQueue(store, feed, undefined, opened.groupsInFlight);
   const catalog = new InstanceCatalog(store);
@@ -164,7 +164,7 @@ export async function openServices(options: ServiceOptions): Promise<Services> {
 
 interface OpenedStore {
   store: Store;
-  /** How a refresh worker thread opens the same store. */
+  /** How a refresh's own process opens the same store. */
   workerStore: RefreshWorkerData['store'];
   feed: ChangeFeed;
   location: string;

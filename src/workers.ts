@@ -1,5 +1,7 @@
-// Starting worker threads from a module beside the caller: the .js file when built; run from source
-// (tests, tsx), the .ts file through tsx's loader, which Node 20 does not pass on to worker threads.
+// Starting worker threads and child processes from a module beside the caller: the .js file when
+// built; run from source (tests, tsx), the .ts file through tsx's loader, which Node 20 does not
+// pass on to worker threads.
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -15,37 +17,19 @@ export function startModuleWorker(js: URL, workerData: unknown, resourceLimits?:
 }
 
 /**
- * Heap settings of a worker that Node's resourceLimits cannot give. V8 reads them as flags when
- * it creates an isolate, so they are set for the worker's and reset once the worker runs: other
- * threads keep V8's defaults. (A thread another caller starts in between gets them too: that
- * costs it memory for a while, never correctness.)
+ * A module beside the caller in a process of its own, with an IPC channel and these Node/V8 flags
+ * (the built .js file; from source, the .ts file through tsx's loader).
  */
-export interface WorkerHeapFlags {
-  /** No full (mark-compact) collection before the old generation holds this much. */
-  initialOldSpaceMiB: number;
-  /** Semi-spaces of the young generation start at this size instead of growing to it. */
-  minSemiSpaceMiB: number;
+export function forkModule(js: URL, execArgv: string[]): ChildProcess {
+  const file = fileURLToPath(js);
+  if (existsSync(file)) return fork(file, [], { execArgv, serialization: 'advanced' });
+  return fork(file.replace(/\.js$/, '.ts'), [], { execArgv: ['--import', import.meta.resolve('tsx'), ...execArgv], serialization: 'advanced' });
 }
 
-function setHeapFlags(flags: WorkerHeapFlags): void {
-  setFlagsFromString(`--initial-old-space-size=${flags.initialOldSpaceMiB} --min-semi-space-size=${flags.minSemiSpaceMiB}`);
-}
-
-/** Isolates created from here on get V8's defaults for the flags above. */
-export function useDefaultHeapFlags(): void {
-  setHeapFlags({ initialOldSpaceMiB: 0, minSemiSpaceMiB: 0 });
-}
-
-export function startModuleWorkerWithHeap(js: URL, workerData: unknown, resourceLimits: ResourceLimits, heap: WorkerHeapFlags): Worker {
-  setHeapFlags(heap);
-  let worker: Worker;
-  try {
-    worker = startModuleWorker(js, workerData, resourceLimits);
-  } catch (err) {
-    useDefaultHeapFlags();
-    throw err;
-  }
-  worker.once('online', useDefaultHeapFlags);
-  worker.once('exit', useDefaultHeapFlags);
-  return worker;
+/**
+ * In a process started with heap flags for its own main thread (a refresh): worker threads it
+ * starts from here on get V8's defaults. V8 reads these flags when it creates an isolate.
+ */
+export function useDefaultHeapFlagsForNewThreads(): void {
+  setFlagsFromString('--initial-old-space-size=0 --min-semi-space-size=0 --max-semi-space-size=0');
 }

@@ -44,7 +44,7 @@ interface StartedStage {
 export const REFRESH_PAGE_CACHE_MIB = 64;
 
 /**
- * Heap of the thread a refresh runs in (executors.ts). The stages make millions of short-lived
+ * Heap of the process a refresh runs in (executors.ts). The stages make millions of short-lived
  * objects and keep a few GiB to the end. Measured at 1M records (BENCHMARKS.md, "Refresh heap"):
  * - semi-spaces of 64 MiB from the start: V8 starts them at 1 MiB and, left to itself, rarely grew
  *   them past 32, so it scavenged twice as often and promoted objects that were about to die;
@@ -55,9 +55,21 @@ export const REFRESH_PAGE_CACHE_MIB = 64;
  * the 4 GiB the issue allows). The time moved within the runs' spread, except the benchmark's
  * second refresh (4 s faster). With 96 MiB semi-spaces the peak came within 50 MiB of 4 GiB.
  */
-export const REFRESH_YOUNG_GENERATION_MIB = 192;
-export const REFRESH_SEMI_SPACE_MIB = REFRESH_YOUNG_GENERATION_MIB / 3;
+export const REFRESH_SEMI_SPACE_MIB = 64;
 export const REFRESH_INITIAL_OLD_GENERATION_MIB = 2560;
+/**
+ * Node/V8 flags of the refresh's process: the heap above, and garbage collection on the thread
+ * that allocates only. V8's helper threads (four, whatever the cores) marked and scavenged in
+ * parallel with the refresh's own threads (generation writer, enrich) on 2 cores: at 1M records
+ * they used 63 of the run's 269 CPU seconds, against 18 for the collections on the refresh's
+ * thread (perf). BENCHMARKS.md, "Refresh in a process of its own".
+ */
+export const REFRESH_PROCESS_FLAGS: readonly string[] = [
+  '--single-threaded-gc',
+  `--min-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
+  `--max-semi-space-size=${REFRESH_SEMI_SPACE_MIB}`,
+  `--initial-old-space-size=${REFRESH_INITIAL_OLD_GENERATION_MIB}`,
+];
 
 /** Alternate keys of the previous generation read per page when merge loads them. */
 const PREVIOUS_KEYS_PAGE = 50_000;

@@ -1,11 +1,13 @@
-// Runs one refresh in a worker thread, so the server's event loop keeps answering real-time
-// requests while unification works through millions of records. The worker opens its own
-// connection to the same store; progress and the final run go back as messages.
-import { parentPort, workerData } from 'node:worker_threads';
+// Runs one refresh in a process of its own (executors.ts, processExecutor), started with the
+// refresh's V8 flags. It opens its own connection to the same store; progress and the final run
+// go back as IPC messages. If the parent goes away, the process ends at once, as a thread of the
+// parent would have: the unfinished generation is thrown away, and the node's lock on the run
+// (docs/running-at-scale.md) never outlives the node.
 import type { RunRecord, StageRecord } from '../domain/run.js';
 import { openPostgresStore } from '../storage/postgres/store.js';
 import { openSqliteStore } from '../storage/sqlite/store.js';
 import type { Store } from '../storage/store.js';
+import { useDefaultHeapFlagsForNewThreads } from '../workers.js';
 import { REFRESH_PAGE_CACHE_MIB, runRefresh } from './pipeline.js';
 
 export interface RefreshWorkerData {
@@ -13,23 +15,25 @@ export interface RefreshWorkerData {
   run: RunRecord;
 }
 
+export type RefreshWorkerRequest = { type: 'start'; data: RefreshWorkerData } | { type: 'cancel' };
+
 export type RefreshWorkerMessage =
   | { type: 'progress'; stage: string; done: number; total: number }
   | { type: 'stage'; stage: StageRecord }
   | { type: 'done'; run: RunRecord }
   | { type: 'error'; message: string };
 
-async function main(): Promise<void> {
-  const port = parentPort!;
-  const data = workerData as RefreshWorkerData;
+const send = (m: RefreshWorkerMessage): Promise<void> =>
+  new Promise((resolve) => {
+    if (process.connected) process.send!(m, undefined, undefined, () => resolve());
+    else resolve();
+  });
+
+async function refresh(data: RefreshWorkerData, controller: AbortController): Promise<void> {
   const store: Store =
     data.store.kind === 'sqlite'
       ? openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB })
       : await openPostgresStore({ connectionString: data.store.connectionString, schema: data.store.schema, maxConnections: 4 });
-  const controller = new AbortController();
-  port.on('message', (m: { type: string }) => {
-    if (m.type === 'cancel') controller.abort();
-  });
   let last = 0;
   try {
     const run = await runRefresh({
@@ -40,17 +44,29 @@ async function main(): Promise<void> {
         const now = Date.now();
         if (now - last < 200) return;
         last = now;
-        port.postMessage({ type: 'progress', stage, done, total } satisfies RefreshWorkerMessage);
+        void send({ type: 'progress', stage, done, total });
       },
-      onStage: (stage) => port.postMessage({ type: 'stage', stage } satisfies RefreshWorkerMessage),
+      onStage: (stage) => void send({ type: 'stage', stage }),
     });
-    port.postMessage({ type: 'done', run } satisfies RefreshWorkerMessage);
+    await send({ type: 'done', run });
   } catch (err) {
-    port.postMessage({ type: 'error', message: (err as Error).message } satisfies RefreshWorkerMessage);
+    await send({ type: 'error', message: (err as Error).message });
   } finally {
     await store.close();
-    port.close();
+    process.exit(0);
   }
 }
 
-void main();
+// The heap flags this process was started with are the refresh's: the generation writer and
+// enrich threads it starts get V8's defaults.
+useDefaultHeapFlagsForNewThreads();
+const controller = new AbortController();
+process.on('message', (m: RefreshWorkerRequest) => {
+  if (m.type === 'cancel') controller.abort();
+  else void refresh(m.data, controller);
+});
+// Ctrl-C reaches the whole process group: the parent decides (it sends cancel). A termination
+// request cancels the run, which then ends the process.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => controller.abort());
+process.on('disconnect', () => process.exit(1));

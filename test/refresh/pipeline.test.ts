@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadInstanceDefinition } from '../../src/config/load.js';
 import type { CustomerRecord } from '../../src/domain/profile.js';
 import { runRefresh, type RefreshOptions } from '../../src/refresh/pipeline.js';
-import { workerExecutor } from '../../src/refresh/executors.js';
+import { processExecutor } from '../../src/refresh/executors.js';
 import { RefreshRunner } from '../../src/refresh/runner.js';
 import type { Store } from '../../src/storage/store.js';
 import { openTestStore } from '../storage/test-store.js';
@@ -272,8 +272,8 @@ describe('refresh runner', () => {
     assert.ok(count > before);
   });
 
-  test('runs in a worker thread with the same result, and records a cancelled worker run', async () => {
-    const runner = new RefreshRunner({ store, execute: workerExecutor(store, ws.workerStore) });
+  test('runs in a process of its own with the same result, and records a cancelled run there', async () => {
+    const runner = new RefreshRunner({ store, execute: processExecutor(store, ws.workerStore) });
     const before = await ws.customers();
     const { done } = await runner.start('tiny', 'manual');
     const run = await done;

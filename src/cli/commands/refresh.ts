@@ -5,9 +5,9 @@ import { cliActor } from './keys.js';
 import { stageBars } from '../progress.js';
 
 export async function refresh(instanceId: string, dataDir: string, database?: DatabaseOptions): Promise<void> {
-  // In a worker thread, as the server runs refreshes: with its own connection and the heap a
-  // refresh wants (REFRESH_* in pipeline.ts), which this thread cannot change.
-  const services = await openServices({ dataDir, database, refreshInWorker: true });
+  // In a process of its own, as the server runs refreshes: with its own connection and the V8 flags
+  // a refresh wants (REFRESH_PROCESS_FLAGS in pipeline.ts), which this process cannot change.
+  const services = await openServices({ dataDir, database, refreshInOwnProcess: true });
   const bars = stageBars();
   const controller = new AbortController();
   const onSignal = () => {

@@ -89,7 +89,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     dataDir: options.dataDir,
     database: options.database,
     log,
-    refreshInWorker: true,
+    refreshInOwnProcess: true,
     realtimeInWorker: true,
     readerThreads: options.readerThreads ?? defaultReaderThreads(),
   });
