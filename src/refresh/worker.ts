@@ -30,10 +30,16 @@ const send = (m: RefreshWorkerMessage): Promise<void> =>
   });
 
 async function refresh(data: RefreshWorkerData, controller: AbortController): Promise<void> {
-  const store: Store =
-    data.store.kind === 'sqlite'
-      ? openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB })
-      : await openPostgresStore({ connectionString: data.store.connectionString, schema: data.store.schema, maxConnections: 4 });
+  let store: Store;
+  try {
+    store =
+      data.store.kind === 'sqlite'
+        ? openSqliteStore({ file: data.store.file, pageCacheMiB: REFRESH_PAGE_CACHE_MIB })
+        : await openPostgresStore({ connectionString: data.store.connectionString, schema: data.store.schema, maxConnections: 4 });
+  } catch (err) {
+    await send({ type: 'error', message: `the store could not be opened: ${(err as Error).message}` });
+    process.exit(1);
+  }
   let last = 0;
   try {
     const run = await runRefresh({

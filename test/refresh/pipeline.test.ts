@@ -287,6 +287,15 @@ describe('refresh runner', () => {
     await runner.close();
   });
 
+  test('a refresh process that cannot open the store fails its run, saying why', async () => {
+    const runner = new RefreshRunner({ store, execute: processExecutor(store, { kind: 'sqlite', file: '/dev/null/kindred.db' }) });
+    const run = await (await runner.start('tiny', 'manual')).done;
+    assert.equal(run.status, 'failed');
+    assert.match(run.error ?? '', /^refresh process failed: the store could not be opened: .*\/dev\/null/);
+    assert.equal((await store.getRun('tiny', run.jobId))!.status, 'failed');
+    await runner.close();
+  });
+
   test('cancel stops a running job', async () => {
     const runner = new RefreshRunner({ store });
     const { run, done } = await runner.start('tiny', 'manual');
