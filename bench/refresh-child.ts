@@ -18,7 +18,6 @@
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
-import { setFlagsFromString } from 'node:v8';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
