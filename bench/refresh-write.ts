@@ -70,6 +70,7 @@ async function capture(): Promise<Captured> {
             indexCustomerAttributes: async () => 0,
             writeCustomerMeasures: (rows) => real.writeCustomerMeasures(rows),
             writeSegmentMembers: (segment, ids) => real.writeSegmentMembers(segment, ids),
+            writeEnrichments: (rows) => real.writeEnrichments(rows),
             complete: (part) => real.complete(part),
             flush: () => real.flush(),
             commit: (run) => real.commit(run),

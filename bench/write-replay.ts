@@ -65,6 +65,7 @@ async function capture(): Promise<void> {
           indexCustomerAttributes: async (attributes) => (calls.push(['indexCustomerAttributes', [attributes]]), 0),
           writeCustomerMeasures: record('writeCustomerMeasures'),
           writeSegmentMembers: record('writeSegmentMembers'),
+          writeEnrichments: (rows) => real.writeEnrichments(rows),
           complete: record('complete'),
           flush: async () => {},
           commit: () => real.abort(),

@@ -4,8 +4,12 @@
 //
 // The computation needs only the merged profiles, so it starts right after merge: for many
 // profiles in a worker thread, which runs while this thread runs activities … write (the refresh
-// is otherwise single-threaded). Its rows come back encoded, in CustomerId order, and are written
-// here after the write stage, on the connection that owns the generation.
+// is otherwise single-threaded). Its rows come back encoded, in CustomerId order, a batch at a
+// time, and go on at once to the generation writer (GenerationWriter.writeEnrichments), which
+// stores them alongside the write stage's rows. They used to be kept here until after the write
+// stage: at 1M profiles some 300 MB of buffers, which V8 counts as this thread's external memory;
+// its growth started full collections of the refresh's 1.6 GB heap (four, about 6 s of this
+// thread's time) that could free nothing, and writing them took 2.6 s more at the end.
 import type { Worker } from 'node:worker_threads';
 import { encodedRowCount, enrichPacked, packProfiles, type EncodedEnrichments } from '../domain/enrich-batch.js';
 import { type EnrichmentCounts, type EnrichmentPlan } from '../domain/enrich.js';
@@ -26,8 +30,10 @@ export interface EnrichStart {
   worker: boolean;
 }
 
+/** Stores a batch of rows; resolves once it is stored. */
+export type EnrichmentSink = (batch: EncodedEnrichments) => Promise<void>;
+
 export interface ComputedEnrichments {
-  batches: EncodedEnrichments[];
   counts: EnrichmentCounts;
   computeMs: number;
   /** CPU time of the worker thread, where the system tells it. */
@@ -43,8 +49,16 @@ export interface PendingEnrichment {
   readonly packMs: number;
   /** Rows computed so far. */
   computed(): number;
-  /** Every row, in batches in CustomerId order; rejects if the computation failed or the refresh was cancelled. */
-  rows(): Promise<ComputedEnrichments>;
+  /**
+   * Where the rows go, in batches in CustomerId order (call once): from a worker each batch as it
+   * arrives (those that came before are handed over now); else all of them in finished().
+   */
+  writeTo(sink: EnrichmentSink): void;
+  /**
+   * Resolves once every row is computed and stored by the sink; rejects if the computation or a
+   * write failed, or the refresh was cancelled.
+   */
+  finished(): Promise<ComputedEnrichments>;
   /** Stops the computation (the refresh failed elsewhere). */
   stop(): void;
 }
@@ -56,12 +70,24 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
   const packMs = performance.now() - t0;
   const total = start.customers.length;
   const inWorker = start.worker;
-  const batches: EncodedEnrichments[] = [];
   let computed = 0;
-  const keep = (batch: EncodedEnrichments) => {
-    batches.push(batch);
-    computed += encodedRowCount(batch);
+  let sink: EnrichmentSink | null = null;
+  /** Batches that arrived before there was a sink. */
+  let early: EncodedEnrichments[] = [];
+  /** The sink's answers: looked at in finished(), not before. */
+  const writes: Promise<void>[] = [];
+  const write = (batch: EncodedEnrichments) => {
+    const written = sink!(batch);
+    written.catch(() => {});
+    writes.push(written);
   };
+  const writeTo = (to: EnrichmentSink) => {
+    if (sink) throw new Error('the enrichments already have a sink');
+    sink = to;
+    for (const batch of early) write(batch);
+    early = [];
+  };
+  const noSink = () => new Error('enrichments computed, but nothing was given to write them to (writeTo)');
   if (!inWorker) {
     return {
       plan,
@@ -69,11 +95,18 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
       inWorker,
       packMs,
       computed: () => computed,
-      rows: async () => {
+      writeTo,
+      finished: async () => {
         throwIfCancelled(signal);
+        if (!sink) throw noSink();
         const c0 = performance.now();
-        const counts = enrichPacked(plan, packed, keep);
-        return { batches, counts, computeMs: performance.now() - c0, computeCpuMs: null };
+        const counts = enrichPacked(plan, packed, (batch) => {
+          computed += encodedRowCount(batch);
+          write(batch);
+        });
+        const computeMs = performance.now() - c0;
+        await Promise.all(writes);
+        return { counts, computeMs, computeCpuMs: null };
       },
       stop: () => {},
     };
@@ -94,13 +127,16 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
     resolve = res;
     reject = rej;
   });
-  // Rejections are looked at when the rows are asked for (after the write stage), not before.
+  // Rejections are looked at in finished() (after the write stage), not before.
   result.catch(() => {});
   worker.on('message', (m: EnrichWorkerMessage) => {
-    if (m.type === 'batch') keep(m.batch);
-    else {
+    if (m.type === 'batch') {
+      computed += encodedRowCount(m.batch);
+      if (sink) write(m.batch);
+      else early.push(m.batch);
+    } else {
       stop();
-      resolve({ batches, counts: m.counts, computeMs: m.computeMs, computeCpuMs: m.computeCpuMs });
+      resolve({ counts: m.counts, computeMs: m.computeMs, computeCpuMs: m.computeCpuMs });
     }
   });
   worker.on('error', (err) => {
@@ -116,51 +152,46 @@ export function startEnrich(start: EnrichStart): PendingEnrichment {
   if (signal.aborted) onAbort();
   // The buffers move to the worker: nothing of the packed profiles stays here.
   worker?.postMessage({ plan, packed } satisfies EnrichWorkerInput, [...packed.bytes, ...packed.ends].map((b) => b.buffer as ArrayBuffer));
-  return { plan, total, inWorker, packMs, computed: () => computed, rows: () => result, stop };
+  const finished = async () => {
+    const done = await result;
+    if (!sink) throw noSink();
+    await Promise.all(writes);
+    return done;
+  };
+  return { plan, total, inWorker, packMs, computed: () => computed, writeTo, finished, stop };
 }
 
 export interface EnrichInput {
-  store: Store;
-  generation: number;
   enrichment: PendingEnrichment;
 }
 
-/** Waits for the enrichments (if the worker is not done yet) and writes them into the generation. */
+/**
+ * Waits until every enrichment is computed and stored in the generation being built (handed to
+ * its writer with PendingEnrichment.writeTo), and reports.
+ */
 export async function enrich(env: StageEnv, input: EnrichInput): Promise<void> {
   const { enrichment } = input;
   const { plan, total } = enrichment;
   const w0 = performance.now();
-  // Progress while waiting: the worker's rows so far.
-  const ticker = enrichment.inWorker ? setInterval(() => env.progress('enrich', enrichment.computed(), total), 250) : undefined;
+  // Progress while waiting: the rows computed so far.
+  const ticker = setInterval(() => env.progress('enrich', enrichment.computed(), total), 250);
   let computed: ComputedEnrichments;
   try {
-    computed = await enrichment.rows();
+    computed = await enrichment.finished();
   } finally {
     clearInterval(ticker);
   }
-  const waitMs = performance.now() - w0;
-  let written = 0;
-  const t0 = performance.now();
-  for (let i = 0; i < computed.batches.length; i++) {
-    throwIfCancelled(env.signal);
-    const batch = computed.batches[i];
-    await input.store.enrichment.write(env.instance.id, input.generation, batch);
-    // Written: let the buffer go.
-    computed.batches[i] = undefined as never;
-    written += encodedRowCount(batch);
-    env.progress('enrich', written, total);
-    await yieldToEventLoop();
-  }
+  env.progress('enrich', total, total);
   const counts = env.report.counts;
   // inWorker 1: the computation ran in a worker thread from the end of merge on, overlapping the
-  // stages in between (computeMs, computeCpuMs of that thread); this stage's duration spans
-  // that. Here (this thread) it cost packMs, waitMs (for the worker, after write) and writeMs.
+  // stages in between (computeMs, computeCpuMs of that thread), and its rows were stored as they
+  // came; this stage's duration spans that. Here (this thread) it cost packMs, and waitMs after
+  // the write stage (for the last rows to be computed and stored).
   counts.inWorker = enrichment.inWorker ? 1 : 0;
   counts.packMs = Math.round(enrichment.packMs);
   counts.computeMs = Math.round(computed.computeMs);
   if (computed.computeCpuMs !== null) counts.computeCpuMs = computed.computeCpuMs;
-  counts.waitMs = enrichment.inWorker ? Math.round(waitMs) : 0;
-  counts.writeMs = Math.round(performance.now() - t0);
+  counts.waitMs = enrichment.inWorker ? Math.round(performance.now() - w0) : 0;
   counts.profiles = computed.counts.profiles;
   counts.fields = plan.inputs.length;
   counts.values = computed.counts.values;

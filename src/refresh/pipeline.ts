@@ -163,6 +163,9 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     const writeRecord = stageRecord('write');
     current = writeRecord;
     writer = await store.beginGeneration(instance.id, run.jobId, { expectedRows: merged.customers.length + merged.alternateKeys.length });
+    // Enrichments go into the generation being built as they are computed: they become visible with its commit.
+    const generationWriter = writer;
+    enrichment.writeTo((batch) => generationWriter.writeEnrichments(batch));
     const written = new GenerationWrite(writeStarted.env, writer);
     /** A part of the write stage between other stages: a failure in it is the write stage's. */
     const writePart = async (part: () => Promise<void>) => {
@@ -224,8 +227,8 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     merged.keyRing.clear();
     merged.sourceModified.length = 0;
     merged.fieldSources.length = 0;
-    // Enrichments go into the generation being built: they become visible with its commit.
-    await stage('enrich', instance, (env) => enrich(env, { store, generation: writer!.generation, enrichment: enrichment! }), enrichStarted);
+    // The last enrichments are computed and stored (they went to the writer as they came).
+    await stage('enrich', instance, (env) => enrich(env, { enrichment: enrichment! }), enrichStarted);
     await endStage('enrich');
     summary.enriched = stageRecord('enrich').counts.profiles ?? 0;
     const endedAt = now();

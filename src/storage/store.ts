@@ -5,6 +5,7 @@ import type { FilterNode } from '../api/odata/filter.js';
 import type { OrderByItem } from '../api/odata/options.js';
 import type { AttributeType } from '../api/odata/sql.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord } from '../domain/profile.js';
+import type { EncodedEnrichments } from '../domain/enrich-batch.js';
 import type { ProfileOverride, RealtimeResult, RealtimeWrite } from '../domain/realtime.js';
 import type { RunRecord, RunStatus, StageRecord } from '../domain/run.js';
 import type { FieldSourceLegend } from '../domain/field-sources.js';
@@ -106,6 +107,11 @@ export interface GenerationWriter {
   /** Per-customer measure values (one row per customer: CustomerId and the measures). */
   writeCustomerMeasures(rows: CustomerMeasureRow[]): Promise<void>;
   writeSegmentMembers(segment: string, customerIds: string[]): Promise<void>;
+  /**
+   * Enrichment rows (domain/enrich-batch.ts), in CustomerId order across calls. May be called
+   * while other parts are being written; resolves once the rows are stored.
+   */
+  writeEnrichments(rows: EncodedEnrichments): Promise<void>;
   /**
    * No more rows of this part will be written: a store may build its indexes now, behind the
    * caller, instead of at commit.

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { resolveInstance } from '../../src/config/resolve.js';
-import { decodeEnrichments, ENRICHMENT_BATCH } from '../../src/domain/enrich-batch.js';
+import { decodeEnrichments, encodedRowCount, ENRICHMENT_BATCH, type EncodedEnrichments } from '../../src/domain/enrich-batch.js';
 import { Enricher, enrichmentPlan, type EnrichmentPlan } from '../../src/domain/enrich.js';
 import type { CustomerRecord } from '../../src/domain/profile.js';
 import { RefreshCancelled } from '../../src/refresh/context.js';
@@ -32,8 +32,16 @@ function profiles(n: number): CustomerRecord[] {
   return out;
 }
 
+/** The batches a sink gets, in the order it gets them. */
+function collect(pending: PendingEnrichment): EncodedEnrichments[] {
+  const batches: EncodedEnrichments[] = [];
+  pending.writeTo(async (b) => void batches.push(b));
+  return batches;
+}
+
 async function rowsOf(pending: PendingEnrichment): Promise<[string, string][]> {
-  const { batches } = await pending.rows();
+  const batches = collect(pending);
+  await pending.finished();
   return batches.flatMap((b) => [...decodeEnrichments(b)]);
 }
 
@@ -52,18 +60,55 @@ test('in a worker thread and in this one: the Enricher’s records, as JSON, in 
   assert.equal(worker.inWorker, true);
   assert.deepEqual(await rowsOf(inline), expected);
   assert.deepEqual(await rowsOf(worker), expected);
-  const counts = (await worker.rows()).counts;
+  const counts = (await worker.finished()).counts;
   assert.deepEqual(counts, enricher.counts);
-  assert.equal((await worker.rows()).batches.length, 3, 'ENRICHMENT_BATCH rows per batch');
+  assert.equal(worker.computed(), customers.length);
+});
+
+test('from a worker, each batch goes to the sink as it arrives; batches that came before the sink are handed over when it is given', async () => {
+  const customers = profiles(5 * ENRICHMENT_BATCH);
+  const pending = startEnrich({ signal: new AbortController().signal, plan, customers, worker: true });
+  // Give the sink only once some batches are here.
+  while (pending.computed() < 2 * ENRICHMENT_BATCH) await new Promise((r) => setTimeout(r, 5));
+  const got: { rows: number; computedThen: number }[] = [];
+  pending.writeTo(async (b) => void got.push({ rows: encodedRowCount(b), computedThen: pending.computed() }));
+  assert.ok(got.length >= 2, `the ${got.length} early batches are handed over at once`);
+  await pending.finished();
+  assert.deepEqual(
+    got.map((g) => g.rows),
+    [1, 2, 3, 4, 5].map(() => ENRICHMENT_BATCH),
+  );
+  const late = got.slice(2);
+  assert.ok(
+    late.some((g) => g.computedThen < customers.length),
+    'some batch reached the sink before the last one was computed: ' + JSON.stringify(got.map((g) => g.computedThen)),
+  );
+});
+
+test('a failing sink fails the enrichment; without a sink it says so', async () => {
+  const failingSink = startEnrich({ signal: new AbortController().signal, plan, customers: profiles(100), worker: true });
+  failingSink.writeTo(async () => {
+    throw new Error('disk full');
+  });
+  await assert.rejects(failingSink.finished(), /^Error: disk full$/);
+  const inline = startEnrich({ signal: new AbortController().signal, plan, customers: profiles(100), worker: false });
+  inline.writeTo(async () => {
+    throw new Error('disk full');
+  });
+  await assert.rejects(inline.finished(), /^Error: disk full$/);
+  const noSink = startEnrich({ signal: new AbortController().signal, plan, customers: profiles(100), worker: true });
+  await assert.rejects(noSink.finished(), /nothing was given to write them to/);
 });
 
 test('a failing worker fails with a clear message; a cancelled refresh stops the worker', async () => {
   const broken = { ...plan, inputs: [{ kind: 'no-such-kind', field: 'Name', attributes: ['X'] }] } as unknown as EnrichmentPlan;
   const failing = startEnrich({ signal: new AbortController().signal, plan: broken, customers: profiles(10), worker: true });
-  await assert.rejects(failing.rows(), /^Error: enrichment worker failed: /);
+  collect(failing);
+  await assert.rejects(failing.finished(), /^Error: enrichment worker failed: /);
 
   const controller = new AbortController();
   const cancelled = startEnrich({ signal: controller.signal, plan, customers: profiles(50_000), worker: true });
+  collect(cancelled);
   controller.abort();
-  await assert.rejects(cancelled.rows(), RefreshCancelled);
+  await assert.rejects(cancelled.finished(), RefreshCancelled);
 });

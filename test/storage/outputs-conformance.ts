@@ -64,6 +64,30 @@ export function outputsConformance(name: string, open: () => Promise<OpenedStore
     );
 
     it(
+      'rows handed to the generation writer while it writes other parts are visible with its commit; after abort it refuses them',
+      withStore(async (store) => {
+        const batch = (ids: string[]) => encodeEnrichments(ids.map((CustomerId) => ({ CustomerId, EmailDomain: `${CustomerId}.com` })));
+        const { run } = await store.createRun('shop', 'cli');
+        const w = await store.beginGeneration('shop', run.jobId);
+        // Not one after another: enrichments arrive while the write stage writes its rows.
+        await Promise.all([
+          w.writeEnrichments(batch(['c1', 'c2'])),
+          w.writeCustomers([{ CustomerId: 'c1' }, { CustomerId: 'c2' }, { CustomerId: 'c3' }]),
+          w.writeEnrichments(batch(['c3'])),
+          w.writeAlternateKeys([{ DataSourceName: 'Shop', EntityName: 'Contacts', AlternateValue: '1', CustomerId: 'c1' }]),
+        ]);
+        assert.equal(await store.enrichment.count('shop'), 0, 'nothing visible before the commit');
+        await w.commit({ stages: newStages(), summary: {}, endedAt: new Date().toISOString() });
+        const read = await store.queryEntity('shop', 'CustomerEnrichment', QUERY, new Date().toISOString());
+        assert.deepEqual(read.rows, ['c1', 'c2', 'c3'].map((CustomerId) => ({ CustomerId, EmailDomain: `${CustomerId}.com` })));
+        const aborted = await store.beginGeneration('shop', run.jobId);
+        await aborted.abort();
+        await assert.rejects(aborted.writeEnrichments(batch(['c9'])), /already committed or aborted/);
+        assert.equal(await store.enrichment.count('shop'), 3);
+      }),
+    );
+
+    it(
       'an aborted generation leaves the enrichments as they were, and its rows are gone',
       withStore(async (store) => {
         await generation(store, { c1: 'a.com' });

@@ -468,6 +468,25 @@ describe('SQLite adapter specifics', () => {
       await store.close();
     }
   });
+  it('a generation loaded in a thread: enrichment rows move to it, none is kept (or copied) here', async () => {
+    const store = openSqliteStore({ file: path.join(tempDir(), 'moved.db'), generationLoading: 'thread' });
+    try {
+      await store.putInstance({ id: 'shop', name: 'Shop', definition, sourceFile: 'x.yaml', baseDir: dir });
+      const { run } = await store.createRun('shop', 'cli');
+      const w = await store.beginGeneration('shop', run.jobId);
+      const rows = encodeEnrichments([{ CustomerId: 'c1', EmailDomain: 'a.com' }]);
+      const written = w.writeEnrichments(rows);
+      // Buffers held here would count as this thread's external memory (see refresh/enrich.ts).
+      assert.equal(rows.bytes.byteLength, 0, 'the bytes moved to the thread');
+      assert.equal(rows.offsets.length, 0, 'the offsets moved to the thread');
+      await written;
+      await w.writeCustomers([{ CustomerId: 'c1' }]);
+      await w.commit({ stages: [], summary: {}, endedAt: new Date().toISOString() });
+      assert.deepEqual(await store.enrichment.of('shop', 'c1'), { CustomerId: 'c1', EmailDomain: 'a.com' });
+    } finally {
+      await store.close();
+    }
+  });
   it('a generation loaded in a thread: a failed write fails flush and commit with its error; abort leaves no lock behind', async () => {
     const file = path.join(tempDir(), 'thread.db');
     const store = openSqliteStore({ file, generationLoading: 'thread' });

@@ -325,6 +325,7 @@ export class PostgresStore implements Store {
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
       writeCustomerMeasures: async (list) => (assertOpen(), this.analytics.writeCustomerMeasures(instanceId, generation, list)),
       writeSegmentMembers: async (segment, ids) => (assertOpen(), this.analytics.writeSegmentMembers(instanceId, generation, segment, ids)),
+      writeEnrichments: async (rows) => (assertOpen(), this.enrichment.write(instanceId, generation, rows)),
       // Indexes are the shared tables' own, kept up by every insert.
       complete: async () => assertOpen(),
       // Every write above is done when its promise resolves.

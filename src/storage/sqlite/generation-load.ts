@@ -4,6 +4,7 @@
 // own (generation-worker.ts), so that a large refresh computes its next stage while SQLite writes
 // what the last one produced.
 import type Database from 'better-sqlite3';
+import { encodedRowCount, type EncodedEnrichments } from '../../domain/enrich-batch.js';
 import type { SearchSpec } from '../../domain/search-terms.js';
 import { SqliteSearchStore } from './search.js';
 import {
@@ -90,6 +91,8 @@ export const GENERATION_BUSY_TIMEOUT_MS = 120_000;
 export type LoadStep =
   /** The rows one after another, LOADED_COLUMNS[table].length values each; one transaction. */
   | { kind: 'rows'; table: LoadedTable; rows: PackedRows }
+  /** Enrichment rows (moved to the thread, like packed rows); one transaction. */
+  | { kind: 'enrichments'; rows: EncodedEnrichments }
   | { kind: 'searchTerms'; spec: SearchSpec }
   | { kind: 'filterIndex'; attributes: string[] }
   /**
@@ -100,6 +103,7 @@ export type LoadStep =
 
 export class GenerationLoad {
   private readonly inserts = new Map<LoadedTable, BulkInsert>();
+  private enrichmentInsert: BulkInsert | undefined;
   private readonly search: SqliteSearchStore;
   private filterIndexed = false;
   private readonly indexed = new Set<GenerationTableName>();
@@ -117,6 +121,8 @@ export class GenerationLoad {
     switch (step.kind) {
       case 'rows':
         return this.insertRows(step.table, step.rows);
+      case 'enrichments':
+        return this.insertEnrichments(step.rows);
       case 'searchTerms':
         return this.search.buildTerms(this.instanceId, this.generation, step.spec);
       case 'filterIndex':
@@ -161,6 +167,24 @@ export class GenerationLoad {
             position = end;
           }
         }
+      }),
+    )();
+    return count;
+  }
+
+  private insertEnrichments(rows: EncodedEnrichments): number {
+    // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
+    const insert = (this.enrichmentInsert ??= new BulkInsert(this.db, this.own('customer_enrichments'), this.instanceId, this.generation, ['customer_id', 'data'], [
+      'CAST(? AS TEXT)',
+      'CAST(? AS TEXT)',
+    ]));
+    const { bytes, offsets } = rows;
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const count = encodedRowCount(rows);
+    this.db.transaction(() =>
+      insert.run(count, (i, out, at) => {
+        out[at] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
+        out[at + 1] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
       }),
     )();
     return count;

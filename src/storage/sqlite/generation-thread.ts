@@ -5,6 +5,13 @@ import { startModuleWorker } from '../../workers.js';
 import type { LoadStep } from './generation-load.js';
 import type { GenerationWorkerData, GenerationWorkerReply, GenerationWorkerRequest } from './generation-worker.js';
 
+/** The buffers a step moves to the thread. */
+function transferOf(step: LoadStep): ArrayBuffer[] {
+  if (step.kind === 'rows') return [step.rows.bytes.buffer as ArrayBuffer, step.rows.ends.buffer as ArrayBuffer];
+  if (step.kind === 'enrichments') return [step.rows.bytes.buffer as ArrayBuffer, step.rows.offsets.buffer as ArrayBuffer];
+  return [];
+}
+
 /** Runs load steps one after another and resolves each with its result. */
 export type RunLoadStep = (step: LoadStep) => Promise<number>;
 
@@ -52,9 +59,10 @@ export class GenerationThread {
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
       w.ref();
-      // Packed rows move to the thread: nothing is copied, and this side can no longer use them.
-      const rows = 'step' in request && request.step.kind === 'rows' ? request.step.rows : null;
-      w.postMessage(request, rows ? [rows.bytes.buffer as ArrayBuffer, rows.ends.buffer as ArrayBuffer] : []);
+      // Rows move to the thread: nothing is copied, and this side can no longer use them. (Buffers
+      // kept here would also count as this thread's external memory, whose growth makes V8
+      // collect the refresh's whole heap.)
+      w.postMessage(request, 'step' in request ? transferOf(request.step) : []);
     });
   }
 

@@ -89,7 +89,7 @@ export const GENERATION_TABLES: Record<
       customer: { columns: '(instance_id, generation, customer_id, activity_time)' },
     },
   },
-  // Rows of ~450 bytes, written in CustomerId order after the write stage (refresh/enrich.ts):
+  // Rows of ~450 bytes, written in CustomerId order while the write stage runs (refresh/enrich.ts):
   // appended like activities, the key built at commit; a retired generation's go with DROP TABLE.
   customer_enrichments: {
     columns: 'instance_id TEXT NOT NULL, generation INTEGER NOT NULL, customer_id TEXT NOT NULL, data TEXT NOT NULL',

@@ -460,6 +460,11 @@ class SqliteStore implements Store {
           packer.add(customerIds[i]);
         });
       },
+      // Behind the caller, like search terms: the rows arrive while other parts are written.
+      writeEnrichments: async (encoded) => {
+        assertOpen();
+        await queue.result({ kind: 'enrichments', rows: encoded });
+      },
       complete: async (part) => (assertOpen(), queue.push({ kind: 'indexes', tables: [PART_TABLES[part]] })),
       flush: async () => (assertOpen(), queue.drain()),
       commit: async (run) => {
