@@ -27,8 +27,8 @@ export interface ActivityMapping {
   keyIndex: number;
   timeIndex: number;
   foreignKeyIndex: number;
-  /** Builds the activity of a typed row whose customer and time are known. */
-  build(row: FieldValue[], key: string, customerId: string, timeIso: string): ActivityRecord;
+  /** Builds the activity of a typed row whose customer and time are known (and its ActivityId, if worked out before). */
+  build(row: FieldValue[], key: string, customerId: string, timeIso: string, activityId?: string): ActivityRecord;
 }
 
 export function compileActivityMapping(instanceId: string, def: ActivityDef & { primaryKey: string }, entity: ResolvedEntity): ActivityMapping {
@@ -39,8 +39,8 @@ export function compileActivityMapping(instanceId: string, def: ActivityDef & { 
     keyIndex: entity.columnIndex.get(def.primaryKey)!,
     timeIndex: entity.columnIndex.get(def.timestamp)!,
     foreignKeyIndex: entity.columnIndex.get(def.customer.foreignKey)!,
-    build: (row, key, customerId, timeIso) => ({
-      ActivityId: activityIdFor(instanceId, entity.dataSource, entity.name, key),
+    build: (row, key, customerId, timeIso, activityId) => ({
+      ActivityId: activityId ?? activityIdFor(instanceId, entity.dataSource, entity.name, key),
       CustomerId: customerId,
       ActivityTime: timeIso,
       ActivityType: def.type,

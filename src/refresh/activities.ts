@@ -4,12 +4,14 @@ import { compileActivityMapping } from '../domain/activity-mapping.js';
 import type { ActivityRecord } from '../domain/profile.js';
 import { isoTimestamp } from '../domain/values.js';
 import type { KeyRing } from './merge.js';
+import { ACTIVITY_ID_LENGTH, type ActivityIdsAhead } from './activity-ids.js';
 import { throwIfCancelled, yieldToEventLoop, type StageEnv, type TypedEntityRows } from './context.js';
 
 export async function activities(
   env: StageEnv,
   typed: Map<string, TypedEntityRows>,
   keyRing: KeyRing,
+  idsAhead?: ActivityIdsAhead,
 ): Promise<ActivityRecord[]> {
   const out: ActivityRecord[] = [];
   let unresolved = 0;
@@ -21,6 +23,8 @@ export async function activities(
     const mapping = compileActivityMapping(env.instance.id, def, entity);
     const ring = keyRing.get(customer.ref);
     const { keyIndex: pk, timeIndex: ts, foreignKeyIndex: fk } = mapping;
+    // Row i's id, if worked out during unification (activity-ids.ts); else built from its key below.
+    const ids = idsAhead ? await idsAhead.of(def.entity) : null;
     // Keys are unique per entity already; a separate activity key column may repeat.
     const seen = def.primaryKey === entity.primaryKey ? null : new Set<string>();
     let made = 0;
@@ -56,7 +60,8 @@ export async function activities(
         unresolved++;
         continue;
       }
-      out.push(mapping.build(row, key, customerId, time));
+      const id = ids === null ? undefined : ids.substring(i * ACTIVITY_ID_LENGTH, (i + 1) * ACTIVITY_ID_LENGTH);
+      out.push(mapping.build(row, key, customerId, time, id));
       made++;
       if (i % 50_000 === 49_999) {
         env.progress('activities', i, data.rows.length);

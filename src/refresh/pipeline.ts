@@ -16,6 +16,7 @@ import { GenerationWrite, writeActivities, writeProfiles } from './write.js';
 import { enrich, ENRICH_WORKER_MIN_PROFILES, startEnrich, type PendingEnrichment } from './enrich.js';
 import { enrichmentPlan } from '../domain/enrich.js';
 import { exportAfterRefresh } from './export.js';
+import { startActivityIds, type ActivityIdsAhead } from './activity-ids.js';
 import { notifyRefreshEnded } from '../notify/refresh.js';
 
 export type StageListener = (stage: StageRecord) => void;
@@ -30,6 +31,8 @@ export interface RefreshOptions {
   onStage?: StageListener;
   /** Enrich in a worker thread (default: for many profiles, see ENRICH_WORKER_MIN_PROFILES). */
   enrichInWorker?: boolean;
+  /** Work out ActivityIds in a worker thread during unification (default: for large entities, see ACTIVITY_IDS_WORKER_MIN_ROWS). */
+  activityIdsInWorker?: boolean;
 }
 
 const now = () => new Date().toISOString();
@@ -83,6 +86,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
   await store.updateRun(run.instanceId, run.jobId, { status: 'running', startedAt, stages });
   let writer: GenerationWriter | undefined;
   let enrichment: PendingEnrichment | undefined;
+  let activityIds: ActivityIdsAhead | undefined;
   let current: StageRecord | undefined;
   const summary: Record<string, number> = {};
 
@@ -129,6 +133,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     await endStage('pull');
     const typed = await stage('normalize', instance, (env) => normalize(env, pulled));
     await endStage('normalize');
+    activityIds = startActivityIds(instance, typed, options.activityIdsInWorker);
     const deduped = await stage('dedupe', instance, (env) => dedupe(env, typed));
     await endStage('dedupe');
     const matched = await stage('match', instance, (env) => match(env, deduped));
@@ -180,7 +185,8 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         alternateKeys: merged.alternateKeys,
       }),
     );
-    const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing));
+    const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing, activityIds));
+    activityIds.stop();
     await endStage('activities');
     // Sorted in place: the stages below index the activities in their written order.
     await writePart(() => writeActivities(written, acts));
@@ -255,8 +261,9 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
       options.onStage?.(current);
     }
     for (const s of stages) if (s.status === 'pending') s.status = 'skipped';
-    // Enrich, computing alongside the stage that failed, stops with it.
+    // Enrich and the ActivityIds, computing alongside the stage that failed, stop with it.
     enrichment?.stop();
+    activityIds?.stop();
     for (const s of stages) if (s.status === 'running' && s !== current) s.status = 'cancelled';
     await writer?.abort().catch(() => {});
     const endedAt = now();

@@ -177,6 +177,21 @@ describe('refresh of the tiny instance', () => {
     assert.ok(seen.indexOf('enrich:successful') > seen.indexOf('write:successful'));
   });
 
+  test('ActivityIds worked out in a worker thread during unification: the same activities as in this thread', async () => {
+    const activities = async () => {
+      const out: Record<string, unknown>[] = [];
+      for await (const b of ws.store.scan('tiny', 'UnifiedActivity')) out.push(...b);
+      return out.sort((a, b) => (String(a.ActivityId) < String(b.ActivityId) ? -1 : 1));
+    };
+    const inline = await ws.refresh(undefined, { activityIdsInWorker: false });
+    assert.equal(inline.status, 'successful', inline.error ?? '');
+    const expected = await activities();
+    assert.ok(expected.length > 0);
+    const ahead = await ws.refresh(undefined, { activityIdsInWorker: true });
+    assert.equal(ahead.status, 'successful', ahead.error ?? '');
+    assert.deepEqual(await activities(), expected);
+  });
+
   test('a cancelled refresh stops the enrichment worker with it', async () => {
     const generation = (await ws.store.getInstance('tiny'))!.currentGeneration;
     const controller = new AbortController();
