@@ -14,9 +14,8 @@ import type { Worker } from 'node:worker_threads';
 import { encodedRowCount, enrichPacked, packProfiles, type EncodedEnrichments } from '../domain/enrich-batch.js';
 import { type EnrichmentCounts, type EnrichmentPlan } from '../domain/enrich.js';
 import type { CustomerRecord } from '../domain/profile.js';
-import type { Store } from '../storage/store.js';
 import { startModuleWorker } from '../workers.js';
-import { RefreshCancelled, throwIfCancelled, yieldToEventLoop, type StageEnv } from './context.js';
+import { RefreshCancelled, throwIfCancelled, type StageEnv } from './context.js';
 import type { EnrichWorkerInput, EnrichWorkerMessage } from './enrich-worker.js';
 
 /** Below this many profiles a worker's start-up (~0.1–0.3 s) costs more than the overlap saves. */

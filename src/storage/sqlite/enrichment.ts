@@ -6,6 +6,25 @@ import type { EnrichmentRecord } from '../../domain/enrich.js';
 import type { EnrichmentStore } from '../enrichment.js';
 import { BulkInsert, cachedStatement, CURRENT, type GenerationTables } from './statements.js';
 
+/** The insert of a generation's enrichment rows into `table` (its own table, or the shared one). */
+export const enrichmentInsert = (db: Database.Database, table: string, instanceId: string, generation: number): BulkInsert =>
+  new BulkInsert(db, table, instanceId, generation, ['customer_id', 'data'], ['CAST(? AS TEXT)', 'CAST(? AS TEXT)']);
+
+/** Appends encoded rows in one transaction; returns how many. */
+export function insertEnrichments(db: Database.Database, insert: BulkInsert, rows: EncodedEnrichments): number {
+  // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
+  const { bytes, offsets } = rows;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = encodedRowCount(rows);
+  db.transaction(() =>
+    insert.run(count, (i, out, at) => {
+      out[at] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
+      out[at + 1] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
+    }),
+  )();
+  return count;
+}
+
 export class SqliteEnrichmentStore implements EnrichmentStore {
   private readonly stmts = new Map<string, Database.Statement>();
 
@@ -20,16 +39,7 @@ export class SqliteEnrichmentStore implements EnrichmentStore {
       | undefined;
     if (g?.status !== 'building') throw new Error(`generation ${generation} of ${instanceId} is not being built`);
     const table = this.tables.table('customer_enrichments', instanceId, generation);
-    // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
-    const insert = new BulkInsert(this.db, table, instanceId, generation, ['customer_id', 'data'], ['CAST(? AS TEXT)', 'CAST(? AS TEXT)']);
-    const { bytes, offsets } = rows;
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.db.transaction(() =>
-      insert.run(encodedRowCount(rows), (i, out, at) => {
-        out[at] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
-        out[at + 1] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
-      }),
-    )();
+    insertEnrichments(this.db, enrichmentInsert(this.db, table, instanceId, generation), rows);
   }
 
   async of(instanceId: string, customerId: string): Promise<EnrichmentRecord | undefined> {

@@ -4,7 +4,8 @@
 // own (generation-worker.ts), so that a large refresh computes its next stage while SQLite writes
 // what the last one produced.
 import type Database from 'better-sqlite3';
-import { encodedRowCount, type EncodedEnrichments } from '../../domain/enrich-batch.js';
+import type { EncodedEnrichments } from '../../domain/enrich-batch.js';
+import { enrichmentInsert, insertEnrichments } from './enrichment.js';
 import type { SearchSpec } from '../../domain/search-terms.js';
 import { SqliteSearchStore } from './search.js';
 import {
@@ -173,21 +174,8 @@ export class GenerationLoad {
   }
 
   private insertEnrichments(rows: EncodedEnrichments): number {
-    // The UTF-8 bytes go in as they are (a blob read as text): no string is made of them here.
-    const insert = (this.enrichmentInsert ??= new BulkInsert(this.db, this.own('customer_enrichments'), this.instanceId, this.generation, ['customer_id', 'data'], [
-      'CAST(? AS TEXT)',
-      'CAST(? AS TEXT)',
-    ]));
-    const { bytes, offsets } = rows;
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const count = encodedRowCount(rows);
-    this.db.transaction(() =>
-      insert.run(count, (i, out, at) => {
-        out[at] = buffer.subarray(offsets[2 * i], offsets[2 * i + 1]);
-        out[at + 1] = buffer.subarray(offsets[2 * i + 1], offsets[2 * i + 2]);
-      }),
-    )();
-    return count;
+    this.enrichmentInsert ??= enrichmentInsert(this.db, this.own('customer_enrichments'), this.instanceId, this.generation);
+    return insertEnrichments(this.db, this.enrichmentInsert, rows);
   }
 
   private createIndexes(tables: GenerationTableName[]): number {
