@@ -25,7 +25,7 @@ export interface EnrichStart {
   signal: AbortSignal;
   plan: EnrichmentPlan;
   customers: CustomerRecord[];
-  /** Compute in a worker thread, else in this one when the rows are asked for. */
+  /** Compute in a worker thread, else in this one when finished() is called. */
   worker: boolean;
 }
 
@@ -39,7 +39,7 @@ export interface ComputedEnrichments {
   computeCpuMs: number | null;
 }
 
-/** Enrichments being computed; `rows()` gives them once all are there. */
+/** Enrichments being computed, and stored as they come (writeTo); `finished()` once all are. */
 export interface PendingEnrichment {
   readonly plan: EnrichmentPlan;
   readonly total: number;
