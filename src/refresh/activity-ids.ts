@@ -12,7 +12,7 @@ import type { ActivityIdsReply, ActivityIdsRequest } from './activity-ids-worker
 /** Characters of an ActivityId (a UUID). */
 export const ACTIVITY_ID_LENGTH = 36;
 
-/** Below this many rows in every activity entity a worker's start-up costs more than it saves. */
+/** An activity entity of fewer rows keeps its ids to the activities stage: a worker's start-up would cost more than it saves. */
 export const ACTIVITY_IDS_WORKER_MIN_ROWS = 20_000;
 
 /** ActivityIds worked out ahead, per activity entity. */
