@@ -59,6 +59,14 @@ export function applyOverrides(
   return { customer: out, applied };
 }
 
+/**
+ * Whether two stored forms (JSON) of activities with the same ActivityId have the same content.
+ * Worked out only when an ActivityId comes again, which is rare: new activities cost no hash.
+ */
+export function sameActivityContent(storedJson: string, postedJson: string): boolean {
+  return storedJson === postedJson || activityContentHash(JSON.parse(storedJson) as ActivityRecord) === activityContentHash(JSON.parse(postedJson) as ActivityRecord);
+}
+
 /** What makes two postings of the same ActivityId "the same": everything but expiry and caller. */
 export function activityContentHash(a: ActivityRecord): string {
   const record = a as unknown as Record<string, unknown>;
@@ -123,7 +131,6 @@ export type RealtimeWrite =
       activity: ActivityRecord;
       /** JSON.stringify(activity), made once by ingest: stored as the row's data and sent back in the 201. */
       json?: string;
-      contentHash: string;
       caller: string | null;
       createdAt: string;
       /** Set for activities posted in a source entity's format. */

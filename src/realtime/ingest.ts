@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import type { ColumnType } from '../config/schema.js';
 import type { ActivityRecord, FieldValue } from '../domain/profile.js';
 import {
-  activityContentHash,
   DEFAULT_ACTIVITY_VALIDITY_MS,
   DEFAULT_PROFILE_VALIDITY_MS,
   resolveValidUntil,
@@ -197,7 +196,6 @@ function activityWrite(ctx: WriteContext, activity: ActivityRecord, who: string 
     instanceId: ctx.instanceId,
     activity,
     json: JSON.stringify(activity),
-    contentHash: activityContentHash(activity),
     caller: who,
     createdAt: createdAt(ctx),
     sourceCustomer,

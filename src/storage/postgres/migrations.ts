@@ -399,4 +399,12 @@ CREATE INDEX ui_sessions_last_seen ON ui_sessions (last_seen_at);
 ALTER TABLE export_runs ADD COLUMN node_id TEXT COLLATE "C";
 `,
   },
+  {
+    version: 12,
+    name: 'real-time activities keep no content hash: a repeated ActivityId is compared with the stored record',
+    sql: `
+-- The hash was worked out for every posted activity but read only when an ActivityId came again.
+ALTER TABLE realtime_activities DROP COLUMN content_hash;
+`,
+  },
 ];

@@ -18,7 +18,6 @@ type ActivityWrite = Extract<RealtimeWrite, { kind: 'activity' }>;
 
 /** A real-time activity as stored (or as a write of this group left it). */
 interface StoredActivity {
-  contentHash: string;
   data: ActivityRecord;
   validUntil: string;
 }
@@ -42,7 +41,10 @@ const byKey = <T>(list: T[], keyOf: (t: T) => string): T[] => list.sort((x, y) =
 
 const activityKey = (w: ActivityWrite) => pair(w.instanceId, w.activity.ActivityId);
 
-const storedOf = (w: ActivityWrite): StoredActivity => ({ contentHash: w.contentHash, data: w.activity, validUntil: w.activity.ValidUntil as string });
+const storedOf = (w: ActivityWrite): StoredActivity => ({ data: w.activity, validUntil: w.activity.ValidUntil as string });
+
+/** Worked out only when an ActivityId comes again (rare): new activities cost no hash. */
+const sameContent = (stored: ActivityRecord, w: ActivityWrite) => activityContentHash(stored) === activityContentHash(w.activity);
 
 export class RealtimeApplier {
   constructor(private readonly client: pg.PoolClient) {}
@@ -79,7 +81,7 @@ export class RealtimeApplier {
       } else {
         const stored = batch.get(activityKey(w));
         // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
-        if (stored) results[i] = activityContentHash(stored) === w.contentHash ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: w.activity.ActivityId };
+        if (stored) results[i] = sameContent(stored, w) ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: w.activity.ActivityId };
         else pending.push({ index: i, write: w });
       }
     });
@@ -187,7 +189,7 @@ export class RealtimeApplier {
         results[i] = { status: 'created', activity: w.activity };
         continue;
       }
-      results[i] = stored.contentHash === w.contentHash ? { status: 'replayed', activity: stored.data } : { status: 'conflict', activityId: w.activity.ActivityId };
+      results[i] = sameContent(stored.data, w) ? { status: 'replayed', activity: stored.data } : { status: 'conflict', activityId: w.activity.ActivityId };
     }
     if (replaced.size) await this.insertActivities([...replaced.values()], true);
   }
@@ -201,16 +203,16 @@ export class RealtimeApplier {
     const column = (f: (w: ActivityWrite) => unknown) => list.map(f);
     const inserted = await rows(
       this.client,
-      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
+      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, caller, created_at,
          source_data_source, source_entity, source_key, data)
-       SELECT u.instance_id, u.activity_id, u.customer_id, u.activity_time, u.valid_until, u.content_hash, u.caller, u.created_at,
+       SELECT u.instance_id, u.activity_id, u.customer_id, u.activity_time, u.valid_until, u.caller, u.created_at,
          u.source_data_source, u.source_entity, u.source_key, u.data::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-           AS u(instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at, source_data_source, source_entity, source_key, data)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+           AS u(instance_id, activity_id, customer_id, activity_time, valid_until, caller, created_at, source_data_source, source_entity, source_key, data)
        ON CONFLICT (instance_id, activity_id) ${
          replace
            ? `DO UPDATE SET customer_id = excluded.customer_id, activity_time = excluded.activity_time, valid_until = excluded.valid_until,
-                content_hash = excluded.content_hash, caller = excluded.caller, created_at = excluded.created_at,
+                caller = excluded.caller, created_at = excluded.created_at,
                 source_data_source = excluded.source_data_source, source_entity = excluded.source_entity, source_key = excluded.source_key, data = excluded.data`
            : 'DO NOTHING'
        }
@@ -221,7 +223,6 @@ export class RealtimeApplier {
         column((w) => w.activity.CustomerId),
         column((w) => w.activity.ActivityTime),
         column((w) => w.activity.ValidUntil),
-        column((w) => w.contentHash),
         column((w) => w.caller),
         column((w) => w.createdAt),
         column((w) => w.sourceCustomer?.dataSource ?? null),
@@ -238,7 +239,7 @@ export class RealtimeApplier {
     const split = keys.map((k) => k.split('\u0000'));
     const found = await rows(
       this.client,
-      `SELECT r.instance_id, r.activity_id, r.content_hash, r.data, r.valid_until
+      `SELECT r.instance_id, r.activity_id, r.data, r.valid_until
          FROM unnest($1::text[], $2::text[]) AS u(instance_id, activity_id)
          JOIN realtime_activities r ON r.instance_id = u.instance_id AND r.activity_id = u.activity_id`,
       [split.map((s) => s[0]), split.map((s) => s[1])],
@@ -246,7 +247,7 @@ export class RealtimeApplier {
     return new Map(
       found.map((r) => [
         pair(r.instance_id as string, r.activity_id as string),
-        { contentHash: r.content_hash as string, data: r.data as ActivityRecord, validUntil: r.valid_until as string },
+        { data: r.data as ActivityRecord, validUntil: r.valid_until as string },
       ]),
     );
   }

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { compileFilter, compileOrderBy, type AttributeMap, type AttributeType } from '../../api/odata/sql.js';
 import { filterAttributeNames, type FilterNode } from '../../api/odata/filter.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
-import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
@@ -396,21 +396,19 @@ export class PostgresStore implements Store {
       const ids: string[] = [];
       const owners: string[] = [];
       const data: string[] = [];
-      const hashes: string[] = [];
       for (const r of moved) {
         const a = r.data as ActivityRecord;
         a.CustomerId = r.new as string;
         ids.push(r.activity_id as string);
         owners.push(a.CustomerId);
         data.push(JSON.stringify(a));
-        hashes.push(activityContentHash(a));
       }
       await run(
         client,
-        `UPDATE realtime_activities r SET customer_id = u.new, data = u.data::jsonb, content_hash = u.hash
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, new, data, hash)
+        `UPDATE realtime_activities r SET customer_id = u.new, data = u.data::jsonb
+         FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, new, data)
          WHERE r.instance_id = $1 AND r.activity_id = u.id`,
-        [instanceId, ids, owners, data, hashes],
+        [instanceId, ids, owners, data],
       );
     };
     for (const [oldId, newId] of remap) {

@@ -8,7 +8,7 @@
 // copies strings, not 10,000 activity objects each way.
 import type Database from 'better-sqlite3';
 import type { ActivityRecord } from '../../domain/profile.js';
-import { activityContentHash, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { sameActivityContent, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { cachedStatement, GenerationTables } from './statements.js';
 
 type ProfileWrite = Extract<RealtimeWrite, { kind: 'profile' }>;
@@ -20,7 +20,6 @@ export type ActivityRow = [
   customerId: string,
   activityTime: string,
   validUntil: string,
-  contentHash: string,
   caller: string | null,
   createdAt: string,
   sourceDataSource: string | null,
@@ -31,8 +30,8 @@ export type ActivityRow = [
 const INSTANCE = 0;
 const ACTIVITY_ID = 1;
 const CUSTOMER_ID = 2;
-const CONTENT_HASH = 5;
-const CREATED_AT = 7;
+const CREATED_AT = 6;
+const DATA = 10;
 
 /** A write as the applier takes it: an activity as its row, a profile update as it is. */
 export type EncodedWrite = ActivityRow | ProfileWrite;
@@ -60,7 +59,6 @@ export function encodeWrites(writes: readonly RealtimeWrite[]): EncodedWrite[] {
       a.CustomerId,
       a.ActivityTime,
       a.ValidUntil as string,
-      w.contentHash,
       w.caller,
       w.createdAt,
       s?.dataSource ?? null,
@@ -164,18 +162,18 @@ export class RealtimeApplier {
             .get(instanceId, generation, activityId) as string | undefined);
     if (batch !== undefined) {
       // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
-      return activityContentHash(JSON.parse(batch) as ActivityRecord) === row[CONTENT_HASH] ? batch : CONFLICT;
+      return sameActivityContent(batch, row[DATA]) ? batch : CONFLICT;
     }
     // Insert first: a new ActivityId (the common case) costs one statement; only a repeated one is read back.
     if (this.stmts.insertActivity.run(row).changes === 1) return CREATED;
-    const stored = this.stmts.storedActivity.get(instanceId, activityId) as { content_hash: string; data: string; valid_until: string };
+    const stored = this.stmts.storedActivity.get(instanceId, activityId) as { data: string; valid_until: string };
     // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
     if (stored.valid_until <= row[CREATED_AT]) {
       this.stmts.deleteActivity.run(instanceId, activityId);
       this.stmts.insertActivity.run(row);
       return CREATED;
     }
-    return stored.content_hash === row[CONTENT_HASH] ? stored.data : CONFLICT;
+    return sameActivityContent(stored.data, row[DATA]) ? stored.data : CONFLICT;
   }
 }
 
@@ -189,11 +187,11 @@ function prepareStatements(db: Database.Database) {
          set_at = excluded.set_at, valid_until = excluded.valid_until`,
     ),
     insertActivity: db.prepare(
-      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, content_hash, caller, created_at,
-         source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, caller, created_at,
+         source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (instance_id, activity_id) DO NOTHING`,
     ),
-    storedActivity: db.prepare('SELECT content_hash, data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
+    storedActivity: db.prepare('SELECT data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
     deleteActivity: db.prepare('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
   };
 }

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { compileFilter, compileOrderBy, type AttributeMap } from '../../api/odata/sql.js';
 import { filterAttributeNames, type FilterNode } from '../../api/odata/filter.js';
 import type { ActivityRecord, AlternateKeyRecord, CustomerRecord, FieldValue } from '../../domain/profile.js';
-import { activityContentHash, type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { type ProfileOverride, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { newStages, type RunRecord, type StageRecord } from '../../domain/run.js';
 import { checkMigrationList } from '../migrations.js';
 import type { ApiKeyRecord, EntityQuery, GenerationPart, GenerationWriter, InstanceRecord, Page, ProfileView, RefreshClaim, Store, UnifiedEntityName } from '../store.js';
@@ -550,16 +550,14 @@ class SqliteStore implements Store {
         SELECT attribute FROM profile_overrides WHERE instance_id = @i AND customer_id = @old)`),
       this.stmt('UPDATE profile_overrides SET customer_id = @new WHERE instance_id = @i AND customer_id = @old'),
     ];
-    // A moved activity changes in its stored record (CustomerId) and content hash too, not only in
-    // the customer_id column: reads return the record, and a re-post compares with the hash.
-    const moveActivity = this.stmt(
-      'UPDATE realtime_activities SET customer_id = @new, data = @data, content_hash = @hash WHERE instance_id = @i AND activity_id = @id',
-    );
+    // A moved activity changes in its stored record (CustomerId) too, not only in the customer_id
+    // column: reads return the record, and a re-post is compared with it.
+    const moveActivity = this.stmt('UPDATE realtime_activities SET customer_id = @new, data = @data WHERE instance_id = @i AND activity_id = @id');
     const moveActivities = (rows: Row[]) => {
       for (const r of rows) {
         const a = JSON.parse(r.data as string) as ActivityRecord;
         a.CustomerId = r.new as string;
-        moveActivity.run({ i: instanceId, id: r.activity_id, new: r.new, data: JSON.stringify(a), hash: activityContentHash(a) });
+        moveActivity.run({ i: instanceId, id: r.activity_id, new: r.new, data: JSON.stringify(a) });
       }
     };
     const retiredActivities = this.stmt(
