@@ -7,8 +7,15 @@ import { WalSync } from './durability.js';
 import { RealtimeApplier, type AppliedGroup } from './realtime-apply.js';
 import { openRealtimeConnection, WORKER_BUSY_TIMEOUT_MS, type RealtimeWorkerData, type RealtimeWorkerReply, type RealtimeWorkerRequest } from './realtime-writer.js';
 
-/** 40 MiB of 4 KiB pages. */
-const BACKSTOP_CHECKPOINT_PAGES = 10_000;
+/**
+ * 200 MiB of 4 KiB pages. Under a stream of writes the checkpointer (PASSIVE, beside the writer)
+ * never quite catches up, so the WAL grows until this backstop, where the writer copies what is
+ * left and the WAL starts over. At 40 MiB that came several times a second under $batch load:
+ * 16 % of the writer's CPU and the stalls behind single-write p99 of 15 ms (8 ms at 200 MiB;
+ * BENCHMARKS.md, "Real-time writes: no content hash, a larger WAL backstop"). The WAL file keeps
+ * its largest size on disk.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 50_000;
 
 const port = parentPort!;
 const { file } = workerData as RealtimeWorkerData;
