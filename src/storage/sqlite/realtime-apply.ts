@@ -33,6 +33,10 @@ const CUSTOMER_ID = 2;
 const CREATED_AT = 6;
 const DATA = 10;
 
+/** The columns of realtime_activities in ActivityRow's order. */
+const ACTIVITY_COLUMNS = 'instance_id, activity_id, customer_id, activity_time, valid_until, caller, created_at, source_data_source, source_entity, source_key, data';
+const ACTIVITY_PARAMETERS = ACTIVITY_COLUMNS.split(',').map(() => '?').join(', ');
+
 /** A write as the applier takes it: an activity as its row, a profile update as it is. */
 export type EncodedWrite = ActivityRow | ProfileWrite;
 
@@ -111,15 +115,7 @@ export class RealtimeApplier {
         const stored: Record<number, string> = {};
         // The transaction holds the write lock, so neither the current generation nor the
         // customers in it change until it ends: each is looked up once per group.
-        const group = new GroupLookups(this.stmts, (instanceId, generation, customerId) =>
-          cachedStatement(
-            this.db,
-            this.batchStmts,
-            `SELECT 1 FROM ${this.tables.table('customers', instanceId, generation)} WHERE instance_id = ? AND generation = ? AND customer_id = ?`,
-          )
-            .pluck()
-            .get(instanceId, generation, customerId) !== undefined,
-        );
+        const group = new GroupLookups(this.stmts, (instanceId, generation) => this.generationStatements(instanceId, generation));
         for (let i = 0; i < writes.length; i++) {
           const w = writes[i];
           if (Array.isArray(w)) {
@@ -135,6 +131,18 @@ export class RealtimeApplier {
       .immediate();
   }
 
+  /** The statements that read a generation's own tables (their names depend on it). */
+  private generationStatements(instanceId: string, generation: number): GenerationStatements {
+    const customers = this.tables.table('customers', instanceId, generation);
+    const activities = this.tables.table('activities', instanceId, generation);
+    const statement = (sql: string) => cachedStatement(this.db, this.batchStmts, sql);
+    return {
+      generation,
+      customerExists: statement(`SELECT 1 FROM ${customers} WHERE instance_id = ? AND generation = ? AND customer_id = ?`).pluck(),
+      batchActivity: statement(`SELECT data FROM ${activities} WHERE instance_id = ? AND generation = ? AND activity_id = ?`).pluck(),
+    };
+  }
+
   private applyProfile(w: ProfileWrite, group: GroupLookups): number {
     if (!group.customerExists(w.instanceId, w.customerId)) return CUSTOMER_NOT_FOUND;
     for (const [attribute, value] of Object.entries(w.changes)) {
@@ -148,24 +156,16 @@ export class RealtimeApplier {
     const instanceId = row[INSTANCE];
     const activityId = row[ACTIVITY_ID];
     if (!group.customerExists(instanceId, row[CUSTOMER_ID])) return CUSTOMER_NOT_FOUND;
-    const generation = group.generation(instanceId);
+    // The customer exists, so the instance has a generation.
+    const tables = group.statements(instanceId)!;
     // Inside the write transaction: the generation and its table cannot change under this read.
-    const batch =
-      generation === null
-        ? undefined
-        : (cachedStatement(
-            this.db,
-            this.batchStmts,
-            `SELECT data FROM ${this.tables.table('activities', instanceId, generation)} WHERE instance_id = ? AND generation = ? AND activity_id = ?`,
-          )
-            .pluck()
-            .get(instanceId, generation, activityId) as string | undefined);
+    const batch = tables.batchActivity.get(instanceId, tables.generation, activityId) as string | undefined;
     if (batch !== undefined) {
       // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
       return sameActivityContent(batch, row[DATA]) ? batch : CONFLICT;
     }
     // Insert first: a new ActivityId (the common case) costs one statement; only a repeated one is read back.
-    if (this.stmts.insertActivity.run(row).changes === 1) return CREATED;
+    if (this.stmts.insertNew.run(row).changes === 1) return CREATED;
     const stored = this.stmts.storedActivity.get(instanceId, activityId) as { data: string; valid_until: string };
     // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
     if (stored.valid_until <= row[CREATED_AT]) {
@@ -186,30 +186,38 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (instance_id, customer_id, attribute) DO UPDATE SET value = excluded.value, caller = excluded.caller,
          set_at = excluded.set_at, valid_until = excluded.valid_until`,
     ),
-    insertActivity: db.prepare(
-      `INSERT INTO realtime_activities (instance_id, activity_id, customer_id, activity_time, valid_until, caller, created_at,
-         source_data_source, source_entity, source_key, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (instance_id, activity_id) DO NOTHING`,
-    ),
+    insertActivity: db.prepare(`INSERT INTO realtime_activities (${ACTIVITY_COLUMNS}) VALUES (${ACTIVITY_PARAMETERS})`),
+    insertNew: db.prepare(`INSERT INTO realtime_activities (${ACTIVITY_COLUMNS}) VALUES (${ACTIVITY_PARAMETERS}) ON CONFLICT (instance_id, activity_id) DO NOTHING`),
     storedActivity: db.prepare('SELECT data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
     deleteActivity: db.prepare('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
   };
 }
 
-/** Lookups that stay true for the length of one transaction: current generations and existing customers. */
+/** The statements on one generation's tables, looked up once per group. */
+interface GenerationStatements {
+  generation: number;
+  customerExists: Database.Statement;
+  batchActivity: Database.Statement;
+}
+
+/** Lookups that stay true for the length of one transaction: current generations, their statements, and existing customers. */
 class GroupLookups {
-  private readonly generations = new Map<string, number | null>();
+  /** By instance: the current generation's statements, or null if the instance has no generation. */
+  private readonly generations = new Map<string, GenerationStatements | null>();
   /** Whether each customer exists, by instance. */
   private readonly customers = new Map<string, Map<string, boolean>>();
 
   constructor(
     private readonly stmts: ReturnType<typeof prepareStatements>,
-    private readonly customerRowExists: (instanceId: string, generation: number, customerId: string) => boolean,
+    private readonly statementsOf: (instanceId: string, generation: number) => GenerationStatements,
   ) {}
 
-  generation(instanceId: string): number | null {
+  statements(instanceId: string): GenerationStatements | null {
     let g = this.generations.get(instanceId);
-    if (g === undefined) this.generations.set(instanceId, (g = (this.stmts.generation.get(instanceId) as number | null | undefined) ?? null));
+    if (g === undefined) {
+      const generation = (this.stmts.generation.get(instanceId) as number | null | undefined) ?? null;
+      this.generations.set(instanceId, (g = generation === null ? null : this.statementsOf(instanceId, generation)));
+    }
     return g;
   }
 
@@ -218,8 +226,8 @@ class GroupLookups {
     if (!known) this.customers.set(instanceId, (known = new Map()));
     let exists = known.get(customerId);
     if (exists === undefined) {
-      const generation = this.generation(instanceId);
-      known.set(customerId, (exists = generation !== null && this.customerRowExists(instanceId, generation, customerId)));
+      const tables = this.statements(instanceId);
+      known.set(customerId, (exists = tables !== null && tables.customerExists.get(instanceId, tables.generation, customerId) !== undefined));
     }
     return exists;
   }
