@@ -25,6 +25,8 @@ export async function activities(
     const { keyIndex: pk, timeIndex: ts, foreignKeyIndex: fk } = mapping;
     // Row i's id, if worked out during unification (activity-ids.ts); else built from its key below.
     const ids = idsAhead ? await idsAhead.of(def.entity) : null;
+    // Visible in the run record: 0 means the worker's ids were not usable and the stage hashed the keys itself.
+    if (idsAhead?.asked(def.entity)) env.report.counts[`${def.entity}: ActivityIds from the worker`] = ids === null ? 0 : data.rows.length;
     // Keys are unique per entity already; a separate activity key column may repeat.
     const seen = def.primaryKey === entity.primaryKey ? null : new Set<string>();
     let made = 0;

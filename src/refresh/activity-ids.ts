@@ -22,11 +22,13 @@ export interface ActivityIdsAhead {
    * worked out ahead (small entity, a separate activity key, a failed worker).
    */
   of(entityRef: string): Promise<string | null>;
+  /** Whether the worker was asked for `entityRef`'s ids (when `of` then gives null, the stage fell back to hashing). */
+  asked(entityRef: string): boolean;
   /** Ends the worker; ids not there yet come as null. */
   stop(): void;
 }
 
-const NONE: ActivityIdsAhead = { of: async () => null, stop: () => {} };
+const NONE: ActivityIdsAhead = { of: async () => null, asked: () => false, stop: () => {} };
 
 /**
  * Starts working out the ids of the activity entities' rows (the typed rows of normalize, whose
@@ -68,6 +70,7 @@ export function startActivityIds(instance: ResolvedInstance, typed: Map<string, 
       const data = typed.get(ref);
       return ids !== null && data && matchesRows(ids, data, instance.id) ? ids : null;
     },
+    asked: (ref) => results.has(ref),
     stop,
   };
 }

@@ -45,11 +45,15 @@ test('row by row the ids activityIdFor gives; none for an entity that is not an 
   assert.equal(ids.length, keys.length * ACTIVITY_ID_LENGTH);
   keys.forEach((k, i) => assert.equal(idOf(ids, i), activityIdFor('shop', 'Shop', 'Orders', k), `row ${i} (${JSON.stringify(k)})`));
   assert.equal(await ahead.of('Shop.Contacts'), null);
+  assert.equal(ahead.asked('Shop.Orders'), true);
+  assert.equal(ahead.asked('Shop.Contacts'), false);
   ahead.stop();
 });
 
 test('small entities are left to the activities stage unless forced; rows reordered since, or a stop, give none', async () => {
-  assert.equal(await startActivityIds(instance, typedOrders(100)).of('Shop.Orders'), null, 'below ACTIVITY_IDS_WORKER_MIN_ROWS');
+  const small = startActivityIds(instance, typedOrders(100));
+  assert.equal(await small.of('Shop.Orders'), null, 'below ACTIVITY_IDS_WORKER_MIN_ROWS');
+  assert.equal(small.asked('Shop.Orders'), false, 'not asked: no fallback to report');
   assert.equal(await startActivityIds(instance, typedOrders(100), false).of('Shop.Orders'), null);
 
   const typed = typedOrders(1000);
@@ -58,6 +62,7 @@ test('small entities are left to the activities stage unless forced; rows reorde
   data.rows.reverse();
   data.keys.reverse();
   assert.equal(await ahead.of('Shop.Orders'), null, 'ids that no longer fit the rows are not used');
+  assert.equal(ahead.asked('Shop.Orders'), true, 'asked, and fell back: the activities stage reports it');
 
   const stopped = startActivityIds(instance, typedOrders(50_000), true);
   stopped.stop();

@@ -187,9 +187,14 @@ describe('refresh of the tiny instance', () => {
     assert.equal(inline.status, 'successful', inline.error ?? '');
     const expected = await activities();
     assert.ok(expected.length > 0);
+    const fromWorker = (run: typeof inline) =>
+      Object.entries(run.stages.find((s) => s.name === 'activities')!.counts ?? {}).filter(([k]) => k.endsWith(': ActivityIds from the worker'));
+    assert.deepEqual(fromWorker(inline), [], 'no worker, nothing to report');
     const ahead = await ws.refresh(undefined, { activityIdsInWorker: true });
     assert.equal(ahead.status, 'successful', ahead.error ?? '');
     assert.deepEqual(await activities(), expected);
+    const counted = fromWorker(ahead);
+    assert.ok(counted.length > 0 && counted.every(([, n]) => n > 0), `the run record says the ids came from the worker: ${JSON.stringify(counted)}`);
   });
 
   test('a cancelled refresh stops the enrichment worker with it', async () => {
