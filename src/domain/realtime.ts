@@ -60,11 +60,11 @@ export function applyOverrides(
 }
 
 /**
- * Whether two stored forms (JSON) of activities with the same ActivityId have the same content.
- * Worked out only when an ActivityId comes again, which is rare: new activities cost no hash.
+ * Whether two activities with the same ActivityId have the same content. Worked out only when an
+ * ActivityId comes again, which is rare: new activities cost no hash.
  */
-export function sameActivityContent(storedJson: string, postedJson: string): boolean {
-  return storedJson === postedJson || activityContentHash(JSON.parse(storedJson) as ActivityRecord) === activityContentHash(JSON.parse(postedJson) as ActivityRecord);
+export function sameActivityContent(a: ActivityRecord, b: ActivityRecord): boolean {
+  return activityContentHash(a) === activityContentHash(b);
 }
 
 /** What makes two postings of the same ActivityId "the same": everything but expiry and caller. */

@@ -9,7 +9,7 @@
 // stored) are worked out here from what the statements returned.
 import pg from 'pg';
 import type { ActivityRecord } from '../../domain/profile.js';
-import { activityContentHash, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
+import { sameActivityContent, type RealtimeResult, type RealtimeWrite } from '../../domain/realtime.js';
 import { rows, type Row } from './statements.js';
 
 const { escapeLiteral } = pg;
@@ -43,8 +43,6 @@ const activityKey = (w: ActivityWrite) => pair(w.instanceId, w.activity.Activity
 
 const storedOf = (w: ActivityWrite): StoredActivity => ({ data: w.activity, validUntil: w.activity.ValidUntil as string });
 
-/** Worked out only when an ActivityId comes again (rare): new activities cost no hash. */
-const sameContent = (stored: ActivityRecord, w: ActivityWrite) => activityContentHash(stored) === activityContentHash(w.activity);
 
 export class RealtimeApplier {
   constructor(private readonly client: pg.PoolClient) {}
@@ -81,7 +79,7 @@ export class RealtimeApplier {
       } else {
         const stored = batch.get(activityKey(w));
         // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
-        if (stored) results[i] = sameContent(stored, w) ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: w.activity.ActivityId };
+        if (stored) results[i] = sameActivityContent(stored, w.activity) ? { status: 'replayed', activity: stored } : { status: 'conflict', activityId: w.activity.ActivityId };
         else pending.push({ index: i, write: w });
       }
     });
@@ -189,7 +187,7 @@ export class RealtimeApplier {
         results[i] = { status: 'created', activity: w.activity };
         continue;
       }
-      results[i] = sameContent(stored.data, w) ? { status: 'replayed', activity: stored.data } : { status: 'conflict', activityId: w.activity.ActivityId };
+      results[i] = sameActivityContent(stored.data, w.activity) ? { status: 'replayed', activity: stored.data } : { status: 'conflict', activityId: w.activity.ActivityId };
     }
     if (replaced.size) await this.insertActivities([...replaced.values()], true);
   }

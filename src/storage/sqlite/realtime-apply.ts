@@ -162,10 +162,10 @@ export class RealtimeApplier {
     const batch = tables.batchActivity.get(instanceId, tables.generation, activityId) as string | undefined;
     if (batch !== undefined) {
       // The refresh already brought this activity: re-sending the same record is a replay, not a conflict.
-      return sameActivityContent(batch, row[DATA]) ? batch : CONFLICT;
+      return sameStoredContent(batch, row[DATA]) ? batch : CONFLICT;
     }
     // Insert first: a new ActivityId (the common case) costs one statement; only a repeated one is read back.
-    if (this.stmts.insertNew.run(row).changes === 1) return CREATED;
+    if (this.stmts.insertActivity.run(row).changes === 1) return CREATED;
     const stored = this.stmts.storedActivity.get(instanceId, activityId) as { data: string; valid_until: string };
     // An expired activity that the sweeper has not purged yet is gone for readers: publish anew.
     if (stored.valid_until <= row[CREATED_AT]) {
@@ -173,8 +173,13 @@ export class RealtimeApplier {
       this.stmts.insertActivity.run(row);
       return CREATED;
     }
-    return sameActivityContent(stored.data, row[DATA]) ? stored.data : CONFLICT;
+    return sameStoredContent(stored.data, row[DATA]) ? stored.data : CONFLICT;
   }
+}
+
+/** Two stored forms (JSON) of one ActivityId: equal text, or else the same content. */
+function sameStoredContent(storedJson: string, postedJson: string): boolean {
+  return storedJson === postedJson || sameActivityContent(JSON.parse(storedJson) as ActivityRecord, JSON.parse(postedJson) as ActivityRecord);
 }
 
 function prepareStatements(db: Database.Database) {
@@ -186,8 +191,7 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (instance_id, customer_id, attribute) DO UPDATE SET value = excluded.value, caller = excluded.caller,
          set_at = excluded.set_at, valid_until = excluded.valid_until`,
     ),
-    insertActivity: db.prepare(`INSERT INTO realtime_activities (${ACTIVITY_COLUMNS}) VALUES (${ACTIVITY_PARAMETERS})`),
-    insertNew: db.prepare(`INSERT INTO realtime_activities (${ACTIVITY_COLUMNS}) VALUES (${ACTIVITY_PARAMETERS}) ON CONFLICT (instance_id, activity_id) DO NOTHING`),
+    insertActivity: db.prepare(`INSERT INTO realtime_activities (${ACTIVITY_COLUMNS}) VALUES (${ACTIVITY_PARAMETERS}) ON CONFLICT (instance_id, activity_id) DO NOTHING`),
     storedActivity: db.prepare('SELECT data, valid_until FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
     deleteActivity: db.prepare('DELETE FROM realtime_activities WHERE instance_id = ? AND activity_id = ?'),
   };
