@@ -185,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ApiError) {
       if (err.status === 405 && err.allow) reply.header('Allow', err.allow);
+      if (err.retryAfter !== undefined) reply.header('Retry-After', String(err.retryAfter));
       return reply.status(err.status).send(err.toBody());
     }
     const e = err as { validation?: unknown; statusCode?: number; message: string; validationContext?: string; code?: string; name?: string };

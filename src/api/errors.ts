@@ -24,10 +24,15 @@ export interface ErrorDetail {
   target?: string;
 }
 
+/** A failed commit is usually a lock held for seconds by a large refresh, or a disk hiccup. */
+const STORE_RETRY_AFTER_S = 1;
+
 export class ApiError extends Error {
   readonly status: number;
   /** For 405: the methods the resource allows (sent as the Allow header). */
   allow?: string;
+  /** For 503: seconds after which a retry may succeed (sent as the Retry-After header). */
+  retryAfter?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -41,6 +46,17 @@ export class ApiError extends Error {
   static methodNotAllowed(allow: string, message: string): ApiError {
     const e = new ApiError('MethodNotAllowed', message);
     e.allow = allow;
+    return e;
+  }
+
+  /**
+   * The store could not take a write now: nothing was stored, and the same request may be sent
+   * again (a client library retries 503 after Retry-After).
+   */
+  static storeUnavailable(message: string, cause?: unknown): ApiError {
+    const e = new ApiError('ServiceUnavailable', message);
+    e.retryAfter = STORE_RETRY_AFTER_S;
+    if (cause !== undefined) (e as ApiError & { cause?: unknown }).cause = cause;
     return e;
   }
 

@@ -79,7 +79,13 @@ export interface Workspace {
  * change its source files (otherwise the definition is used where it is, read only). `store`: the
  * store to run on (default: the one the test runner chose).
  */
-export async function workspace(options: { definition: string; copy?: boolean; store?: TestStoreKind }): Promise<Workspace> {
+export async function workspace(options: {
+  definition: string;
+  copy?: boolean;
+  store?: TestStoreKind;
+  /** As `kindred serve` opens SQLite: real-time writes in their writer thread, lists in reader threads. */
+  asServed?: boolean;
+}): Promise<Workspace> {
   const dir = mkdtempSync(path.join(tmpdir(), 'kindred-api-'));
   const dataDir = path.join(dir, 'data');
   let definitionFile = options.definition;
@@ -93,7 +99,8 @@ export async function workspace(options: { definition: string; copy?: boolean; s
 
   const storeKind = options.store ?? testStoreKind();
   const { database, drop } = await testDatabase('kindred_api', storeKind);
-  const open = () => openServices({ dataDir, database, sweepIntervalMs: 0 });
+  const threads = options.asServed ? { realtimeInWorker: true, readerThreads: 2 } : {};
+  const open = () => openServices({ dataDir, database, sweepIntervalMs: 0, ...threads });
   let services = await open();
   let app = await buildApp({ services });
   await app.ready();

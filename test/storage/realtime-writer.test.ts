@@ -1,7 +1,7 @@
 // Real-time writes in the writer thread (the server's mode): the same outcomes as in-thread writes,
 // visible to the store's own connection as soon as they resolve, on disk across reopening.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fdatasync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,6 +12,8 @@ import { unifiedSchema } from '../../src/domain/unified-schema.js';
 import { resolveInstance } from '../../src/config/resolve.js';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
+import { WalSync, type SyncFile } from '../../src/storage/sqlite/durability.js';
+import { inlineRealtimeWriter } from '../../src/storage/sqlite/realtime-writer.js';
 import type { RealtimeWrite } from '../../src/domain/realtime.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kindred-rt-writer-'));
@@ -178,6 +180,82 @@ describe('real-time writer thread', () => {
       }
       assert.equal(state.copied, state.frames, 'every frame of the WAL is in the database file');
     } finally {
+      await store.close();
+    }
+  });
+});
+
+/**
+ * The WAL's fdatasync calls, held until the test lets each go: release() runs the real
+ * fdatasync, fail() answers with a disk error instead.
+ */
+class HeldSyncs {
+  readonly calls: { release: () => void; fail: (message: string) => void }[] = [];
+  readonly syncFile: SyncFile = (fd, callback) => {
+    this.calls.push({
+      release: () => fdatasync(fd, callback),
+      fail: (message) => callback(Object.assign(new Error(message), { code: 'EIO' })),
+    });
+  };
+}
+
+/** Whether a promise has settled, after giving it a few turns of the event loop to do so. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 30));
+  return settled;
+}
+
+describe('an acknowledged write is on disk: answers wait for the WAL sync', () => {
+  it('a sync resolves only after an fdatasync that started after the call', async () => {
+    const file = path.join(dir, 'sync1.db');
+    const store = openSqliteStore({ file });
+    try {
+      await withCustomerC1(store); // the WAL file exists once something committed
+      const held = new HeldSyncs();
+      const wal = new WalSync(`${file}-wal`, held.syncFile);
+      const first = wal.sync();
+      assert.equal(held.calls.length, 1);
+      assert.equal(await settledYet(first), false, 'not synced before the fdatasync returns');
+      // Commits made while that fdatasync runs may have missed it: they wait for the next one.
+      const second = wal.sync();
+      const third = wal.sync();
+      assert.equal(held.calls.length, 1, 'one fdatasync at a time');
+      held.calls[0].release();
+      await first;
+      assert.equal(await settledYet(second), false, 'a sync asked for during a running fdatasync waits for another');
+      assert.equal(held.calls.length, 2, 'the next fdatasync starts once the running one ends, shared by every waiting caller');
+      held.calls[1].release();
+      await Promise.all([second, third]);
+      wal.close();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the in-thread writer answers only once its commit is synced, and fails when the sync fails', async () => {
+    const file = path.join(dir, 'sync2.db');
+    const store = openSqliteStore({ file });
+    const held = new HeldSyncs();
+    const writer = inlineRealtimeWriter(file, new WalSync(`${file}-wal`, held.syncFile));
+    try {
+      await withCustomerC1(store);
+      const applied = writer.apply([activity('synced-1', 'c1')]);
+      assert.equal(await settledYet(applied), false, 'no answer while the WAL is not synced');
+      assert.equal(held.calls.length, 1);
+      held.calls[0].release();
+      assert.deepEqual((await applied).map((r) => r.status), ['created']);
+
+      const failing = writer.apply([activity('synced-2', 'c1')]);
+      assert.equal(await settledYet(failing), false);
+      held.calls[1].fail('I/O error');
+      await assert.rejects(failing, /I\/O error/);
+    } finally {
+      await writer.close();
       await store.close();
     }
   });

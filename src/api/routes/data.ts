@@ -193,9 +193,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     try {
       return await writes.submitAll(list);
     } catch (err) {
-      const e = new ApiError('ServiceUnavailable', 'the store could not commit the write; nothing was stored, retry shortly');
-      (e as ApiError & { cause?: unknown }).cause = err;
-      throw e;
+      throw ApiError.storeUnavailable('the store could not commit the write; nothing was stored, retry shortly', err);
     }
   };
 

@@ -91,8 +91,8 @@ export const hookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         try {
           const idParts = [instanceId, 'hook', hookName, canonicalJson(payload), ...(mapping.each ? [String(i)] : [])];
           outcome = await mappedWrite(entry, store, ctx, record, idParts);
-        } catch {
-          throw new ApiError('ServiceUnavailable', 'the store could not be read to find the customer; nothing was stored, retry shortly');
+        } catch (err) {
+          throw ApiError.storeUnavailable('the store could not be read to find the customer; nothing was stored, retry shortly', err);
         }
         if (!outcome.ok) {
           const step = mapping.each ? `each[${i}].${outcome.step}` : outcome.step;
@@ -103,8 +103,8 @@ export const hookRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       let results: RealtimeResult[];
       try {
         results = await writes.submitAll(writesOfPayload);
-      } catch {
-        throw new ApiError('ServiceUnavailable', 'the store could not commit the write; nothing was stored, retry shortly');
+      } catch (err) {
+        throw ApiError.storeUnavailable('the store could not commit the write; nothing was stored, retry shortly', err);
       }
       const items = results.map((result) => {
         switch (result.status) {

@@ -7,13 +7,19 @@
 // fdatasync serves all the requests that committed meanwhile.
 import { closeSync, fdatasync, openSync } from 'node:fs';
 
+/** How a file's data reaches the disk: fs.fdatasync (tests hold it to see who waits for it). */
+export type SyncFile = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
+
 export class WalSync {
   private fd: number | null = null;
   /** The sync running now, and the one queued behind it for commits made after it started. */
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
 
-  constructor(private readonly walFile: string) {}
+  constructor(
+    private readonly walFile: string,
+    private readonly syncFile: SyncFile = fdatasync,
+  ) {}
 
   /** Resolves once everything committed before this call is on disk. */
   sync(): Promise<void> {
@@ -46,7 +52,7 @@ export class WalSync {
         else reject(err);
         return;
       }
-      fdatasync(fd, (err) => (err ? reject(err) : resolve()));
+      this.syncFile(fd, (err) => (err ? reject(err) : resolve()));
     }).finally(() => {
       if (!this.queued) this.running = null;
     });

@@ -36,10 +36,9 @@ export function openRealtimeConnection(file: string, busyTimeoutMs = INLINE_BUSY
   return db;
 }
 
-export function inlineRealtimeWriter(file: string): RealtimeWriter {
+export function inlineRealtimeWriter(file: string, wal = new WalSync(`${file}-wal`)): RealtimeWriter {
   const db = openRealtimeConnection(file);
   const applier = new RealtimeApplier(db);
-  const wal = new WalSync(`${file}-wal`);
   return {
     async apply(writes) {
       // The transaction runs (and commits) now, synchronously; the promise resolves once it is on disk.
