@@ -1,7 +1,7 @@
-// A $batch answered with an error must have stored nothing: the write queue commits in groups of at
-// most 2,000 writes, so a large $batch spans several transactions. A fault in one of them (injected
-// here with a SQLite trigger on the real database, from a second connection) must not leave the
-// other groups' writes stored behind a 503.
+// A $batch answered with an error must have stored nothing. The write queue groups writes up to
+// 2,000 at a time but never splits a request: a $batch of 5,000 is one transaction. A fault on its
+// 4,501st item (injected here with a SQLite trigger on the real database, from a second connection)
+// must not leave the first 4,500 stored behind a 503.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Database from 'better-sqlite3';
