@@ -36,7 +36,8 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers['ocp-apim-subscription-key'];
   if (typeof header === 'string' && header) return header;
   const auth = request.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim() || undefined;
+  // The auth scheme is case-insensitive (RFC 7235 section 2.1): Bearer, bearer, BEARER.
+  if (auth && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim() || undefined;
   return undefined;
 }
 

@@ -223,6 +223,8 @@ export function odataError(
   assert.ok(body.error && typeof body.error === 'object', `OData error body: ${res.body.slice(0, 300)}`);
   const error = body.error as { code: string; message: string; target?: string; details?: { code: string; message: string; target?: string }[] };
   assert.equal(typeof error.code, 'string');
+  // The published client reads errorCode in place of code: the shape carries both, always equal.
+  assert.equal((error as { errorCode?: unknown }).errorCode, error.code, `errorCode equals code: ${res.body.slice(0, 300)}`);
   assert.equal(typeof error.message, 'string');
   assert.ok(error.message.length > 0);
   if (expect.code) assert.equal(error.code, expect.code);

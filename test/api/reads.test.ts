@@ -107,6 +107,48 @@ describe('Customer collection', () => {
     await expectIds(`CustomerId eq '${two[0]}'`, (r) => r.CustomerId === two[0]);
   });
 
+  test('$filter: le on dates, date-times, strings and numbers, boundary included', async () => {
+    /** Strings compare by code point (BINARY collation): UTF-8 byte order is code point order. */
+    const le = (v: unknown, bound: string) => typeof v === 'string' && Buffer.compare(Buffer.from(v), Buffer.from(bound)) <= 0;
+    const births = all.map((r) => r.BirthDate).filter((v): v is string => typeof v === 'string').sort();
+    const birth = births[Math.floor(births.length / 2)];
+    const dates = await expectIds(`BirthDate le '${birth}'`, (r) => le(r.BirthDate, birth));
+    assert.ok(dates.length > 1 && dates.length < all.length, `${dates.length} born on or before ${birth}`);
+    assert.ok(all.some((r) => r.BirthDate === birth && dates.includes(r.CustomerId as string)), 'le includes the bound itself');
+    // The strict lt for contrast: the bound itself drops out.
+    await expectIds(`BirthDate lt '${birth}'`, (r) => typeof r.BirthDate === 'string' && r.BirthDate < birth);
+    const updates = all.map((r) => r.UpdatedAt).filter((v): v is string => typeof v === 'string').sort();
+    const updated = updates[Math.floor(updates.length / 3)];
+    assert.ok((await expectIds(`UpdatedAt le ${updated}`, (r) => le(r.UpdatedAt, updated))).length > 1);
+    const cities = all.map((r) => r.City).filter((v): v is string => typeof v === 'string').sort();
+    const city = cities[Math.floor(cities.length / 2)];
+    await expectIds(`City le '${city.replace(/'/g, "''")}'`, (r) => le(r.City, city));
+    await expectIds(`not (City le '${city.replace(/'/g, "''")}')`, (r) => !le(r.City, city));
+    // Numbers: the purchase counts of Customer_Measure, compared numerically (10 is not le 9).
+    const measures = (await get('Customer_Measure', { $top: '1000' })).value;
+    assert.ok(measures.length > 10, `${measures.length} measure rows`);
+    const counts = measures.map((r) => r.PurchaseCount).filter((v): v is number => typeof v === 'number');
+    assert.ok(new Set(counts).size > 2, 'several distinct purchase counts');
+    for (const bound of [...new Set(counts)].sort((a, b) => a - b).slice(0, 3)) {
+      const expected = ids(measures.filter((r) => typeof r.PurchaseCount === 'number' && r.PurchaseCount <= bound));
+      const got = await get('Customer_Measure', { $filter: `PurchaseCount le ${bound}`, $top: '1000' });
+      assert.deepEqual(ids(got.value), expected, `PurchaseCount le ${bound}`);
+    }
+  });
+
+  test('$filter: endswith, case-insensitive for ASCII, wildcards literal, null never matches', async () => {
+    assert.ok((await expectIds("endswith(Email, '.COM')", (r) => lower(r.Email)?.endsWith('.com') ?? false)).length > 10);
+    const someEmail = all.find((r) => typeof r.Email === 'string')!.Email as string;
+    const domain = someEmail.slice(someEmail.indexOf('@'));
+    assert.ok((await expectIds(`endswith(Email, '${domain.replace(/'/g, "''")}')`, (r) => lower(r.Email)?.endsWith(lower(domain)!) ?? false)).length >= 1);
+    await expectIds("endswith(FullName, 'son') and not endswith(Email, '.com')", (r) => (lower(r.FullName)?.endsWith('son') ?? false) && !(lower(r.Email)?.endsWith('.com') ?? false));
+    // LIKE wildcards in the text match literally: '%' and '_' are not "anything".
+    assert.deepEqual(await expectIds("endswith(Email, '%')", (r) => typeof r.Email === 'string' && r.Email.endsWith('%')), []);
+    await expectIds("endswith(Email, '_com')", (r) => lower(r.Email)?.endsWith('_com') ?? false);
+    // Two-valued logic: a null attribute never matches endswith, so `not endswith` includes it.
+    await expectIds("not endswith(LoyaltyTier, 'd')", (r) => !(lower(r.LoyaltyTier)?.endsWith('d') ?? false));
+  });
+
   test('a bad $filter: 400 naming $filter and the position; an unknown attribute: 400 naming it', async () => {
     const syntax = odataError(await ws.request('GET', ws.url('/data/Customer'), { key: ws.keys.viewer, query: { $filter: "City eq 'Berlin' and" } }), 400, {
       target: '$filter',

@@ -179,25 +179,44 @@ describe('PATCH Customer/{id}', () => {
   });
 
   test('POST, PUT, DELETE on Customer: 405 with Allow and a reason', async () => {
-    const cases: [string, string][] = [
-      ['POST', ws.url('/data/Customer')],
-      ['PUT', ws.url('/data/Customer')],
-      ['DELETE', ws.url('/data/Customer')],
-      ['PATCH', ws.url('/data/Customer')],
-      ['PUT', customerUrl(bob)],
-      ['DELETE', customerUrl(bob)],
-      ['POST', ws.url('/data/AlternateKey')],
-      ['PATCH', ws.url('/data/AlternateKey/x')],
+    // [method, url, the exact Allow]
+    const cases: [string, string, string][] = [
+      ['POST', ws.url('/data/Customer'), 'GET'],
+      ['PUT', ws.url('/data/Customer'), 'GET'],
+      ['DELETE', ws.url('/data/Customer'), 'GET'],
+      ['PATCH', ws.url('/data/Customer'), 'GET'],
+      ['POST', customerUrl(bob), 'GET, PATCH'],
+      ['PUT', customerUrl(bob), 'GET, PATCH'],
+      ['DELETE', customerUrl(bob), 'GET, PATCH'],
+      ['POST', ws.url('/data/AlternateKey'), 'GET'],
+      ['PATCH', ws.url('/data/AlternateKey'), 'GET'],
     ];
-    for (const [method, url] of cases) {
+    for (const [method, url, allow] of cases) {
       const res = await ws.request(method, url, { body: { City: 'x' } });
       const e = odataError(res, 405, { code: 'MethodNotAllowed' });
-      assert.ok(res.headers.allow, `${method} ${url}: Allow header`);
-      assert.ok(String(res.headers.allow).includes('GET'));
+      assert.equal(res.headers.allow, allow, `${method} ${url}: Allow`);
       assert.match(e.message, /refresh|immutable/, `${method} ${url}: a reason`);
+      assert.ok(e.message.includes(method), `${method} ${url}: the message names the method: ${e.message}`);
     }
-    const item = await ws.request('DELETE', customerUrl(bob));
-    assert.equal(item.headers.allow, 'GET, PATCH');
+    // POST on a profile's URL: profiles are never created through the real-time API.
+    const post = odataError(await ws.request('POST', customerUrl(bob), { body: { City: 'x' } }), 405, { code: 'MethodNotAllowed' });
+    assert.match(post.message, /POST is not allowed on Customer\/\{CustomerId\}/);
+    assert.match(post.message, /created .*only by a refresh/);
+    assert.match(post.message, /PATCH/);
+    // The methods Allow advertises are served: neither 404 nor 405.
+    assert.equal((await ws.request('GET', customerUrl(bob), { key: ws.keys.viewer })).statusCode, 200);
+    namesAttribute(await ws.request('PATCH', customerUrl(bob), { body: { Nickname: 'x' } }), 'Nickname');
+    assert.equal((await ws.request('GET', ws.url('/data/Customer'), { key: ws.keys.viewer, query: { $top: '1' } })).statusCode, 200);
+    assert.equal((await ws.request('GET', ws.url('/data/AlternateKey'), { key: ws.keys.viewer, query: { $top: '1' } })).statusCode, 200);
+    // AlternateKey records have no URL of their own (GET on one is 404): no method is served there, 404 names why.
+    for (const method of ['GET', 'POST', 'PATCH', 'PUT', 'DELETE']) {
+      const res = await ws.request(method, ws.url('/data/AlternateKey/x'), { body: method === 'GET' ? undefined : { City: 'x' } });
+      const e = odataError(res, 404, { code: 'NotFound', target: 'entityName' });
+      assert.equal(res.headers.allow, undefined, `${method} AlternateKey/x: no Allow`);
+      assert.match(e.message, /AlternateKey/);
+      assert.match(e.message, /\$filter/, `${method} AlternateKey/x: says how to read them: ${e.message}`);
+    }
+    assert.equal((await getCustomer(bob)).City !== 'x', true, 'nothing changed');
     assert.ok(await getCustomer(bob), 'still there');
   });
 });
@@ -406,21 +425,44 @@ describe('POST activities', () => {
   });
 
   test('PATCH, PUT, DELETE on activities: 405 with Allow', async () => {
-    for (const [method, url] of [
-      ['PATCH', ws.url('/data/UnifiedActivity/web-1')],
-      ['PUT', ws.url('/data/UnifiedActivity/web-1')],
-      ['DELETE', ws.url('/data/UnifiedActivity/web-1')],
-      ['PATCH', ws.url('/data/UnifiedActivity')],
-      ['PUT', ws.url('/data/UnifiedActivity')],
-      ['DELETE', ws.url('/data/UnifiedActivity')],
-      ['PATCH', ws.url('/data/Shop_Purchases/P100')],
-      ['DELETE', ws.url('/data/Shop_Purchases')],
-    ] as const) {
+    // Exactly the methods each URL serves: GET reads one activity (UnifiedActivity/{id}) or the
+    // collection; POST publishes one (UnifiedActivity, a source entity). A source entity cannot be read.
+    const cases: [string, string, string][] = [
+      ['PATCH', ws.url('/data/UnifiedActivity/web-1'), 'GET'],
+      ['PUT', ws.url('/data/UnifiedActivity/web-1'), 'GET'],
+      ['DELETE', ws.url('/data/UnifiedActivity/web-1'), 'GET'],
+      ['POST', ws.url('/data/UnifiedActivity/web-1'), 'GET'],
+      ['PATCH', ws.url('/data/UnifiedActivity'), 'GET, POST'],
+      ['PUT', ws.url('/data/UnifiedActivity'), 'GET, POST'],
+      ['DELETE', ws.url('/data/UnifiedActivity'), 'GET, POST'],
+      ['PATCH', ws.url('/data/Shop_Purchases'), 'POST'],
+      ['PUT', ws.url('/data/Shop_Purchases'), 'POST'],
+      ['DELETE', ws.url('/data/Shop_Purchases'), 'POST'],
+    ];
+    for (const [method, url, allow] of cases) {
       const res = await ws.request(method, url, { body: { Title: 'x' } });
-      const e = odataError(res, 405);
-      assert.ok(res.headers.allow, `${method} ${url}`);
+      const e = odataError(res, 405, { code: 'MethodNotAllowed' });
+      assert.equal(res.headers.allow, allow, `${method} ${url}: Allow`);
       assert.match(e.message, /immutable/);
+      assert.ok(e.message.includes(method), `${method} ${url}: the message names the method: ${e.message}`);
+      // Every advertised method is served on that URL: neither 404 nor 405 (a 400 for the dummy body is fine).
+      for (const m of allow.split(', ')) {
+        const served = await ws.request(m, url, m === 'GET' ? { key: ws.keys.viewer } : { body: { Title: 'x' } });
+        assert.ok(served.statusCode !== 404 && served.statusCode !== 405, `${m} ${url} is advertised by Allow: ${served.statusCode} ${served.body.slice(0, 200)}`);
+      }
     }
+    // A source entity's records have no URL of their own (they become UnifiedActivity records):
+    // no method is served there, so every method is 404 saying where to go instead.
+    for (const method of ['GET', 'POST', 'PATCH', 'PUT', 'DELETE']) {
+      const res = await ws.request(method, ws.url('/data/Shop_Purchases/P100'), method === 'GET' ? { key: ws.keys.viewer } : { body: { Title: 'x' } });
+      const e = odataError(res, 404, { code: 'NotFound', target: 'entityName' });
+      assert.equal(res.headers.allow, undefined, `${method} Shop_Purchases/P100: no Allow`);
+      assert.match(e.message, /Shop_Purchases/);
+      assert.match(e.message, /UnifiedActivity/, `${method}: says where the activity is read: ${e.message}`);
+    }
+    // An entity the instance does not have: 404 naming it, whatever the method.
+    for (const [method, url] of [['DELETE', ws.url('/data/Nope_Things')], ['PUT', ws.url('/data/Nope_Things/1')], ['POST', ws.url('/data/Nope_Things/1')]] as const)
+      odataError(await ws.request(method, url, { body: { Title: 'x' } }), 404, { code: 'NotFound', target: 'entityName' });
     const web1 = await ws.request('GET', ws.url('/data/UnifiedActivity/web-1'), { key: ws.keys.viewer });
     assert.equal((web1.json() as Record<string, unknown>).Title, 'Viewed teapots');
   });
@@ -523,6 +565,70 @@ describe('$batch', () => {
     assert.equal((count.json() as Record<string, unknown>)['@odata.count'], 10_000);
   });
 
+  test('a bad validUntil on $batch: 400 naming validUntil, nothing stored', async () => {
+    const until = 'next week';
+    for (const validUntil of [until, fromNow(-HOUR), fromNow(31 * DAY)]) {
+      const acts = await ws.request('POST', ws.url('/data/UnifiedActivity/$batch'), { query: { validUntil }, body: [item('vu-1'), item('vu-2')] });
+      namesAttribute(acts, 'validUntil');
+      const source = await ws.request('POST', ws.url('/data/Shop_Purchases/$batch'), {
+        query: { validUntil },
+        body: [{ PurchaseId: 'PVU1', ContactId: 'C4', PurchasedOn: '2026-11-05', Product: 'Fork', Total: 1 }],
+      });
+      namesAttribute(source, 'validUntil');
+      const profiles = await ws.request('POST', ws.url('/data/Customer/$batch'), { query: { validUntil }, body: [{ CustomerId: carla, changes: { City: 'Until Never' } }] });
+      namesAttribute(profiles, 'validUntil');
+    }
+    for (const id of ['vu-1', 'vu-2', activityIdFor(ws.instanceId, 'Shop', 'Purchases', 'PVU1')])
+      assert.equal((await ws.request('GET', ws.url(`/data/UnifiedActivity/${id}`), { key: ws.keys.viewer })).statusCode, 404, `${id} not stored`);
+    assert.notEqual((await getCustomer(carla)).City, 'Until Never');
+    assert.ok(!(await overridesOf(carla)).some((o) => o.value === 'Until Never'), 'no override stored');
+  });
+
+  test('a $batch body sent as a JSON string (as the published client sends bodies)', async () => {
+    for (const contentType of ['application/json', 'application/json-patch+json']) {
+      const suffix = contentType.endsWith('patch+json') ? 'p' : 'j';
+      const res = await ws.request('POST', ws.url('/data/UnifiedActivity/$batch'), {
+        raw: JSON.stringify(JSON.stringify([item(`str-b-${suffix}1`), item(`str-b-${suffix}2`, { ActivityType: undefined })])),
+        contentType,
+      });
+      assert.equal(res.statusCode, 200, `${contentType}: ${res.body}`);
+      const body = res.json() as BatchBody;
+      assert.deepEqual(body.value.map((r) => r.status), [201, 400]);
+      assert.equal(body.value[1].error!.target, 'ActivityType');
+      assert.equal((await ws.request('GET', ws.url(`/data/UnifiedActivity/str-b-${suffix}1`), { key: ws.keys.viewer })).statusCode, 200);
+    }
+    const profiles = await ws.request('POST', ws.url('/data/Customer/$batch'), { body: JSON.stringify([{ CustomerId: dan, changes: { Tier: 'From a string' } }]) });
+    assert.equal(profiles.statusCode, 200, profiles.body);
+    assert.deepEqual((profiles.json() as BatchBody).value.map((r) => r.status), [204]);
+    assert.equal((await getCustomer(dan)).Tier, 'From a string');
+    // The string must hold a list.
+    odataError(await ws.request('POST', ws.url('/data/UnifiedActivity/$batch'), { body: JSON.stringify({ value: [item('str-b-x')] }) }), 400, { target: 'body' });
+    odataError(await ws.request('POST', ws.url('/data/UnifiedActivity/$batch'), { body: '[{"ActivityId": ' }), 400, { target: 'body' });
+  });
+
+  test('a Customer $batch item is all or nothing: a bad attribute fails it (400 naming it), other items succeed', async () => {
+    const before = (await getCustomer(carla)).City;
+    const res = await ws.request('POST', ws.url('/data/Customer/$batch'), {
+      body: [
+        { CustomerId: dan, changes: { Tier: 'Batch ok 1' } },
+        { CustomerId: carla, changes: { City: 'Half', Points: 'many' } },
+        { CustomerId: anna, changes: { City: 'Whole' } },
+      ],
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as BatchBody;
+    assert.deepEqual(body.value.map((r) => r.status), [204, 400, 204]);
+    assert.equal(body.succeeded, 2);
+    assert.equal(body.failed, 1);
+    const error = body.value[1].error!;
+    assert.equal(error.target, 'Points');
+    assert.match(error.message, /Points/);
+    assert.equal((await getCustomer(carla)).City, before, 'the valid change of the rejected item was not stored');
+    assert.ok(!(await overridesOf(carla)).some((o) => o.value === 'Half'), 'no override of the rejected item');
+    assert.equal((await getCustomer(dan)).Tier, 'Batch ok 1');
+    assert.equal((await getCustomer(anna)).City, 'Whole');
+  });
+
   test('$batch on AlternateKey: 405', async () => {
     odataError(await ws.request('POST', ws.url('/data/AlternateKey/$batch'), { body: [{}] }), 405);
   });
@@ -563,6 +669,14 @@ describe('auth', () => {
     assert.equal((await ws.request('GET', customerUrl(bob), { key: ws.keys.viewer, bearer: true })).statusCode, 200);
     odataError(await patch({ key: ws.keys.viewer, bearer: true }), 403);
     odataError(await patch({ key: ws.keys.otherInstance, bearer: true }), 401);
+    // The auth scheme is case-insensitive (RFC 7235 section 2.1).
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      assert.equal((await ws.request('GET', customerUrl(bob), { key: null, headers: { authorization: `${scheme} ${ws.keys.viewer}` } })).statusCode, 200, scheme);
+      assert.equal((await patch({ key: null, headers: { authorization: `${scheme} ${ws.keys.contributor}` } })).statusCode, 204, scheme);
+      odataError(await patch({ key: null, headers: { authorization: `${scheme} ${ws.keys.viewer}` } }), 403, { code: 'Forbidden' });
+    }
+    odataError(await ws.request('GET', customerUrl(bob), { key: null, headers: { authorization: 'bearer ' } }), 401, { code: 'Unauthorized' });
+    odataError(await ws.request('GET', customerUrl(bob), { key: null, headers: { authorization: `bearer${ws.keys.viewer}` } }), 401, { code: 'Unauthorized' });
   });
 });
 

@@ -26,6 +26,7 @@ const EXPECTED: Record<string, Expected> = {
   'POST /api/instances/:instanceId/data/:entityName': 'Contributor',
   'POST /api/instances/:instanceId/data/:entityName/$batch': 'Contributor',
   // Methods the data API does not offer: any key of the instance learns the 405 and its Allow.
+  'POST /api/instances/:instanceId/data/:entityName/:entityId': 'Viewer',
   'PUT /api/instances/:instanceId/data/:entityName/:entityId': 'Viewer',
   'DELETE /api/instances/:instanceId/data/:entityName/:entityId': 'Viewer',
   'PUT /api/instances/:instanceId/data/:entityName': 'Viewer',

@@ -92,6 +92,64 @@ function computedOnly(t: { name: string }, method: string): void {
     throw ApiError.methodNotAllowed('GET', `${method} is not allowed on Customer_Measure: measures are computed by each refresh from the source data, never by real-time writes`);
 }
 
+/**
+ * The methods each data URL serves, for the Allow header of its 405s ('' when it serves none).
+ * GET reads a collection, a profile, a customer's measures or enrichment, or one UnifiedActivity;
+ * POST publishes an activity; PATCH updates a profile. A source activity entity is written only
+ * (its records become UnifiedActivity records), and neither it nor AlternateKey has item URLs.
+ */
+function allowedMethods(t: Target, item: boolean): string {
+  if (t.kind === 'sourceActivity') return item ? '' : 'POST';
+  switch (t.name) {
+    case 'Customer':
+      return item ? 'GET, PATCH' : 'GET';
+    case 'UnifiedActivity':
+      return item ? 'GET' : 'GET, POST';
+    case 'AlternateKey':
+      return item ? '' : 'GET';
+    default:
+      return 'GET';
+  }
+}
+
+/** How a record of the entity is named in a path, in messages: `Customer/{CustomerId}`. */
+function itemPath(t: Target): string {
+  return `${t.name}/{${t.name === 'UnifiedActivity' || t.kind === 'sourceActivity' ? 'ActivityId' : 'CustomerId'}}`;
+}
+
+/**
+ * A record URL of an entity whose records have no URL of their own: 404 saying where to go
+ * instead, whatever the method (405 would promise that another method works there). Null otherwise.
+ */
+function noItemUrl(t: Target, method: string): ApiError | null {
+  if (t.kind === 'sourceActivity')
+    return new ApiError(
+      'NotFound',
+      `${method} ${t.name}/{id}: records of the source entity ${t.name} have no URL of their own; publish one with POST on ${t.name}, and read the activity it becomes at UnifiedActivity/{ActivityId} (its Location)`,
+      'entityName',
+    );
+  if (t.name === 'AlternateKey')
+    return new ApiError('NotFound', `${method} AlternateKey/{id}: AlternateKey records have no URL of their own; read them with $filter on AlternateKey (the key ring changes only through a refresh)`, 'entityName');
+  return null;
+}
+
+/** A method a data URL does not serve: 405 with the methods it does serve (Allow) and why; 404 when it serves none. */
+function refused(t: Target, method: string, item: boolean): ApiError {
+  if (item) {
+    const missing = noItemUrl(t, method);
+    if (missing) return missing;
+  }
+  computedOnly(t, method); // throws its own 405 (Allow: GET) for the computed entities
+  const where = item ? itemPath(t) : t.name;
+  let why: string;
+  if (t.name === 'Customer')
+    why = `profiles are created and deleted only by a refresh from the data sources, never through the real-time API; change attributes with PATCH on ${itemPath(t)}`;
+  else if (t.name === 'AlternateKey') why = 'the key ring changes only through a refresh';
+  else if (item) why = `activities are immutable; publish a new one with POST on ${t.name}`;
+  else why = `activities are immutable; publish new ones with POST on ${t.name}${t.kind === 'sourceActivity' ? ', and read them from UnifiedActivity' : ''}`;
+  return ApiError.methodNotAllowed(allowedMethods(t, item), `${method} is not allowed on ${where}: ${why}`);
+}
+
 /** IsMemberOfSegment('Name') must name an active segment of the instance. */
 function checkSegments(entry: CatalogEntry, node: FilterNode): void {
   switch (node.kind) {
@@ -360,7 +418,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
         if (!activity) throw new ApiError('NotFound', `activity '${entityId}' does not exist`, 'entityId');
         return project(activity as unknown as Record<string, unknown>, options.select, Object.keys(t.info.queryTypes));
       }
-      throw new ApiError('NotFound', `${entityName} records are read with $filter on ${entityName}, not by id`, 'entityName');
+      throw noItemUrl(t, 'GET') ?? new ApiError('NotFound', `${entityName} records are read with $filter on ${entityName}, not by id`, 'entityName');
     },
   );
 
@@ -382,11 +440,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
       const { instanceId, entityName, entityId } = request.params;
       const entry = await instance(instanceId);
       const t = target(entry, entityName);
-      computedOnly(t, 'PATCH');
-      if (t.name !== 'Customer') {
-        const why = t.name === 'AlternateKey' ? 'the key ring changes only through a refresh' : 'activities are immutable; post a new one instead';
-        throw ApiError.methodNotAllowed(t.name === 'AlternateKey' ? 'GET' : 'GET, POST', `PATCH is not allowed on ${entityName}: ${why}`);
-      }
+      if (t.name !== 'Customer') throw refused(t, 'PATCH', true);
       const outcome = prepareProfileUpdate(entry.schema, { instanceId, validUntil: request.query.validUntil, caller: request.query.caller, now: Date.now() }, entityId, unwrapBody(request.body));
       if (!outcome.ok) throw rejected(outcome);
       const [result] = await commit([outcome.value]);
@@ -508,20 +562,16 @@ export const dataRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = asy
     },
   );
 
-  // Methods the data API does not offer get 405 with Allow and the reason.
-  const notAllowed = async (request: FastifyRequest<{ Params: { entityName: string } }>) => {
-    const { entityName } = request.params;
-    const hasId = 'entityId' in (request.params as object);
-    if (entityName === 'Customer')
-      throw ApiError.methodNotAllowed(
-        hasId ? 'GET, PATCH' : 'GET',
-        `${request.method} is not allowed on Customer: profiles are created and deleted only by a refresh from the data sources${hasId ? '; change attributes with PATCH' : ''}`,
-      );
-    if (entityName === 'AlternateKey') throw ApiError.methodNotAllowed('GET', `${request.method} is not allowed on AlternateKey: the key ring changes only through a refresh`);
-    if (entityName === 'Customer_Measure' || entityName === 'CustomerEnrichment') computedOnly({ name: entityName }, request.method);
-    throw ApiError.methodNotAllowed(hasId ? 'GET' : 'GET, POST', `${request.method} is not allowed on ${entityName}: activities are immutable`);
+  // Methods the data API does not offer get 405 with Allow (what the URL does serve) and the
+  // reason; a URL that serves no method at all is 404.
+  const notAllowed = async (request: FastifyRequest<{ Params: { instanceId: string; entityName: string; entityId?: string } }>) => {
+    const { instanceId, entityName } = request.params;
+    const t = target(await instance(instanceId), entityName);
+    throw refused(t, request.method, 'entityId' in request.params);
   };
   const hidden = { hide: true } as const;
+  // POST on a record URL: profiles are never created through the real-time API, activities are posted to their collection.
+  app.post('/instances/:instanceId/data/:entityName/:entityId', { config: needs('Viewer'), schema: hidden }, notAllowed);
   app.put('/instances/:instanceId/data/:entityName/:entityId', { config: needs('Viewer'), schema: hidden }, notAllowed);
   app.delete('/instances/:instanceId/data/:entityName/:entityId', { config: needs('Viewer'), schema: hidden }, notAllowed);
   app.put('/instances/:instanceId/data/:entityName', { config: needs('Viewer'), schema: hidden }, notAllowed);
