@@ -28,6 +28,11 @@ export interface MergeOutput {
   /** Retired CustomerId → the id that absorbed it. */
   remap: [string, string][];
   alternateKeys: AlternateKeyRecord[];
+  /**
+   * alternateKeyModified[i]: last-modified time of alternateKeys[i]'s source record, in ms since
+   * epoch (NaN when unknown). A plain number array: one 8-byte value per record, not a string.
+   */
+  alternateKeyModified: number[];
   /** Every customer record in a profile (activities resolve through it). */
   keyRing: KeyRing;
 }
@@ -132,6 +137,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
   const fieldSources: string[] = new Array(identities.length);
   const pick = { source: -1 };
   const alternateKeys: AlternateKeyRecord[] = [];
+  const alternateKeyModified: number[] = [];
   const keyRing: KeyRing = new Map(u.entities.map((data) => [data.entity.ref, new Map<string, string>()]));
   const rings = u.entities.map((data) => keyRing.get(data.entity.ref)!);
   // Attributes in the order they were always assigned: CustomerId, merged fields, key columns, PreviousCustomerId.
@@ -156,6 +162,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
       for (const local of list) {
         if (data.modified[local] > newest) newest = data.modified[local];
         alternateKeys.push({ DataSourceName: data.entity.dataSource, EntityName: data.entity.name, AlternateValue: data.keys[local], CustomerId: id });
+        alternateKeyModified.push(data.modified[local]);
         rings[e].set(data.keys[local], id);
       }
     }
@@ -169,7 +176,7 @@ export async function merge(env: StageEnv, input: MergeInput): Promise<MergeOutp
     }
   }
   env.report.counts.alternateKeys = alternateKeys.length;
-  return { customers, sourceModified, fieldSources, remap: assignment.remap, alternateKeys, keyRing };
+  return { customers, sourceModified, fieldSources, remap: assignment.remap, alternateKeys, alternateKeyModified, keyRing };
 }
 
 /**

@@ -183,6 +183,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
         sourceModified: merged.sourceModified,
         fieldSources: merged.fieldSources,
         alternateKeys: merged.alternateKeys,
+        alternateKeyModified: merged.alternateKeyModified,
       }),
     );
     const acts = await stage('activities', instance, (env) => activities(env, typed, merged.keyRing, activityIds));
@@ -230,6 +231,7 @@ export async function runRefresh(options: RefreshOptions): Promise<RunRecord> {
     acts.length = 0;
     merged.customers.length = 0;
     merged.alternateKeys.length = 0;
+    merged.alternateKeyModified.length = 0;
     merged.keyRing.clear();
     merged.sourceModified.length = 0;
     merged.fieldSources.length = 0;

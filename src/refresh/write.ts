@@ -81,8 +81,8 @@ export class GenerationWrite {
 
 const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** In key order: by data source and entity (a few of them), then by the value. */
-function sortAlternateKeys(keys: AlternateKeyRecord[]): void {
+/** In key order: by data source and entity (a few of them), then by the value; returns the order applied. */
+function sortAlternateKeys(keys: AlternateKeyRecord[]): number[] {
   const groups = new Map<string, number[]>();
   for (let i = 0; i < keys.length; i++) {
     const group = `${keys[i].DataSourceName}\u0000${keys[i].EntityName}`;
@@ -96,6 +96,17 @@ function sortAlternateKeys(keys: AlternateKeyRecord[]): void {
     for (const k of orderByString(members.length, (m) => keys[members[m]].AlternateValue)) order.push(members[k]);
   }
   permuteInPlace(keys, order);
+  return order;
+}
+
+/** ISO times of `count` last-modified times (ms since epoch, NaN: unknown) from `from` on; null for unknown. */
+function isoTimes(ms: number[], from: number, count: number): (string | null)[] {
+  const out: (string | null)[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const t = ms[from + i];
+    out[i] = Number.isNaN(t) ? null : new Date(t).toISOString();
+  }
+  return out;
 }
 
 export interface ProfilesInput {
@@ -104,12 +115,14 @@ export interface ProfilesInput {
   /** Per customer: which source column each merged field came from (see merge). */
   fieldSources?: string[];
   alternateKeys: AlternateKeyRecord[];
+  /** Per alternate key: its source record's last-modified time in ms since epoch, NaN when unknown (see merge). */
+  alternateKeyModified?: number[];
 }
 
 /**
  * Customers (then their search terms and filter indexes) and alternate keys. The arrays are sorted
  * in place: customers (with sourceModified and fieldSources) by CustomerId, so that later writers
- * of per-customer rows (measures, enrich) append too; alternate keys by their key.
+ * of per-customer rows (measures, enrich) append too; alternate keys (with alternateKeyModified) by their key.
  */
 export async function writeProfiles(w: GenerationWrite, input: ProfilesInput): Promise<void> {
   const { env, writer } = w;
@@ -122,8 +135,9 @@ export async function writeProfiles(w: GenerationWrite, input: ProfilesInput): P
   if (sources) await writer.setFieldSourceLegend(fieldSourceLegendOf(env.instance));
   await w.inBatches(customers, (b, from) => writer.writeCustomers(b, modified.slice(from, from + b.length), sources?.slice(from, from + b.length)));
   w.lap('customers');
-  sortAlternateKeys(input.alternateKeys);
-  await w.inBatches(input.alternateKeys, (b) => writer.writeAlternateKeys(b));
+  const keyOrder = sortAlternateKeys(input.alternateKeys);
+  const keyModified = input.alternateKeyModified && permuteInPlace(input.alternateKeyModified, keyOrder);
+  await w.inBatches(input.alternateKeys, (b, from) => writer.writeAlternateKeys(b, keyModified && isoTimes(keyModified, from, b.length)));
   w.lap('alternateKeys');
   // Customer search terms (names, emails, phones), then indexes for $filter on the attributes the
   // definition lists (filterIndex): built from the customers written, behind the caller (the next

@@ -102,7 +102,12 @@ export interface GenerationWriter {
    * it, only the time a filter takes.
    */
   indexCustomerAttributes(attributes: readonly { name: string; type: AttributeType }[]): Promise<number>;
-  writeAlternateKeys(rows: AlternateKeyRecord[]): Promise<void>;
+  /**
+   * sourceModified[i]: last-modified time of rows[i]'s source record (ISO), or null. The refresh
+   * commit compares them with the previous generation's to find the records that are new or
+   * changed (an override older than such a record stops counting).
+   */
+  writeAlternateKeys(rows: AlternateKeyRecord[], sourceModified?: (string | null)[]): Promise<void>;
   writeActivities(rows: ActivityRecord[]): Promise<void>;
   /** Per-customer measure values (one row per customer: CustomerId and the measures). */
   writeCustomerMeasures(rows: CustomerMeasureRow[]): Promise<void>;

@@ -281,4 +281,49 @@ describe('the real-time overlay', () => {
       assert.equal((await customer(l3)).City, 'Lisbon', 'a refresh that brings no new source data keeps the override');
     },
   );
+
+  test('an override stops counting once a refresh brings a source record newer than it, even when another record of its customer is dated later still', async () => {
+    const bob = await id('Shop', 'Contacts', 'C3');
+    const l3 = await id('Loyalty', 'Members', 'L3');
+    const overrides = async (customerId: string) =>
+      (await ws.services.store.getProfile(ws.instanceId, customerId))!.overrides.map((o) => [o.attribute, o.value]);
+    const editLine = (name: string, key: string, edit: (line: string) => string) =>
+      ws.write(name, ws.read(name).split('\n').map((line) => (line.startsWith(`${key},`) ? edit(line) : line)).join('\n'));
+    // Bob's shop record is dated in the future: his profile's newest last-modified time from here on.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    ws.replace('contacts.csv', 'New York,2026-01-05T10:00:00Z', `New York,${tomorrow}`);
+    await ws.refresh();
+    await patch(bob, { Tier: 'Sapphire', City: 'Reno' });
+    await patch(l3, { Tier: 'Tin' });
+    await ws.refresh();
+    assert.deepEqual(await overrides(bob), [['City', 'Reno'], ['Tier', 'Sapphire']], 'unchanged source data dated after the override leaves it alone');
+
+    // The loyalty system changes Bob's other record after the override, though earlier than the shop record's date.
+    await sleep(5);
+    const modified = new Date().toISOString();
+    assert.ok(modified < tomorrow);
+    editLine('loyalty.csv', 'L1', (line) => line.replace(/,Emerald,(.*),[^,]*$/, `,Onyx,$1,${modified}`));
+    assert.equal((await customer(bob)).Tier, 'Sapphire', 'until the refresh brings it');
+    await ws.refresh();
+    let b = await customer(bob);
+    assert.equal(b.Tier, 'Onyx', 'the newer source value');
+    assert.equal(b.City, 'New York');
+    assert.deepEqual(await overrides(bob), [], 'removed at the refresh although the newest last-modified time did not grow');
+    assert.deepEqual(await customers("Tier eq 'Sapphire'"), []);
+    assert.equal((await customer(l3)).Tier, 'Tin', "L3's future-dated record did not change");
+    assert.equal((await customer(l3)).City, 'Lisbon');
+
+    // The same within one source: a new shop record for Bob (deduplicated into his profile by email).
+    await patch(bob, { City: 'Reno' });
+    await ws.refresh();
+    assert.equal((await customer(bob)).City, 'Reno', 'nothing new yet');
+    await sleep(5);
+    csvLine('contacts.csv', `C5,Bob Stone,bob@example.com,,Chicago,${new Date().toISOString()}`);
+    await ws.refresh();
+    assert.equal(await id('Shop', 'Contacts', 'C5'), bob);
+    b = await customer(bob);
+    assert.equal(b.City, 'New York', 'the override ended; the future-dated record is still the most recent contact');
+    assert.deepEqual(await overrides(bob), []);
+    assert.equal((await customer(l3)).Tier, 'Tin');
+  });
 });

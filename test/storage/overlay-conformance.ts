@@ -384,10 +384,13 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
     it('a refresh commit carries the overlay: remaps, re-resolves, drops what the batch brings, yields to newer source data, forgets vanished profiles', TIMEOUT, withStore(async (store) => {
       await refresh(store, async (w) => {
         await w.writeCustomers(
-          [customer('a'), customer('b'), customer('c'), customer('d'), customer('gone')],
-          ['2026-01-01T00:00:00.000Z', null, '2026-01-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', null],
+          [customer('a'), customer('b'), customer('c'), customer('d'), customer('f'), customer('gone'), customer('h')],
+          ['2026-01-01T00:00:00.000Z', null, '2026-01-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', null, '2026-01-01T00:00:00.000Z'],
         );
-        await w.writeAlternateKeys([key('a', 'ka'), key('b', 'kb'), key('c', 'kc1'), key('c', 'kc2')]);
+        await w.writeAlternateKeys(
+          [key('a', 'ka'), key('b', 'kb'), key('c', 'kc1'), key('c', 'kc2'), key('d', 'kd'), key('f', 'kf1'), key('f', 'kf2'), key('h', 'kh')],
+          ['2026-01-01T00:00:00.000Z', null, '2026-01-01T00:00:00.000Z', null, '2026-03-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'],
+        );
       });
       const fromA = activity('ra', 'a', '2026-01-08T00:00:00.000Z', 'realtime');
       const viaKey = activity('rk', 'c', '2026-01-08T00:00:00.000Z', 'realtime');
@@ -399,6 +402,8 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
         profileWrite('b', { Vip: true }, '2026-01-09T12:00:00.000Z'),
         profileWrite('c', { City: 'C' }, '2026-01-09T00:00:00.000Z'),
         profileWrite('d', { City: 'D' }, '2026-01-09T00:00:00.000Z'),
+        profileWrite('f', { City: 'F' }, '2026-01-09T00:00:00.000Z'),
+        profileWrite('h', { City: 'H' }, '2026-01-09T00:00:00.000Z'),
         profileWrite('gone', { City: 'G' }),
         activityWrite(fromA),
         activityWrite(viaKey, NOW, { dataSource: 'Shop', entity: 'Contacts', key: 'kc2' }),
@@ -406,15 +411,20 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
         activityWrite(ofGone),
       ]);
       // b absorbs a (a retired); kc2 moves from c to e (a split); the batch now has rb; 'gone' vanished;
-      // c's source data is newer than its override; d's is unchanged (dated in the future).
+      // c's source data is newer than its override; d's is unchanged (dated in the future); f's kf2
+      // changed after the override, though f's newest time (kf1, unchanged, in the future) stays;
+      // h's kh changed, but before the override was set.
       await refresh(
         store,
         async (w) => {
           await w.writeCustomers(
-            [customer('b', { PreviousCustomerId: 'a' }), customer('c'), customer('d'), customer('e')],
-            [null, '2026-01-09T06:00:00.000Z', '2026-03-01T00:00:00.000Z', null],
+            [customer('b', { PreviousCustomerId: 'a' }), customer('c'), customer('d'), customer('e'), customer('f'), customer('h')],
+            [null, '2026-01-09T06:00:00.000Z', '2026-03-01T00:00:00.000Z', null, '2026-03-01T00:00:00.000Z', '2026-01-05T00:00:00.000Z'],
           );
-          await w.writeAlternateKeys([key('b', 'ka'), key('b', 'kb'), key('c', 'kc1'), key('e', 'kc2')]);
+          await w.writeAlternateKeys(
+            [key('b', 'ka'), key('b', 'kb'), key('c', 'kc1'), key('d', 'kd'), key('e', 'kc2'), key('f', 'kf1'), key('f', 'kf2'), key('h', 'kh')],
+            ['2026-01-01T00:00:00.000Z', null, '2026-01-09T06:00:00.000Z', '2026-03-01T00:00:00.000Z', null, '2026-03-01T00:00:00.000Z', '2026-01-09T06:00:00.000Z', '2026-01-05T00:00:00.000Z'],
+          );
           await w.writeActivities([activity('rb', 'b', '2026-01-08T00:00:00.000Z')]);
         },
         [['a', 'b']],
@@ -423,8 +433,16 @@ export function overlayConformance(name: string, open: () => Promise<OpenedStore
       assert.deepEqual(await overrides('b'), [['City', 'Newer B'], ['Points', 1], ['Vip', true]], "the newer override wins; a's other attributes follow it");
       assert.deepEqual(await overrides('c'), [], 'newer source data superseded the override');
       assert.deepEqual(await overrides('d'), [['City', 'D']], 'unchanged source data leaves it alone');
+      assert.deepEqual(await overrides('f'), [], 'a changed record newer than the override ends it, whatever the newest record of the profile');
+      assert.deepEqual(await overrides('h'), [['City', 'H']], 'a changed record older than the override leaves it alone');
       assert.equal(await store.getProfile('shop', 'gone'), undefined);
-      assert.deepEqual(await store.sweepExpired(LATER), { overrides: 4, activities: 2 }, "the vanished profile's data is gone (b: 3, d: 1; ra, rk)");
+      // Another refresh with the same records: unchanged, the future-dated ones included.
+      await refresh(store, async (w) => {
+        await w.writeCustomers([customer('b'), customer('d'), customer('h')], [null, '2026-03-01T00:00:00.000Z', '2026-01-05T00:00:00.000Z']);
+        await w.writeAlternateKeys([key('b', 'ka'), key('b', 'kb'), key('d', 'kd'), key('h', 'kh')], ['2026-01-01T00:00:00.000Z', null, '2026-03-01T00:00:00.000Z', '2026-01-05T00:00:00.000Z']);
+      });
+      assert.deepEqual(await overrides('d'), [['City', 'D']], 'still unchanged');
+      assert.deepEqual(await store.sweepExpired(LATER), { overrides: 5, activities: 1 }, "the vanished profiles' data is gone (b: 3, d: 1, h: 1; ra)");
     }));
 
     it('moved real-time activities carry their new CustomerId and content hash', TIMEOUT, withStore(async (store) => {

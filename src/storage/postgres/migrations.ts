@@ -407,4 +407,12 @@ ALTER TABLE export_runs ADD COLUMN node_id TEXT COLLATE "C";
 ALTER TABLE realtime_activities DROP COLUMN content_hash;
 `,
   },
+  {
+    version: 13,
+    name: "alternate keys keep their source record's last-modified time: an override ends with a new or changed record newer than it",
+    sql: `
+-- The record's last-modified time (ISO), or NULL (unknown, or a generation written before this version).
+ALTER TABLE alternate_keys ADD COLUMN source_modified TEXT COLLATE "C";
+`,
+  },
 ];

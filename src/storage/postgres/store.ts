@@ -278,7 +278,7 @@ export class PostgresStore implements Store {
         ],
         list.map((c, i) => [c.CustomerId, JSON.stringify(c), modified?.[i] ?? null, sources?.[i] ?? null]),
       );
-    const writeKeys = (list: AlternateKeyRecord[]) =>
+    const writeKeys = (list: AlternateKeyRecord[], modified?: (string | null)[]) =>
       copyRows(
         pool,
         'alternate_keys',
@@ -288,8 +288,9 @@ export class PostgresStore implements Store {
           { column: 'entity', type: 'text' },
           { column: 'alternate_value', type: 'text' },
           { column: 'customer_id', type: 'text' },
+          { column: 'source_modified', type: 'text' },
         ],
-        list.map((k) => [k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId]),
+        list.map((k, i) => [k.DataSourceName, k.EntityName, k.AlternateValue, k.CustomerId, modified?.[i] ?? null]),
       );
     const writeActivities = (list: ActivityRecord[]) =>
       copyRows(
@@ -321,7 +322,7 @@ export class PostgresStore implements Store {
       },
       buildSearchTerms: async (spec) => (assertOpen(), this.search.buildTerms(instanceId, generation, spec)),
       indexCustomerAttributes: async (attributes) => (assertOpen(), this.indexCustomerAttributes(instanceId, attributes)),
-      writeAlternateKeys: async (list) => (assertOpen(), writeKeys(list)),
+      writeAlternateKeys: async (list, modified) => (assertOpen(), writeKeys(list, modified)),
       writeActivities: async (list) => (assertOpen(), writeActivities(list)),
       writeCustomerMeasures: async (list) => (assertOpen(), this.analytics.writeCustomerMeasures(instanceId, generation, list)),
       writeSegmentMembers: async (segment, ids) => (assertOpen(), this.analytics.writeSegmentMembers(instanceId, generation, segment, ids)),
@@ -438,16 +439,23 @@ export class PostgresStore implements Store {
         SELECT 1 FROM activities a WHERE a.instance_id = $1 AND a.generation = $2 AND a.activity_id = r.activity_id)`,
       p,
     );
-    // An override yields to source data that arrived with this refresh (the profile's newest
-    // last-modified time grew) and is newer than the override. Unchanged source data, even if
-    // dated in the future, leaves it alone.
+    // An override yields to a source record of its profile that arrived with this refresh (new,
+    // or with another last-modified time than in the previous generation) and is not older than
+    // the override. Record by record: another record of the profile dated later still (in the
+    // future, say) hides none. A record that was there unchanged, even if dated in the future,
+    // leaves the override alone. Keys of generations written before they had their record's time
+    // (migration 13) have none: a record found there counts as unchanged when its profile's
+    // newest time was already as late then.
     await run(
       client,
       `DELETE FROM profile_overrides AS o WHERE instance_id = $1 AND EXISTS (
-        SELECT 1 FROM customers c WHERE c.instance_id = $1 AND c.generation = $2 AND c.customer_id = o.customer_id
-          AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at
-          AND NOT EXISTS (SELECT 1 FROM customers prev WHERE prev.instance_id = $1 AND prev.generation = $3
-            AND prev.customer_id = o.customer_id AND prev.source_modified IS NOT NULL AND prev.source_modified >= c.source_modified))`,
+        SELECT 1 FROM alternate_keys k WHERE k.instance_id = $1 AND k.generation = $2 AND k.customer_id = o.customer_id
+          AND k.source_modified IS NOT NULL AND k.source_modified >= o.set_at
+          AND NOT EXISTS (SELECT 1 FROM alternate_keys pk WHERE pk.instance_id = $1 AND pk.generation = $3
+            AND pk.data_source = k.data_source AND pk.entity = k.entity AND pk.alternate_value = k.alternate_value
+            AND (pk.source_modified = k.source_modified OR (pk.source_modified IS NULL AND EXISTS (
+              SELECT 1 FROM customers prev WHERE prev.instance_id = $1 AND prev.generation = $3
+                AND prev.customer_id = pk.customer_id AND prev.source_modified >= k.source_modified)))))`,
       [...p, previous ?? -1],
     );
     for (const table of ['profile_overrides', 'realtime_activities']) {

@@ -22,7 +22,7 @@ import {
 /** Tables loaded row by row, and the values each row gives (after instance_id and generation), in order. */
 export const LOADED_COLUMNS = {
   customers: ['customer_id', 'data', 'source_modified', 'field_sources'],
-  alternate_keys: ['data_source', 'entity', 'alternate_value', 'customer_id'],
+  alternate_keys: ['data_source', 'entity', 'alternate_value', 'customer_id', 'source_modified'],
   activities: ['activity_id', 'customer_id', 'activity_time', 'data'],
   customer_measures: ['customer_id', 'data'],
   segment_members: ['segment', 'customer_id'],

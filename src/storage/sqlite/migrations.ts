@@ -374,4 +374,12 @@ ALTER TABLE export_runs ADD COLUMN node_id TEXT;
 ALTER TABLE realtime_activities DROP COLUMN content_hash;
 `,
   },
+  {
+    version: 13,
+    name: "alternate keys keep their source record's last-modified time: an override ends with a new or changed record newer than it",
+    // PostgreSQL's change (one shared table). Here each generation's own alternate_keys table has
+    // the column from its creation (statements.ts); those of older generations, and the shared
+    // table, are left as they are (carryOverlay reads no time for them).
+    sql: `SELECT 1;`,
+  },
 ];

@@ -72,9 +72,11 @@ export const GENERATION_TABLES: Record<
     withoutRowid: true,
     indexes: {},
   },
+  // source_modified: the record's last-modified time (ISO); tables of generations written before
+  // it (and the shared table) lack the column, see SqliteStore.carryOverlay.
   alternate_keys: {
     columns: `instance_id TEXT NOT NULL, generation INTEGER NOT NULL, data_source TEXT NOT NULL, entity TEXT NOT NULL,
-      alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL,
+      alternate_value TEXT NOT NULL, customer_id TEXT NOT NULL, source_modified TEXT,
       PRIMARY KEY (instance_id, generation, data_source, entity, alternate_value)`,
     withoutRowid: true,
     indexes: { customer: { columns: '(instance_id, generation, customer_id)' } },

@@ -426,7 +426,7 @@ class SqliteStore implements Store {
       },
       buildSearchTerms: async (spec) => (assertOpen(), queue.result({ kind: 'searchTerms', spec })),
       indexCustomerAttributes: async (attributes) => (assertOpen(), queue.result({ kind: 'filterIndex', attributes: attributes.map((a) => a.name) })),
-      writeAlternateKeys: async (list) => {
+      writeAlternateKeys: async (list, modified) => {
         assertOpen();
         await rows('alternate_keys', list.length, (i, packer) => {
           const k = list[i];
@@ -434,6 +434,7 @@ class SqliteStore implements Store {
           packer.add(k.EntityName);
           packer.add(k.AlternateValue);
           packer.add(k.CustomerId);
+          packer.add(modified?.[i]);
         });
       },
       writeActivities: async (list) => {
@@ -526,6 +527,12 @@ class SqliteStore implements Store {
     })();
   }
 
+  /** Whether `table` (a shared table's name, or a generation's own as ownTableName quotes it) has `column`. */
+  private hasColumn(table: string, column: string): boolean {
+    const name = table.startsWith('"') ? table.slice(1, -1).replace(/""/g, '"') : table;
+    return this.stmt('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(name, column) !== undefined;
+  }
+
   /** The primary key columns of a unified-data table after (instance_id, generation). */
   private keyColumnsOf(table: string): string {
     const columns = (this.stmt('SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk').all(table) as Row[])
@@ -580,14 +587,23 @@ class SqliteStore implements Store {
     );
     this.stmt(`DELETE FROM realtime_activities AS r WHERE instance_id = @i AND EXISTS (
       SELECT 1 FROM ${activities} a WHERE a.instance_id = @i AND a.generation = @g AND a.activity_id = r.activity_id)`).run(p);
-    // An override yields to source data that arrived with this refresh (the profile's newest
-    // last-modified time grew) and is newer than the override. Unchanged source data, even if
-    // dated in the future, leaves it alone.
+    // An override yields to a source record of its profile that arrived with this refresh (new,
+    // or with another last-modified time than in the previous generation) and is not older than
+    // the override. Record by record: another record of the profile dated later still (in the
+    // future, say) hides none. A record that was there unchanged, even if dated in the future,
+    // leaves the override alone. The keys of generations written before they had their record's
+    // time have none (no column): a record found there counts as unchanged when its profile's
+    // newest time was already as late then.
+    const previousKeys = previous === null ? 'alternate_keys' : this.tables.table('alternate_keys', instanceId, previous);
+    const previousModified = this.hasColumn(previousKeys, 'source_modified') ? 'pk.source_modified' : 'NULL';
     this.stmt(`DELETE FROM profile_overrides AS o WHERE instance_id = @i AND EXISTS (
-      SELECT 1 FROM ${customers} c WHERE c.instance_id = @i AND c.generation = @g AND c.customer_id = o.customer_id
-        AND c.source_modified IS NOT NULL AND c.source_modified >= o.set_at
-        AND NOT EXISTS (SELECT 1 FROM ${previousCustomers} prev WHERE prev.instance_id = @i AND prev.generation = @prev
-          AND prev.customer_id = o.customer_id AND prev.source_modified IS NOT NULL AND prev.source_modified >= c.source_modified))`).run({
+      SELECT 1 FROM ${keys} k WHERE k.instance_id = @i AND k.generation = @g AND k.customer_id = o.customer_id
+        AND k.source_modified IS NOT NULL AND k.source_modified >= o.set_at
+        AND NOT EXISTS (SELECT 1 FROM ${previousKeys} pk WHERE pk.instance_id = @i AND pk.generation = @prev
+          AND pk.data_source = k.data_source AND pk.entity = k.entity AND pk.alternate_value = k.alternate_value
+          AND (${previousModified} = k.source_modified OR (${previousModified} IS NULL AND EXISTS (
+            SELECT 1 FROM ${previousCustomers} prev WHERE prev.instance_id = @i AND prev.generation = @prev
+              AND prev.customer_id = pk.customer_id AND prev.source_modified >= k.source_modified)))))`).run({
       ...p,
       prev: previous ?? -1,
     });
