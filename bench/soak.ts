@@ -202,7 +202,7 @@ function summarise(s: Stream, r: AcResult, stats: { itemsFailed: number; itemsOk
 async function main(): Promise<number> {
   const m = machine();
   log(`soak: ${minutes} min, ${intervalS} s intervals; writes ${writeRate}/s, reads ${readRate}/s, $batch ${batchRate}/s × ${batchSize}; ${records} records; ${m.cores} cores, Node ${m.node}`);
-  const { dir, result } = await ensureData(records);
+  const { result } = await ensureData(records);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'kindred-soak-'));
   const dataDir = path.join(tmp, 'data');
   const key = `kdr_soak_${randomBytes(16).toString('hex')}`;

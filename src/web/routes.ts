@@ -52,7 +52,6 @@ export interface WebOptions {
 }
 
 export const webRoutes: FastifyPluginAsync<WebOptions> = async (app, { services, sessions }) => {
-  const { store } = services;
   const cache = new Map<string, Asset & { mtimeMs: number }>();
 
   /** A file's bytes and ETag, read again only when it changed on disk; null when it does not exist. */

@@ -12,7 +12,6 @@ import { odataError, REALTIME_FIXTURE, workspace, type Workspace } from './helpe
 let ws: Workspace;
 let app: FastifyInstance;
 const lines: string[] = [];
-const log = () => lines.join('');
 
 before(async () => {
   ws = await workspace({ definition: REALTIME_FIXTURE });
