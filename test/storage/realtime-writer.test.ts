@@ -13,7 +13,8 @@ import { resolveInstance } from '../../src/config/resolve.js';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../src/storage/sqlite/store.js';
 import { WalSync, type SyncFile } from '../../src/storage/sqlite/durability.js';
-import { inlineRealtimeWriter } from '../../src/storage/sqlite/realtime-writer.js';
+import { GroupCommitter, inlineRealtimeWriter, openRealtimeConnection, type RealtimeWorkerReply } from '../../src/storage/sqlite/realtime-writer.js';
+import { encodeWrites, RealtimeApplier } from '../../src/storage/sqlite/realtime-apply.js';
 import type { RealtimeWrite } from '../../src/domain/realtime.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'kindred-rt-writer-'));
@@ -256,6 +257,44 @@ describe('an acknowledged write is on disk: answers wait for the WAL sync', () =
       await assert.rejects(failing, /I\/O error/);
     } finally {
       await writer.close();
+      await store.close();
+    }
+  });
+
+  it("the writer thread's group commit answers only once the WAL is synced, and answers an error when the sync fails", async () => {
+    const file = path.join(dir, 'sync3.db');
+    const store = openSqliteStore({ file });
+    const db = openRealtimeConnection(file);
+    const held = new HeldSyncs();
+    const wal = new WalSync(`${file}-wal`, held.syncFile);
+    const replies: RealtimeWorkerReply[] = [];
+    const committer = new GroupCommitter(new RealtimeApplier(db), wal, (r) => replies.push(r));
+    const turn = () => new Promise((r) => setTimeout(r, 30));
+    try {
+      await withCustomerC1(store);
+      // Two groups in one turn: one transaction, one sync, two answers.
+      committer.receive({ id: 1, writes: encodeWrites([activity('g-1', 'c1')]) });
+      committer.receive({ id: 2, writes: encodeWrites([activity('g-2', 'c1'), activity('g-3', 'nobody')]) });
+      await turn();
+      assert.equal(held.calls.length, 1, 'one fdatasync for both groups');
+      assert.deepEqual(replies, [], 'committed, but not answered before the WAL is on disk');
+      assert.equal(committer.pending, 2);
+      held.calls[0].release();
+      await turn();
+      assert.deepEqual(replies.map((r) => r.id), [1, 2]);
+      assert.ok(replies.every((r) => 'applied' in r));
+      assert.equal(committer.pending, 0);
+
+      committer.receive({ id: 3, writes: encodeWrites([activity('g-4', 'c1')]) });
+      await turn();
+      assert.equal(replies.length, 2);
+      held.calls[1].fail('I/O error');
+      await turn();
+      const failed = replies[2];
+      assert.ok(failed.id === 3 && 'error' in failed && /not synced to disk: I\/O error/.test(failed.error), JSON.stringify(failed));
+    } finally {
+      wal.close();
+      db.close();
       await store.close();
     }
   });

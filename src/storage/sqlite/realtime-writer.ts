@@ -61,6 +61,93 @@ export type RealtimeWorkerRequest = { id: number; writes: EncodedWrite[] };
 export type RealtimeWorkerReply = { id: number; applied: AppliedGroup } | { id: number; error: string };
 
 /**
+ * The writer thread's group commit (realtime-worker.ts runs one; tests drive one directly): applies
+ * the groups that arrive in one turn of the event loop in one transaction and answers each once
+ * the WAL is synced; groups that arrive while a transaction or a sync runs commit together next
+ * and share the next sync.
+ */
+export class GroupCommitter {
+  /** Groups received and not answered yet. */
+  pending = 0;
+  /** Groups received in this turn of the event loop, committed together by applyArrived. */
+  private arrived: RealtimeWorkerRequest[] = [];
+
+  constructor(
+    private readonly applier: RealtimeApplier,
+    private readonly wal: WalSync,
+    private readonly reply: (r: RealtimeWorkerReply) => void,
+    /** Called after each answer (the thread exits once closing and nothing is pending). */
+    private readonly answered: () => void = () => {},
+  ) {}
+
+  receive(m: RealtimeWorkerRequest): void {
+    this.pending++;
+    this.arrived.push(m);
+    if (this.arrived.length === 1) setImmediate(() => this.applyArrived());
+  }
+
+  /** One group on its own: its result, or the error that rolled it back. */
+  private applyOne(m: RealtimeWorkerRequest): AppliedGroup | Error {
+    try {
+      return this.applier.applyEncoded(m.writes);
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  /**
+   * The arrived groups in one transaction: a commit per turn instead of per group (each commit
+   * rewrites the pages its writes share, such as the table's last page). Should that transaction
+   * fail, each group runs on its own, so one group's error fails only its own writes.
+   */
+  private applyArrived(): void {
+    const groups = this.arrived;
+    this.arrived = [];
+    let results: (AppliedGroup | Error)[];
+    if (groups.length === 1) results = [this.applyOne(groups[0])];
+    else {
+      try {
+        const all = this.applier.applyEncoded(groups.flatMap((m) => m.writes));
+        let offset = 0;
+        results = groups.map((m) => {
+          const n = m.writes.length;
+          const stored: Record<number, string> = {};
+          for (const i in all.stored) {
+            const at = Number(i) - offset;
+            if (at >= 0 && at < n) stored[at] = all.stored[i];
+          }
+          const group: AppliedGroup = { statuses: all.statuses.slice(offset, offset + n), stored };
+          offset += n;
+          return group;
+        });
+      } catch {
+        results = groups.map((m) => this.applyOne(m));
+      }
+    }
+    // Committed (or failed) now; answered once the WAL is on disk.
+    const synced = results.some((r) => !(r instanceof Error)) ? this.wal.sync() : Promise.resolve();
+    groups.forEach((m, i) => {
+      const r = results[i];
+      if (r instanceof Error) {
+        this.reply({ id: m.id, error: r.message });
+        this.pending--;
+        return;
+      }
+      synced
+        .then(
+          () => this.reply({ id: m.id, applied: r }),
+          (err: Error) => this.reply({ id: m.id, error: `the write was not synced to disk: ${err.message}` }),
+        )
+        .finally(() => {
+          this.pending--;
+          this.answered();
+        });
+    });
+    this.answered();
+  }
+}
+
+/**
  * Least time between two checkpoints: pages changed again meanwhile (the last page of each
  * customer's index range, the table's last page) are copied once, not once per group, and a
  * stream of single writes costs a few messages a second, not one per group.
