@@ -277,12 +277,12 @@ describe('an acknowledged write is on disk: answers wait for the WAL sync', () =
       committer.receive({ id: 2, writes: encodeWrites([activity('g-2', 'c1'), activity('g-3', 'nobody')]) });
       await turn();
       assert.equal(held.calls.length, 1, 'one fdatasync for both groups');
-      assert.deepEqual(replies, [], 'committed, but not answered before the WAL is on disk');
+      assert.equal(replies.length, 0, 'committed, but not answered before the WAL is on disk');
       assert.equal(committer.pending, 2);
       held.calls[0].release();
       await turn();
       assert.deepEqual(replies.map((r) => r.id), [1, 2]);
-      assert.ok(replies.every((r) => 'applied' in r));
+      assert.ok(replies.every((r): boolean => 'applied' in r));
       assert.equal(committer.pending, 0);
 
       committer.receive({ id: 3, writes: encodeWrites([activity('g-4', 'c1')]) });

@@ -43,7 +43,6 @@ const activityKey = (w: ActivityWrite) => pair(w.instanceId, w.activity.Activity
 
 const storedOf = (w: ActivityWrite): StoredActivity => ({ data: w.activity, validUntil: w.activity.ValidUntil as string });
 
-
 export class RealtimeApplier {
   constructor(private readonly client: pg.PoolClient) {}
 

@@ -527,10 +527,9 @@ class SqliteStore implements Store {
     })();
   }
 
-  /** Whether `table` (a shared table's name, or a generation's own as ownTableName quotes it) has `column`. */
+  /** Whether `table` (as SQL names it: a shared table, or a generation's own from ownTableName) has `column`. */
   private hasColumn(table: string, column: string): boolean {
-    const name = table.startsWith('"') ? table.slice(1, -1).replace(/""/g, '"') : table;
-    return this.stmt('SELECT 1 FROM pragma_table_info(?) WHERE name = ?').get(name, column) !== undefined;
+    return this.stmt(`SELECT * FROM ${table} LIMIT 0`).columns().some((c) => c.name === column);
   }
 
   /** The primary key columns of a unified-data table after (instance_id, generation). */
