@@ -93,23 +93,16 @@ function computedOnly(t: { name: string }, method: string): void {
 }
 
 /**
- * The methods each data URL serves, for the Allow header of its 405s ('' when it serves none).
- * GET reads a collection, a profile, a customer's measures or enrichment, or one UnifiedActivity;
- * POST publishes an activity; PATCH updates a profile. A source activity entity is written only
- * (its records become UnifiedActivity records), and neither it nor AlternateKey has item URLs.
+ * The methods a data URL serves, for the Allow header of its 405s. GET reads a collection, a
+ * profile, a customer's measures or enrichment, or one UnifiedActivity; POST publishes an activity;
+ * PATCH updates a profile. A source activity entity is written only (its records become
+ * UnifiedActivity records). Record URLs that serve nothing are 404 before this (noItemUrl).
  */
 function allowedMethods(t: Target, item: boolean): string {
-  if (t.kind === 'sourceActivity') return item ? '' : 'POST';
-  switch (t.name) {
-    case 'Customer':
-      return item ? 'GET, PATCH' : 'GET';
-    case 'UnifiedActivity':
-      return item ? 'GET' : 'GET, POST';
-    case 'AlternateKey':
-      return item ? '' : 'GET';
-    default:
-      return 'GET';
-  }
+  if (t.kind === 'sourceActivity') return 'POST';
+  if (t.name === 'Customer') return item ? 'GET, PATCH' : 'GET';
+  if (t.name === 'UnifiedActivity') return item ? 'GET' : 'GET, POST';
+  return 'GET';
 }
 
 /** How a record of the entity is named in a path, in messages: `Customer/{CustomerId}`. */
